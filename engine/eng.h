@@ -111,6 +111,10 @@ struct eng_output {
 int eng_ctx_forward(struct eng_ctx *ctx, const struct eng_batch *batch, unsigned want,
                     struct eng_output *out);
 
+/* Message naming the problem of the last failed eng_ctx_forward on ctx ("" after
+ * success). Owned by ctx, valid until its next forward. */
+const char *eng_ctx_last_error(const struct eng_ctx *ctx);
+
 /* Raw access to a named tensor as float32 (converted if stored f16/bf16),
  * for adapters built from checkpoint heads. *out is malloc'd; shape copied to
  * shape[0..*n_dims). ENG_ESHAPE if absent. */

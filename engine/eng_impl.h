@@ -1,0 +1,114 @@
+/* eng_impl.h — private types shared by the engine's files. Not for other modules. */
+#ifndef SOCLE_ENG_IMPL_H
+#define SOCLE_ENG_IMPL_H
+
+#include "engine/eng.h"
+
+#include <stdarg.h>
+
+/* ---- safetensors (engine/safetensors.c) ---------------------------------- */
+
+enum st_dtype {
+    ST_F32, ST_F16, ST_BF16, ST_F64, ST_I64, ST_I32, ST_I16, ST_I8, ST_U8, ST_BOOL,
+    ST_U16, ST_U32, ST_U64, ST_F8_E4M3, ST_F8_E5M2, ST_N_DTYPES
+};
+
+struct st_tensor {
+    char *name;
+    enum st_dtype dtype;
+    int n_dims;
+    int64_t shape[8];
+    const unsigned char *data; /* inside the mapping, data_end - data_begin bytes */
+    size_t n_bytes;
+    size_t n_elems;
+};
+
+/* One mmap'd safetensors file whose header has been fully validated: every
+ * tensor lies inside the file, sizes agree with dtype x shape, none overlap. */
+struct st_file {
+    char *path;
+    void *map;
+    size_t map_size;
+    struct st_tensor *tensors; /* (n_tensors) sorted by name */
+    size_t n_tensors;
+};
+
+size_t st_dtype_size(enum st_dtype dt);
+const char *st_dtype_name(enum st_dtype dt);
+int st_file_open(const char *path, struct st_file **out, char *err, size_t errlen);
+void st_file_free(struct st_file *f);
+const struct st_tensor *st_file_find(const struct st_file *f, const char *name);
+
+/* ---- weights and model (engine/model.c) ---------------------------------- */
+
+/* A float32 view of one tensor: into the mapping when stored f32 and aligned,
+ * else a converted copy owned by the model (`owned`). */
+struct eng_weight {
+    const float *data;
+    int64_t shape[2];
+    int n_dims;
+};
+
+struct eng_layer {
+    struct eng_weight wq, bq, wk, bk, wv, bv; /* (d_model, d_model), (d_model) */
+    struct eng_weight wo, bo;                 /* attention output projection */
+    struct eng_weight ln1_g, ln1_b;           /* LayerNorm after attention */
+    struct eng_weight w1, b1;                 /* (d_ff, d_model), (d_ff) */
+    struct eng_weight w2, b2;                 /* (d_model, d_ff), (d_model) */
+    struct eng_weight ln2_g, ln2_b;           /* LayerNorm after the FFN */
+};
+
+enum eng_act { ENG_ACT_GELU, ENG_ACT_GELU_TANH, ENG_ACT_RELU };
+
+struct eng_model {
+    struct eng_model_info info;
+    char *model_type, *architecture, *weights_dtype;
+    char **labels; /* (n_label_names) from id2label */
+    int n_label_names;
+    float ln_eps;
+    enum eng_act act;
+
+    struct st_file **files; /* (n_files) shards */
+    size_t n_files;
+    float **owned; /* (n_owned) converted / realigned copies */
+    size_t n_owned, cap_owned;
+
+    struct eng_weight word_emb, pos_emb, type_emb; /* type_emb.data NULL for DistilBERT */
+    struct eng_weight emb_ln_g, emb_ln_b;
+    struct eng_layer *layers; /* (n_layers) */
+    struct eng_weight pool_w, pool_b; /* BERT pooler, or NULL data */
+    /* Heads. SEQCLS: BERT classifier on the pooler; RoBERTa dense+tanh then
+     * out_proj on <s>; DistilBERT pre_classifier+ReLU then classifier on [CLS].
+     * TOKCLS / QA: cls_w on every token. */
+    struct eng_weight pre_w, pre_b; /* RoBERTa classifier.dense / DistilBERT pre_classifier */
+    struct eng_weight cls_w, cls_b; /* (n_labels, d_model) */
+};
+
+/* ---- BLAS and kernels (engine/blas.c, engine/kernels.c) ------------------- */
+
+/* C (m, n) (ldc) = alpha * A (m, k) (lda) . B^T where B is (n, k) (ldb) + beta * C. */
+void eng_gemm_nt(size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
+                 const float *b, size_t ldb, float beta, float *c, size_t ldc);
+/* C (m, n) (ldc) = A (m, k) (lda) . B (k, n) (ldb). */
+void eng_gemm_nn(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *b,
+                 size_t ldb, float *c, size_t ldc);
+
+/* y (rows, n) = LayerNorm(y + bias + res) with gain g, shift b. res may be NULL;
+ * bias may be NULL only when res is. */
+void eng_k_bias_res_ln(float *y, const float *bias, const float *res, const float *g,
+                       const float *b, size_t rows, size_t n, float eps);
+/* y (rows, n) = act(y + bias) */
+void eng_k_bias_act(float *y, const float *bias, size_t rows, size_t n, enum eng_act act);
+/* y (rows, n) += bias; then tanh when tanh_too (pooler / RoBERTa head) */
+void eng_k_bias_tanh(float *y, const float *bias, size_t rows, size_t n, bool tanh_too);
+/* In-place softmax of each row of x (rows, n) with leading dimension ld. */
+void eng_k_softmax_rows(float *x, size_t rows, size_t n, size_t ld);
+
+float eng_f16_to_f32(uint16_t h);
+float eng_bf16_to_f32(uint16_t h);
+
+/* snprintf into err (when non-NULL), returns status for `return eng_errf(...)` */
+int eng_errf(char *err, size_t errlen, int status, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+#endif

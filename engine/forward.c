@@ -1,0 +1,324 @@
+/* forward.c — worker contexts and the encoder forward over a packed batch.
+ *
+ * DESIGN: all sequences of a batch are concatenated into one (n_tokens, d_model)
+ * matrix, so every linear layer is a single sgemm with M = n_tokens and no
+ * padding is ever computed. Only attention looks at sequence boundaries: for
+ * each sequence and head, scores = Q K^T (one sgemm reading Q and K in place
+ * from the fused (n_tokens, 3 d_model) projection buffer through its leading
+ * dimension), softmax, then P V (one sgemm writing straight into its columns of
+ * the attention output). Bias, residual and LayerNorm are fused into one pass
+ * after each sgemm (kernels.c). All scratch memory is allocated by eng_ctx_new
+ * for max_tokens and reused; the model is only read, so any number of contexts
+ * may run on one model at once.
+ */
+#include "engine/eng_impl.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct eng_ctx {
+    const struct eng_model *m;
+    size_t max_tokens, max_seq;
+    float *x;      /* (max_tokens, d_model) the layer state; last_hidden */
+    float *qkv;    /* (max_tokens, 3 d_model) Q | K | V per token */
+    float *att;    /* (max_tokens, d_model) attention output before projection */
+    float *tmp;    /* (max_tokens, d_model) state after the attention block */
+    float *ff;     /* (max_tokens, d_ff) */
+    float *scores; /* (max_seq, max_seq) one head of one sequence */
+    float *cls;    /* (max_tokens, d_model) first token of each sequence */
+    float *pool;   /* (max_tokens, d_model) pooler output per sequence */
+    float *head;   /* (max_tokens, d_model) RoBERTa/DistilBERT head hidden */
+    float *logits; /* (max_tokens, max(n_labels, 2)) */
+    float *start, *end; /* (max_tokens) QA */
+    float *all;    /* (n_layers + 1, max_tokens, d_model), allocated on first use */
+    int32_t *pos;  /* (max_tokens) position id of each token */
+    char err[256];
+};
+
+void eng_ctx_free(struct eng_ctx *c) {
+    if (!c)
+        return;
+    free(c->x);
+    free(c->qkv);
+    free(c->att);
+    free(c->tmp);
+    free(c->ff);
+    free(c->scores);
+    free(c->cls);
+    free(c->pool);
+    free(c->head);
+    free(c->logits);
+    free(c->start);
+    free(c->end);
+    free(c->all);
+    free(c->pos);
+    free(c);
+}
+
+/* a * b * c floats, or NULL on overflow / failure. */
+static float *alloc_f(size_t a, size_t b, size_t c) {
+    if (b && a > SIZE_MAX / b)
+        return NULL;
+    size_t n = a * b;
+    if (c && n > SIZE_MAX / c)
+        return NULL;
+    n *= c;
+    if (n > SIZE_MAX / sizeof(float))
+        return NULL;
+    return malloc(n ? n * sizeof(float) : sizeof(float));
+}
+
+int eng_ctx_new(const struct eng_model *m, size_t max_tokens, struct eng_ctx **out) {
+    if (!m || !out || max_tokens == 0)
+        return ENG_EINVAL;
+    if (max_tokens > ((size_t)1 << 24))
+        return ENG_ELIMIT;
+    const struct eng_model_info *in = &m->info;
+    size_t d = (size_t)in->d_model, nl = in->n_labels > 2 ? (size_t)in->n_labels : 2;
+    struct eng_ctx *c = calloc(1, sizeof *c);
+    if (!c)
+        return ENG_ENOMEM;
+    c->m = m;
+    c->max_tokens = max_tokens;
+    c->max_seq = max_tokens < (size_t)in->max_seq_len ? max_tokens : (size_t)in->max_seq_len;
+    c->x = alloc_f(max_tokens, d, 1);
+    c->qkv = alloc_f(max_tokens, d, 3);
+    c->att = alloc_f(max_tokens, d, 1);
+    c->tmp = alloc_f(max_tokens, d, 1);
+    c->ff = alloc_f(max_tokens, (size_t)in->d_ff, 1);
+    c->scores = alloc_f(c->max_seq, c->max_seq, 1);
+    c->cls = alloc_f(max_tokens, d, 1);
+    c->pool = alloc_f(max_tokens, d, 1);
+    c->head = alloc_f(max_tokens, d, 1);
+    c->logits = alloc_f(max_tokens, nl, 1);
+    c->start = alloc_f(max_tokens, 1, 1);
+    c->end = alloc_f(max_tokens, 1, 1);
+    c->pos = malloc(max_tokens * sizeof *c->pos);
+    if (!c->x || !c->qkv || !c->att || !c->tmp || !c->ff || !c->scores || !c->cls || !c->pool ||
+        !c->head || !c->logits || !c->start || !c->end || !c->pos) {
+        eng_ctx_free(c);
+        return ENG_ENOMEM;
+    }
+    *out = c;
+    return ENG_OK;
+}
+
+const char *eng_ctx_last_error(const struct eng_ctx *ctx) { return ctx ? ctx->err : ""; }
+
+static int ctx_err(struct eng_ctx *c, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int ctx_err(struct eng_ctx *c, int status, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->err, sizeof c->err, fmt, ap);
+    va_end(ap);
+    return status;
+}
+
+/* Everything about the batch is checked before anything is computed. */
+static int check_batch(struct eng_ctx *c, const struct eng_batch *b, size_t *n_tokens) {
+    const struct eng_model_info *in = &c->m->info;
+    size_t n = 0;
+    if (b->n_seqs > 0 && (!b->seq_len || !b->ids))
+        return ctx_err(c, ENG_EINVAL, "batch: NULL seq_len or ids");
+    for (size_t s = 0; s < b->n_seqs; s++) {
+        size_t L = b->seq_len[s];
+        if (L == 0)
+            return ctx_err(c, ENG_EINVAL, "sequence %zu is empty", s);
+        if (L > (size_t)in->max_seq_len)
+            return ctx_err(c, ENG_EINVAL,
+                           "sequence %zu has %zu tokens, longer than the model's %d positions", s,
+                           L, in->max_seq_len);
+        if (L > c->max_tokens - n)
+            return ctx_err(c, ENG_ELIMIT, "batch has more than the context's %zu tokens",
+                           c->max_tokens);
+        n += L;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (b->ids[i] < 0 || b->ids[i] >= in->vocab_size)
+            return ctx_err(c, ENG_EINVAL, "token %zu: id %d out of the vocabulary [0, %d)", i,
+                           (int)b->ids[i], in->vocab_size);
+    /* DistilBERT has no segment embeddings: type ids are ignored, as HF's
+     * DistilBERT takes none. */
+    if (b->type_ids && in->arch != ENG_ARCH_DISTILBERT)
+        for (size_t i = 0; i < n; i++)
+            if (b->type_ids[i] < 0 || b->type_ids[i] >= (in->type_vocab_size ? in->type_vocab_size : 1))
+                return ctx_err(c, ENG_EINVAL, "token %zu: type id %d out of range [0, %d)", i,
+                               (int)b->type_ids[i], in->type_vocab_size);
+    *n_tokens = n;
+    return ENG_OK;
+}
+
+static void embed(struct eng_ctx *c, const struct eng_batch *b, size_t n_tokens) {
+    const struct eng_model *m = c->m;
+    const struct eng_model_info *in = &m->info;
+    size_t d = (size_t)in->d_model;
+    /* Positions: BERT/DistilBERT 0, 1, 2...; RoBERTa as HF's
+     * create_position_ids_from_input_ids: pad + cumsum(id != pad), and pad for
+     * a pad id itself. */
+    size_t t = 0;
+    for (size_t s = 0; s < b->n_seqs; s++) {
+        int32_t k = 0;
+        for (size_t i = 0; i < b->seq_len[s]; i++, t++) {
+            if (in->arch == ENG_ARCH_ROBERTA) {
+                bool pad = b->ids[t] == in->pad_token_id;
+                k += !pad;
+                c->pos[t] = pad ? in->pad_token_id : in->pad_token_id + k;
+            } else {
+                c->pos[t] = (int32_t)i;
+            }
+        }
+    }
+    const float *type = m->type_emb.data;
+    for (size_t i = 0; i < n_tokens; i++) {
+        float *row = c->x + i * d;
+        const float *w = m->word_emb.data + (size_t)b->ids[i] * d;
+        const float *p = m->pos_emb.data + (size_t)c->pos[i] * d;
+        if (type) {
+            const float *ty = type + (size_t)(b->type_ids ? b->type_ids[i] : 0) * d;
+            for (size_t j = 0; j < d; j++)
+                row[j] = (w[j] + ty[j]) + p[j];
+        } else {
+            for (size_t j = 0; j < d; j++)
+                row[j] = w[j] + p[j];
+        }
+    }
+    eng_k_bias_res_ln(c->x, NULL, NULL, m->emb_ln_g.data, m->emb_ln_b.data, n_tokens, d,
+                      m->ln_eps);
+}
+
+static void attention(struct eng_ctx *c, const struct eng_batch *b) {
+    const struct eng_model_info *in = &c->m->info;
+    size_t d = (size_t)in->d_model, H = (size_t)in->n_heads, dh = d / H;
+    float scale = 1.0f / sqrtf((float)dh);
+    size_t t0 = 0;
+    for (size_t s = 0; s < b->n_seqs; s++) {
+        size_t L = b->seq_len[s];
+        const float *q = c->qkv + t0 * 3 * d; /* (L, 3 d) */
+        for (size_t h = 0; h < H; h++) {
+            eng_gemm_nt(L, L, dh, scale, q + h * dh, 3 * d, q + d + h * dh, 3 * d, 0.0f,
+                        c->scores, L);
+            eng_k_softmax_rows(c->scores, L, L, L);
+            eng_gemm_nn(L, dh, L, c->scores, L, q + 2 * d + h * dh, 3 * d,
+                        c->att + t0 * d + h * dh, d);
+        }
+        t0 += L;
+    }
+}
+
+static void layer(struct eng_ctx *c, const struct eng_layer *W, const struct eng_batch *b,
+                  size_t n) {
+    const struct eng_model *m = c->m;
+    size_t d = (size_t)m->info.d_model, ff = (size_t)m->info.d_ff;
+    /* Q, K, V side by side in one (n, 3d) buffer: three sgemms (the weights
+     * are separate tensors in the mapping and are not copied to fuse them). */
+    eng_gemm_nt(n, d, d, 1.0f, c->x, d, W->wq.data, d, 0.0f, c->qkv, 3 * d);
+    eng_gemm_nt(n, d, d, 1.0f, c->x, d, W->wk.data, d, 0.0f, c->qkv + d, 3 * d);
+    eng_gemm_nt(n, d, d, 1.0f, c->x, d, W->wv.data, d, 0.0f, c->qkv + 2 * d, 3 * d);
+    for (size_t i = 0; i < n; i++) {
+        float *r = c->qkv + i * 3 * d;
+        const float *bq = W->bq.data, *bk = W->bk.data, *bv = W->bv.data;
+        for (size_t j = 0; j < d; j++) {
+            r[j] += bq[j];
+            r[d + j] += bk[j];
+            r[2 * d + j] += bv[j];
+        }
+    }
+    attention(c, b);
+    eng_gemm_nt(n, d, d, 1.0f, c->att, d, W->wo.data, d, 0.0f, c->tmp, d);
+    eng_k_bias_res_ln(c->tmp, W->bo.data, c->x, W->ln1_g.data, W->ln1_b.data, n, d, m->ln_eps);
+    eng_gemm_nt(n, ff, d, 1.0f, c->tmp, d, W->w1.data, d, 0.0f, c->ff, ff);
+    eng_k_bias_act(c->ff, W->b1.data, n, ff, m->act);
+    eng_gemm_nt(n, d, ff, 1.0f, c->ff, ff, W->w2.data, ff, 0.0f, c->x, d);
+    eng_k_bias_res_ln(c->x, W->b2.data, c->tmp, W->ln2_g.data, W->ln2_b.data, n, d, m->ln_eps);
+}
+
+int eng_ctx_forward(struct eng_ctx *c, const struct eng_batch *b, unsigned want,
+                    struct eng_output *out) {
+    if (!c || !b || !out)
+        return ENG_EINVAL;
+    c->err[0] = '\0';
+    const struct eng_model *m = c->m;
+    const struct eng_model_info *in = &m->info;
+    size_t n, d = (size_t)in->d_model, S = b->n_seqs;
+    int rc = check_batch(c, b, &n);
+    if (rc != ENG_OK)
+        return rc;
+    size_t n_all = (size_t)in->n_layers + 1;
+    if ((want & ENG_WANT_ALL_LAYERS) && !c->all) {
+        if (!(c->all = alloc_f(n_all, c->max_tokens, d)))
+            return ctx_err(c, ENG_ENOMEM, "no memory for the hidden states of every layer");
+    }
+    memset(out, 0, sizeof *out);
+    out->n_seqs = S;
+    out->n_tokens = n;
+    out->last_hidden = c->x;
+    if (n == 0)
+        return ENG_OK;
+    bool all = want & ENG_WANT_ALL_LAYERS;
+
+    embed(c, b, n);
+    if (all)
+        memcpy(c->all, c->x, n * d * sizeof(float));
+    for (int l = 0; l < in->n_layers; l++) {
+        layer(c, &m->layers[l], b, n);
+        if (all)
+            memcpy(c->all + (size_t)(l + 1) * n * d, c->x, n * d * sizeof(float));
+    }
+    if (all)
+        out->all_layers = c->all;
+
+    bool head = (want & ENG_WANT_HEAD) && in->head != ENG_HEAD_NONE;
+    bool seqcls = head && in->head == ENG_HEAD_SEQCLS;
+    if (((want & ENG_WANT_POOLER) && in->has_pooler) || seqcls) {
+        size_t t = 0;
+        for (size_t s = 0; s < S; s++) { /* first token: [CLS] / <s> */
+            memcpy(c->cls + s * d, c->x + t * d, d * sizeof(float));
+            t += b->seq_len[s];
+        }
+    }
+    if (((want & ENG_WANT_POOLER) || (seqcls && in->arch == ENG_ARCH_BERT)) && in->has_pooler) {
+        eng_gemm_nt(S, d, d, 1.0f, c->cls, d, m->pool_w.data, d, 0.0f, c->pool, d);
+        eng_k_bias_tanh(c->pool, m->pool_b.data, S, d, true);
+        if (want & ENG_WANT_POOLER)
+            out->pooler = c->pool;
+    }
+    if (!head)
+        return ENG_OK;
+    size_t nl = (size_t)in->n_labels;
+    switch (in->head) {
+    case ENG_HEAD_SEQCLS: {
+        const float *h = c->pool;
+        if (in->arch != ENG_ARCH_BERT) {
+            eng_gemm_nt(S, d, d, 1.0f, c->cls, d, m->pre_w.data, d, 0.0f, c->head, d);
+            if (in->arch == ENG_ARCH_ROBERTA)
+                eng_k_bias_tanh(c->head, m->pre_b.data, S, d, true);
+            else
+                eng_k_bias_act(c->head, m->pre_b.data, S, d, ENG_ACT_RELU);
+            h = c->head;
+        }
+        eng_gemm_nt(S, nl, d, 1.0f, h, d, m->cls_w.data, d, 0.0f, c->logits, nl);
+        eng_k_bias_tanh(c->logits, m->cls_b.data, S, nl, false);
+        out->logits = c->logits;
+        break;
+    }
+    case ENG_HEAD_TOKCLS:
+        eng_gemm_nt(n, nl, d, 1.0f, c->x, d, m->cls_w.data, d, 0.0f, c->logits, nl);
+        eng_k_bias_tanh(c->logits, m->cls_b.data, n, nl, false);
+        out->logits = c->logits;
+        break;
+    case ENG_HEAD_QA:
+        eng_gemm_nt(n, 2, d, 1.0f, c->x, d, m->cls_w.data, d, 0.0f, c->logits, 2);
+        for (size_t i = 0; i < n; i++) {
+            c->start[i] = c->logits[2 * i] + m->cls_b.data[0];
+            c->end[i] = c->logits[2 * i + 1] + m->cls_b.data[1];
+        }
+        out->start_logits = c->start;
+        out->end_logits = c->end;
+        break;
+    case ENG_HEAD_NONE: break;
+    }
+    return ENG_OK;
+}
