@@ -1,0 +1,442 @@
+/* engine_bench.c — throughput, exactness and memory of the engine on a BERT-base checkpoint.
+ *
+ *   engine_bench forward --model DIR [--threads 1,2] [--batch 1,8,32] [--seq 128]
+ *                        [--repeat 5] [--warmup 1] [--floor-repeat 3] [--no-floor]
+ *   engine_bench check   --model DIR --ids IDS.txt --ref REF.f32 [--tol 1e-3] [--threads 1]
+ *   engine_bench rss     --model DIR [--batch 1] [--seq 128] [--threads 1]
+ *
+ * DESIGN: bench/run_engine_bench.sh runs these next to the PyTorch and ONNX Runtime peers.
+ * - forward: per thread count, per batch: the sgemm floor of that exact forward is measured
+ *   first in this process with the same OpenBLAS threads (bench/sgemm_shapes.c), then the
+ *   forward is warmed up and timed `repeat` times. One JSON line per (threads, batch) with
+ *   median / min / max ms, sequences/s, GFLOP/s (the peers' FLOP count), the fraction of
+ *   OpenBLAS's FFN-up speed at the largest batch ("peak") and of the per-shape floor.
+ * - check: runs the sequences of IDS.txt (one per line, whitespace-separated ids) alone and
+ *   packed into one batch, compares last_hidden_state with REF.f32 (the reference's hidden
+ *   states of the same sequences, concatenated, little-endian float32) and fails beyond tol.
+ * - rss: a fresh process loads the model, runs one forward and reports getrusage's
+ *   ru_maxrss against the weights' size, so nothing else in the process inflates it.
+ * Inputs of the timed runs are deterministic random ids in [1000, vocab) with [CLS] = 101
+ * first and [SEP] = 102 last, token types 0, as the peers use.
+ */
+#include "bench/sgemm_shapes.h"
+#include "engine/eng.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#define MAX_LIST 8
+
+struct opts {
+    const char *cmd, *model, *ids, *ref;
+    int threads[MAX_LIST], n_threads;
+    int batch[MAX_LIST], n_batch;
+    int seq, repeat, warmup, floor_repeat;
+    bool floor;
+    double tol;
+};
+
+static int parse_list(const char *s, int *out, int cap) {
+    int n = 0;
+    while (*s && n < cap) {
+        char *end;
+        long v = strtol(s, &end, 10);
+        if (end == s || v <= 0 || v > 1 << 20 || (*end && *end != ','))
+            return -1;
+        out[n++] = (int)v;
+        s = *end == ',' ? end + 1 : end;
+    }
+    return *s ? -1 : n;
+}
+
+static void usage(void) {
+    fprintf(stderr,
+            "usage: engine_bench forward --model DIR [--threads 1,2] [--batch 1,8,32] [--seq 128]\n"
+            "                            [--repeat 5] [--warmup 1] [--floor-repeat 3] [--no-floor]\n"
+            "       engine_bench check --model DIR --ids IDS.txt --ref REF.f32 [--tol 1e-3]\n"
+            "                          [--threads 1]\n"
+            "       engine_bench rss --model DIR [--batch 1] [--seq 128] [--threads 1]\n");
+}
+
+static int parse_opts(int argc, char **argv, struct opts *o) {
+    memset(o, 0, sizeof *o);
+    o->threads[0] = 1, o->threads[1] = 2, o->n_threads = 2;
+    o->batch[0] = 1, o->batch[1] = 8, o->batch[2] = 32, o->n_batch = 3;
+    o->seq = 128, o->repeat = 5, o->warmup = 1, o->floor_repeat = 3, o->floor = true;
+    o->tol = 1e-3;
+    if (argc < 2)
+        return -1;
+    o->cmd = argv[1];
+    if (strcmp(o->cmd, "forward") != 0 && strcmp(o->cmd, "check") != 0 &&
+        strcmp(o->cmd, "rss") != 0)
+        return -1;
+    if (strcmp(o->cmd, "forward") != 0) {
+        o->n_threads = 1; /* check and rss: one thread count, one batch */
+        o->n_batch = 1;
+    }
+    for (int i = 2; i < argc; i++) {
+        const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(k, "--no-floor") == 0) {
+            o->floor = false;
+            continue;
+        }
+        if (!v)
+            return -1;
+        int ok = 1;
+        if (strcmp(k, "--model") == 0)
+            o->model = v;
+        else if (strcmp(k, "--ids") == 0)
+            o->ids = v;
+        else if (strcmp(k, "--ref") == 0)
+            o->ref = v;
+        else if (strcmp(k, "--threads") == 0)
+            ok = (o->n_threads = parse_list(v, o->threads, MAX_LIST)) > 0;
+        else if (strcmp(k, "--batch") == 0)
+            ok = (o->n_batch = parse_list(v, o->batch, MAX_LIST)) > 0;
+        else if (strcmp(k, "--seq") == 0)
+            ok = (o->seq = atoi(v)) > 0;
+        else if (strcmp(k, "--repeat") == 0)
+            ok = (o->repeat = atoi(v)) > 0;
+        else if (strcmp(k, "--warmup") == 0)
+            ok = (o->warmup = atoi(v)) >= 0;
+        else if (strcmp(k, "--floor-repeat") == 0)
+            ok = (o->floor_repeat = atoi(v)) > 0;
+        else if (strcmp(k, "--tol") == 0)
+            ok = (o->tol = atof(v)) > 0;
+        else
+            ok = 0;
+        if (!ok)
+            return -1;
+        i++;
+    }
+    if (!o->model || (strcmp(o->cmd, "check") == 0 && (!o->ids || !o->ref)))
+        return -1;
+    return 0;
+}
+
+static int load(const char *dir, struct eng_model **m) {
+    char err[512] = "";
+    struct eng_model_params p = eng_model_params_default();
+    int rc = eng_model_load(dir, &p, m, err, sizeof err);
+    if (rc != ENG_OK)
+        fprintf(stderr, "engine_bench: %s: %s (%s)\n", dir, eng_strerror(rc), err);
+    return rc;
+}
+
+/* Deterministic inputs (xorshift32), [CLS] ... [SEP] per sequence. */
+static void make_ids(int32_t *ids, int batch, int seq, int vocab) {
+    uint32_t x = 1;
+    for (int b = 0; b < batch; b++) {
+        for (int s = 0; s < seq; s++) {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            ids[(size_t)b * seq + s] = 1000 + (int32_t)(x % (uint32_t)(vocab - 1000));
+        }
+        ids[(size_t)b * seq] = 101;
+        ids[(size_t)b * seq + seq - 1] = 102;
+    }
+}
+
+static int cmd_forward(const struct opts *o) {
+    struct eng_model *model = NULL;
+    struct eng_ctx *ctx = NULL;
+    int32_t *ids = NULL;
+    size_t *lens = NULL;
+    double *ms = NULL, *sorted = NULL;
+    int rc = 1, max_batch = 0;
+    if (load(o->model, &model) != ENG_OK)
+        goto done;
+    const struct eng_model_info *mi = eng_model_get_info(model);
+    if (mi->vocab_size <= 1000 || o->seq > mi->max_seq_len) {
+        fprintf(stderr, "engine_bench: model too small for the inputs (vocab %d, max_seq_len %d)\n",
+                mi->vocab_size, mi->max_seq_len);
+        goto done;
+    }
+    for (int b = 0; b < o->n_batch; b++)
+        max_batch = o->batch[b] > max_batch ? o->batch[b] : max_batch;
+    /* One context sized for the largest batch, as a daemon worker holds one for its limit. */
+    int st = eng_ctx_new(model, (size_t)max_batch * (size_t)o->seq, &ctx);
+    ids = malloc(sizeof *ids * (size_t)max_batch * (size_t)o->seq);
+    lens = malloc(sizeof *lens * (size_t)max_batch);
+    ms = malloc(sizeof *ms * (size_t)o->repeat);
+    sorted = malloc(sizeof *sorted * (size_t)o->repeat);
+    if (st != ENG_OK || !ids || !lens || !ms || !sorted) {
+        fprintf(stderr, "engine_bench: context for %d tokens: %s\n", max_batch * o->seq,
+                st != ENG_OK ? eng_strerror(st) : "out of memory");
+        goto done;
+    }
+    make_ids(ids, max_batch, o->seq, mi->vocab_size);
+    for (int b = 0; b < max_batch; b++)
+        lens[b] = (size_t)o->seq;
+
+    unsigned want = ENG_WANT_HIDDEN | (mi->has_pooler ? ENG_WANT_POOLER : 0);
+    bench_print_stamp(stdout, "engine_bench");
+    for (int t = 0; t < o->n_threads; t++) {
+        const int th = o->threads[t];
+        eng_set_blas_threads(th);
+        bench_blas_threads(th);
+        /* The peak of this thread count: FFN-up at the largest batch (the best-fed shape). */
+        struct bench_floor floors[MAX_LIST], big;
+        double peak = 0;
+        if (o->floor) {
+            if (bench_sgemm_floor(mi->n_layers, mi->d_model, mi->n_heads, mi->d_ff, max_batch,
+                                  o->seq, o->floor_repeat, 0.05, NULL, NULL, &big) != 0)
+                goto done;
+            peak = big.ffn_up_gflops;
+        }
+        for (int bi = 0; bi < o->n_batch; bi++) {
+            const int bsz = o->batch[bi];
+            struct eng_batch batch = {.n_seqs = (size_t)bsz, .seq_len = lens, .ids = ids,
+                                      .type_ids = NULL};
+            struct eng_output out;
+            if (o->floor && bench_sgemm_floor(mi->n_layers, mi->d_model, mi->n_heads, mi->d_ff,
+                                              bsz, o->seq, o->floor_repeat, 0.05, NULL, NULL,
+                                              &floors[bi]) != 0)
+                goto done;
+            for (int w = 0; w < o->warmup; w++) {
+                if ((st = eng_ctx_forward(ctx, &batch, want, &out)) != ENG_OK) {
+                    fprintf(stderr, "engine_bench: forward: %s\n", eng_strerror(st));
+                    goto done;
+                }
+            }
+            for (int r = 0; r < o->repeat; r++) {
+                double t0 = bench_now();
+                st = eng_ctx_forward(ctx, &batch, want, &out);
+                ms[r] = 1e3 * (bench_now() - t0);
+                if (st != ENG_OK) {
+                    fprintf(stderr, "engine_bench: forward: %s\n", eng_strerror(st));
+                    goto done;
+                }
+            }
+            const int n = o->repeat;
+            memcpy(sorted, ms, sizeof *ms * (size_t)n);
+            struct bench_stats s;
+            bench_stats_of(sorted, n, &s);
+            double gf = bench_bert_gflop(mi->n_layers, mi->d_model, mi->d_ff, bsz, o->seq);
+            double gflops = gf / (s.median / 1e3);
+            printf("{\"impl\": \"socle\", \"threads\": %d, \"batch\": %d, \"seq\": %d, "
+                   "\"runs\": %d, \"ms_median\": %.3f, \"ms_min\": %.3f, \"ms_max\": %.3f, "
+                   "\"spread_pct\": %.1f, \"seq_per_s\": %.3f, \"gflop\": %.3f, \"gflops\": %.2f",
+                   th, bsz, o->seq, n, s.median, s.min, s.max,
+                   100.0 * (s.max - s.min) / s.median, bsz / (s.median / 1e3), gf, gflops);
+            if (o->floor)
+                printf(", \"sgemm_peak_gflops\": %.2f, \"frac_of_peak\": %.3f, "
+                       "\"sgemm_floor_ms\": %.3f, \"frac_of_floor\": %.3f, "
+                       "\"ffn_up_gflops_this_batch\": %.2f",
+                       peak, gflops / peak, 1e3 * floors[bi].floor_s,
+                       1e3 * floors[bi].floor_s / s.median, floors[bi].ffn_up_gflops);
+            printf(", \"times_ms\": [");
+            for (int r = 0; r < o->repeat; r++)
+                printf("%s%.3f", r ? ", " : "", ms[r]);
+            printf("]}\n");
+            fflush(stdout);
+        }
+    }
+    rc = 0;
+done:
+    free(ids);
+    free(lens);
+    free(ms);
+    free(sorted);
+    eng_ctx_free(ctx);
+    eng_model_free(model);
+    return rc;
+}
+
+/* Reads IDS.txt: one sequence per line. Returns the number of sequences or -1. */
+static int read_ids(const char *path, int32_t **ids_out, size_t **lens_out, size_t *n_tokens) {
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t cap_ids = 1024, cap_lens = 16, n_ids = 0, n_seqs = 0;
+    int32_t *ids = malloc(cap_ids * sizeof *ids);
+    size_t *lens = malloc(cap_lens * sizeof *lens);
+    char line[1 << 16];
+    int rc = -1;
+    if (!ids || !lens)
+        goto done;
+    while (fgets(line, sizeof line, f)) {
+        size_t len = 0;
+        char *p = line, *end;
+        for (long v = strtol(p, &end, 10); end != p; v = strtol(p, &end, 10)) {
+            if (n_ids == cap_ids) {
+                int32_t *g = realloc(ids, 2 * cap_ids * sizeof *ids);
+                if (!g)
+                    goto done;
+                ids = g, cap_ids *= 2;
+            }
+            ids[n_ids++] = (int32_t)v;
+            len++;
+            p = end;
+        }
+        if (!len)
+            continue;
+        if (n_seqs == cap_lens) {
+            size_t *g = realloc(lens, 2 * cap_lens * sizeof *lens);
+            if (!g)
+                goto done;
+            lens = g, cap_lens *= 2;
+        }
+        lens[n_seqs++] = len;
+    }
+    rc = (int)n_seqs;
+    *ids_out = ids, *lens_out = lens, *n_tokens = n_ids;
+    ids = NULL, lens = NULL;
+done:
+    fclose(f);
+    free(ids);
+    free(lens);
+    return rc;
+}
+
+static float *read_f32(const char *path, size_t n) {
+    FILE *f = fopen(path, "rb");
+    float *x = malloc(n * sizeof *x + 1);
+    if (!f || !x || fread(x, sizeof *x, n, f) != n || fgetc(f) != EOF) {
+        fprintf(stderr, "engine_bench: %s: expected exactly %zu float32 values\n", path, n);
+        free(x);
+        x = NULL;
+    }
+    if (f)
+        fclose(f);
+    return x;
+}
+
+static double max_abs_diff(const float *a, const float *b, size_t n, double *max_ref) {
+    double d = 0;
+    for (size_t i = 0; i < n; i++) {
+        double e = fabs((double)a[i] - (double)b[i]);
+        if (e > d || isnan(e))
+            d = isnan(e) ? INFINITY : e;
+        if (max_ref && fabs((double)b[i]) > *max_ref)
+            *max_ref = fabs((double)b[i]);
+    }
+    return d;
+}
+
+static int cmd_check(const struct opts *o) {
+    struct eng_model *model = NULL;
+    struct eng_ctx *ctx = NULL;
+    int32_t *ids = NULL;
+    size_t *lens = NULL, n_tokens = 0;
+    float *ref = NULL;
+    int rc = 1, st;
+    int n_seqs = read_ids(o->ids, &ids, &lens, &n_tokens);
+    if (n_seqs <= 0) {
+        fprintf(stderr, "engine_bench: %s: no sequences\n", o->ids);
+        goto done;
+    }
+    if (load(o->model, &model) != ENG_OK)
+        goto done;
+    const struct eng_model_info *mi = eng_model_get_info(model);
+    const size_t d = (size_t)mi->d_model;
+    if (!(ref = read_f32(o->ref, n_tokens * d)))
+        goto done;
+    eng_set_blas_threads(o->threads[0]);
+    if ((st = eng_ctx_new(model, n_tokens, &ctx)) != ENG_OK) {
+        fprintf(stderr, "engine_bench: context: %s\n", eng_strerror(st));
+        goto done;
+    }
+    struct eng_output out;
+    /* packed: every sequence in one batch */
+    struct eng_batch all = {.n_seqs = (size_t)n_seqs, .seq_len = lens, .ids = ids};
+    if ((st = eng_ctx_forward(ctx, &all, ENG_WANT_HIDDEN, &out)) != ENG_OK) {
+        fprintf(stderr, "engine_bench: forward: %s\n", eng_strerror(st));
+        goto done;
+    }
+    double max_ref = 0;
+    double packed = max_abs_diff(out.last_hidden, ref, n_tokens * d, &max_ref);
+    /* alone: one sequence per forward */
+    double alone = 0;
+    size_t start = 0;
+    for (int s = 0; s < n_seqs; s++) {
+        struct eng_batch one = {.n_seqs = 1, .seq_len = &lens[s], .ids = ids + start};
+        if ((st = eng_ctx_forward(ctx, &one, ENG_WANT_HIDDEN, &out)) != ENG_OK) {
+            fprintf(stderr, "engine_bench: forward: %s\n", eng_strerror(st));
+            goto done;
+        }
+        double e = max_abs_diff(out.last_hidden, ref + start * d, lens[s] * d, NULL);
+        alone = e > alone ? e : alone;
+        start += lens[s];
+    }
+    bool pass = packed <= o->tol && alone <= o->tol;
+    printf("{\"impl\": \"socle\", \"check\": \"last_hidden_state\", \"sequences\": %d, "
+           "\"tokens\": %zu, \"max_abs_diff_packed\": %.3g, \"max_abs_diff_alone\": %.3g, "
+           "\"max_abs_ref\": %.3g, \"tol\": %.3g, \"pass\": %s}\n",
+           n_seqs, n_tokens, packed, alone, max_ref, o->tol, pass ? "true" : "false");
+    rc = pass ? 0 : 1;
+done:
+    free(ids);
+    free(lens);
+    free(ref);
+    eng_ctx_free(ctx);
+    eng_model_free(model);
+    return rc;
+}
+
+static int cmd_rss(const struct opts *o) {
+    struct eng_model *model = NULL;
+    struct eng_ctx *ctx = NULL;
+    int32_t *ids = NULL;
+    size_t *lens = NULL;
+    int rc = 1, st;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    long before_kb = ru.ru_maxrss;
+    if (load(o->model, &model) != ENG_OK)
+        goto done;
+    getrusage(RUSAGE_SELF, &ru);
+    long loaded_kb = ru.ru_maxrss;
+    const struct eng_model_info *mi = eng_model_get_info(model);
+    const int bsz = o->batch[0];
+    eng_set_blas_threads(o->threads[0]);
+    ids = malloc(sizeof *ids * (size_t)bsz * (size_t)o->seq);
+    lens = malloc(sizeof *lens * (size_t)bsz);
+    if (!ids || !lens || (st = eng_ctx_new(model, (size_t)bsz * (size_t)o->seq, &ctx)) != ENG_OK) {
+        fprintf(stderr, "engine_bench: context failed\n");
+        goto done;
+    }
+    make_ids(ids, bsz, o->seq, mi->vocab_size);
+    for (int b = 0; b < bsz; b++)
+        lens[b] = (size_t)o->seq;
+    struct eng_batch batch = {.n_seqs = (size_t)bsz, .seq_len = lens, .ids = ids};
+    struct eng_output out;
+    unsigned want = ENG_WANT_HIDDEN | (mi->has_pooler ? ENG_WANT_POOLER : 0);
+    if ((st = eng_ctx_forward(ctx, &batch, want, &out)) != ENG_OK) {
+        fprintf(stderr, "engine_bench: forward: %s\n", eng_strerror(st));
+        goto done;
+    }
+    getrusage(RUSAGE_SELF, &ru);
+    double w = (double)mi->weights_bytes;
+    printf("{\"impl\": \"socle\", \"rss\": true, \"batch\": %d, \"seq\": %d, \"threads\": %d, "
+           "\"weights_bytes\": %zu, \"weights_dtype\": \"%s\", \"maxrss_start_kb\": %ld, "
+           "\"maxrss_after_load_kb\": %ld, \"maxrss_after_forward_kb\": %ld, "
+           "\"rss_over_weights\": %.4f}\n",
+           bsz, o->seq, o->threads[0], mi->weights_bytes, mi->weights_dtype, before_kb, loaded_kb,
+           ru.ru_maxrss, (double)ru.ru_maxrss * 1024.0 / w);
+    rc = 0;
+done:
+    free(ids);
+    free(lens);
+    eng_ctx_free(ctx);
+    eng_model_free(model);
+    return rc;
+}
+
+int main(int argc, char **argv) {
+    struct opts o;
+    if (parse_opts(argc, argv, &o) != 0) {
+        usage();
+        return 2;
+    }
+    if (strcmp(o.cmd, "forward") == 0)
+        return cmd_forward(&o);
+    if (strcmp(o.cmd, "check") == 0)
+        return cmd_check(&o);
+    return cmd_rss(&o);
+}
