@@ -196,12 +196,22 @@ int st_file_open(const char *path, struct st_file **out, char *err, size_t errle
     }
     root = json_tokener_parse_ex(tok, (const char *)base + 8, (int)hlen);
     enum json_tokener_error jerr = json_tokener_get_error(tok);
+    size_t used = json_tokener_get_parse_end(tok);
     json_tokener_free(tok);
     if (!root || jerr != json_tokener_success || !json_object_is_type(root, json_type_object)) {
         rc = eng_errf(err, errlen, ENG_EFORMAT, "%s: header is not valid JSON (%s)", path,
                       json_tokener_error_desc(jerr));
         goto fail;
     }
+    /* The format pads the header with spaces (to align the data); anything
+     * else after the object means a wrong header length or a corrupt file. */
+    for (size_t i = used; i < hlen; i++)
+        if (base[8 + i] != ' ') {
+            rc = eng_errf(err, errlen, ENG_EFORMAT,
+                          "%s: header has %llu bytes after its JSON object that are not padding",
+                          path, (unsigned long long)(hlen - i));
+            goto fail;
+        }
     uint64_t data_off = 8 + hlen, data_size = fsize - data_off;
     size_t n = (size_t)json_object_object_length(root);
     f->tensors = calloc(n ? n : 1, sizeof *f->tensors);

@@ -141,19 +141,60 @@ int etu_st_read(const char *path, struct etu_st *st) {
     return 0;
 }
 
-int etu_st_write(const char *path, const struct etu_st *st, unsigned long long hlen_override) {
+static int st_write(const char *path, const struct etu_st *st, unsigned long long hlen_override,
+                    size_t pad) {
     const char *h = json_object_to_json_string_ext(st->header, JSON_C_TO_STRING_PLAIN);
     unsigned long long hlen = strlen(h);
-    unsigned long long wl = hlen_override ? hlen_override : hlen;
+    unsigned long long wl = hlen_override ? hlen_override : hlen + pad;
     unsigned char l8[8];
     for (int i = 0; i < 8; i++)
         l8[i] = (unsigned char)(wl >> (8 * i));
     FILE *fp = fopen(path, "wb");
     if (!fp)
         return -1;
-    int ok = fwrite(l8, 1, 8, fp) == 8 && fwrite(h, 1, hlen, fp) == hlen &&
-             fwrite(st->data, 1, st->data_size, fp) == st->data_size;
+    int ok = fwrite(l8, 1, 8, fp) == 8 && fwrite(h, 1, hlen, fp) == hlen;
+    for (size_t i = 0; i < pad; i++)
+        ok &= fputc(' ', fp) == ' ';
+    ok &= fwrite(st->data, 1, st->data_size, fp) == st->data_size;
     return fclose(fp) == 0 && ok ? 0 : -1;
+}
+
+int etu_st_write(const char *path, const struct etu_st *st, unsigned long long hlen_override) {
+    return st_write(path, st, hlen_override, 0);
+}
+
+int etu_st_write_padded(const char *path, const struct etu_st *st, size_t pad) {
+    return st_write(path, st, 0, pad);
+}
+
+int etu_st_subset(const struct etu_st *src, int (*keep)(const char *name, void *arg), void *arg,
+                  struct etu_st *out) {
+    memset(out, 0, sizeof *out);
+    out->header = json_object_new_object();
+    out->data = malloc(src->data_size ? src->data_size : 1);
+    if (!out->header || !out->data)
+        abort();
+    json_object_object_foreach(src->header, name, t) {
+        if (strcmp(name, "__metadata__") == 0) {
+            json_object_object_add(out->header, name, json_object_get(t));
+            continue;
+        }
+        if (!keep(name, arg))
+            continue;
+        struct json_object *offs = json_object_object_get(t, "data_offsets");
+        size_t b = (size_t)json_object_get_int64(json_object_array_get_idx(offs, 0));
+        size_t e = (size_t)json_object_get_int64(json_object_array_get_idx(offs, 1));
+        memcpy(out->data + out->data_size, src->data + b, e - b);
+        struct json_object *nt = json_object_new_object(), *no = json_object_new_array();
+        json_object_object_add(nt, "dtype", json_object_get(json_object_object_get(t, "dtype")));
+        json_object_object_add(nt, "shape", json_object_get(json_object_object_get(t, "shape")));
+        json_object_array_add(no, json_object_new_int64((int64_t)out->data_size));
+        json_object_array_add(no, json_object_new_int64((int64_t)(out->data_size + e - b)));
+        json_object_object_add(nt, "data_offsets", no);
+        json_object_object_add(out->header, name, nt);
+        out->data_size += e - b;
+    }
+    return 0;
 }
 
 void etu_st_free(struct etu_st *st) {

@@ -44,6 +44,12 @@ int etu_st_read(const char *path, struct etu_st *st);
 /* Writes 8-byte length + header JSON + data. hlen_override != 0 writes that
  * header length instead of the true one. */
 int etu_st_write(const char *path, const struct etu_st *st, unsigned long long hlen_override);
+/* Same, with `pad` spaces after the header JSON (the format allows them): data
+ * then starts at 8 + header + pad, which can misalign float32 tensors. */
+int etu_st_write_padded(const char *path, const struct etu_st *st, size_t pad);
+/* A new file holding only the tensors of `src` whose name passes keep(). */
+int etu_st_subset(const struct etu_st *src, int (*keep)(const char *name, void *arg), void *arg,
+                  struct etu_st *out);
 void etu_st_free(struct etu_st *st);
 
 int etu_copy_file(const char *src, const char *dst);
