@@ -1,0 +1,818 @@
+/* broker.c — the ROUTER broker: the only thread that talks to clients.
+ *
+ * DESIGN (zguide "load-balancing broker", mdbroker.c): one ROUTER socket bound to every
+ * configured endpoint (tcp:// and ipc:// alike) faces the clients; an inproc ROUTER faces the
+ * worker threads, which announce themselves ready with an empty message and then receive one
+ * job at a time. The broker never computes a task: it checks the envelope and the size,
+ * decodes the Request, refuses duplicates, answers info/stats inline (cheap, and they must
+ * stay answerable when every worker is busy), queues the rest by priority and hands each job
+ * to an idle worker. Every accepted request is in the in-flight table until its one answer
+ * is sent, which is what makes "exactly once" checkable and lets SIGTERM drain: after it,
+ * new requests are answered UNAVAILABLE while the table empties.
+ *
+ * Oversized frames: libzmq has already received the frame when we see it, in one buffer;
+ * we look at zmq_msg_size() and answer RESOURCE_EXHAUSTED without decoding or copying it.
+ * ZMQ_MAXMSGSIZE is set to the larger hard-frame-bytes (default 256 MiB) only as a guard
+ * against absurd frames: libzmq drops such a peer's connection, so it gets no answer.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "daemon/daemon.h"
+#include "daemon/log.h"
+
+enum { N_TASK_SLOTS = 19, N_CODES = 9, N_HIST = 18, FRONT_BATCH = 256 };
+
+static const double hist_bounds[N_HIST - 1] = {50,     100,    250,    500,     1000,   2500,
+                                               5000,   10000,  25000,  50000,   100000, 250000,
+                                               500000, 1e6,    2.5e6,  5e6,     1e7};
+
+struct hist {
+    uint64_t counts[N_HIST]; /* non-cumulative here; cumulated when reported */
+    double sum;
+    uint64_t count;
+};
+
+struct broker {
+    struct daemon *d;
+    void *front, *back;
+    int sigfd;
+    /* workers */
+    char (*idle)[24]; /* routing ids of idle workers */
+    size_t n_idle;
+    bool *ready_seen;
+    size_t n_ready_seen;
+    /* queue, highest priority first, FIFO within a priority */
+    struct job *q_head, *q_tail;
+    size_t q_len;
+    /* in-flight table: (routing id, request id) → job */
+    struct job **buckets;
+    size_t n_buckets, n_inflight;
+    /* shutdown */
+    bool draining;
+    uint64_t drain_deadline_us;
+    /* stats */
+    uint64_t requests_total, responses_total, dropped_replies;
+    uint64_t counts[N_TASK_SLOTS][N_CODES];
+    struct hist h_queue, h_total;
+};
+
+/* ------------------------------------------------------------------------------------------ */
+/* in-flight table */
+
+static size_t job_hash(const unsigned char *ident, size_t len, uint64_t id)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ ident[i]) * 1099511628211ull;
+    h ^= id;
+    h *= 0x9E3779B97F4A7C15ull;
+    return (size_t)(h >> 17);
+}
+
+static struct job **inflight_slot(struct broker *b, const unsigned char *ident, size_t len,
+                                  uint64_t id)
+{
+    struct job **p = &b->buckets[job_hash(ident, len, id) & (b->n_buckets - 1)];
+    while (*p && !((*p)->id == id && (*p)->ident_len == len && !memcmp((*p)->ident, ident, len)))
+        p = &(*p)->hnext;
+    return p;
+}
+
+static int inflight_grow(struct broker *b)
+{
+    size_t n = b->n_buckets * 2;
+    struct job **nb = calloc(n, sizeof *nb);
+    if (!nb)
+        return -1;
+    for (size_t i = 0; i < b->n_buckets; i++) {
+        for (struct job *j = b->buckets[i], *next; j; j = next) {
+            next = j->hnext;
+            size_t k = job_hash(j->ident, j->ident_len, j->id) & (n - 1);
+            j->hnext = nb[k];
+            nb[k] = j;
+        }
+    }
+    free(b->buckets);
+    b->buckets = nb;
+    b->n_buckets = n;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* stats */
+
+static void hist_add(struct hist *h, double v)
+{
+    size_t i = 0;
+    while (i < N_HIST - 1 && v > hist_bounds[i])
+        i++;
+    h->counts[i]++;
+    h->sum += v;
+    h->count++;
+}
+
+static void count_response(struct broker *b, int task, int code)
+{
+    if (task < 0 || task >= N_TASK_SLOTS)
+        task = 0;
+    if (code < 0 || code >= N_CODES)
+        code = SOCLE__V1__CODE__INTERNAL;
+    b->counts[task][code]++;
+    b->responses_total++;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* sending */
+
+static void free_buf(void *data, void *hint)
+{
+    (void)hint;
+    free(data);
+}
+
+/* Send [ident][empty][tag][buf] to a client; takes ownership of buf (may be NULL: OOM). */
+static void send_to_client(struct broker *b, const unsigned char *ident, size_t ident_len,
+                           uint8_t *buf, size_t len)
+{
+    static const uint8_t oom[] = {0x12, 0x02, 0x08, 0x06}; /* Response{status{code INTERNAL}} */
+    if (!buf) {
+        slog(CFG_LOG_ERROR, "oom", "what=reply");
+    }
+    if (zmq_send(b->front, ident, ident_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+        /* EHOSTUNREACH: the client went away before its answer (ROUTER_MANDATORY tells us);
+         * EAGAIN: it stopped reading and its queue is full. Either way the answer is dropped,
+         * and counted, never retried. */
+        b->dropped_replies++;
+        slog(CFG_LOG_DEBUG, "reply_dropped", "reason=%s", zmq_strerror(errno));
+        free(buf);
+        return;
+    }
+    zmq_send(b->front, "", 0, ZMQ_SNDMORE);
+    zmq_send(b->front, SOCLE_PROTOCOL_TAG, SOCLE_PROTOCOL_TAG_LEN, ZMQ_SNDMORE);
+    zmq_msg_t m;
+    if (buf && zmq_msg_init_data(&m, buf, len, free_buf, NULL) == 0) {
+        if (zmq_msg_send(&m, b->front, 0) < 0)
+            zmq_msg_close(&m);
+    } else {
+        free(buf);
+        zmq_send(b->front, oom, sizeof oom, 0);
+    }
+}
+
+/* Error answer for a request that never became a job. */
+static void answer_error(struct broker *b, const unsigned char *ident, size_t ident_len,
+                         uint64_t id, int task, int code, const char *msg, uint64_t t_recv)
+{
+    uint8_t *buf;
+    size_t len;
+    reply_error(id, code, msg, now_us() - t_recv, &buf, &len);
+    char q[512];
+    slog(CFG_LOG_INFO, "request_refused", "id=%llu task=%s code=%s msg=%s",
+         (unsigned long long)id, reply_task_name(task), reply_code_name(code),
+         slog_q(q, sizeof q, msg));
+    count_response(b, task, code);
+    send_to_client(b, ident, ident_len, buf, len);
+}
+
+static void job_free(struct job *j)
+{
+    if (!j)
+        return;
+    if (j->req)
+        protobuf_c_message_free_unpacked(&j->req->base, NULL);
+    free(j->resp);
+    free(j);
+}
+
+/* The job's one answer: send it, leave the in-flight table, count it. */
+static void job_complete(struct broker *b, struct job *j)
+{
+    struct job **slot = inflight_slot(b, j->ident, j->ident_len, j->id);
+    if (*slot == j) {
+        *slot = j->hnext;
+        b->n_inflight--;
+    }
+    uint64_t t = now_us();
+    if (!j->resp) {
+        /* a job answered by the broker itself (deadline passed while queued, drain) */
+        if (!j->code)
+            j->code = SOCLE__V1__CODE__INTERNAL;
+    }
+    hist_add(&b->h_total, (double)(t - j->t_recv_us));
+    count_response(b, j->task, j->code);
+    slog(CFG_LOG_DEBUG, "response", "id=%llu task=%s code=%s total_us=%llu",
+         (unsigned long long)j->id, reply_task_name(j->task), reply_code_name(j->code),
+         (unsigned long long)(t - j->t_recv_us));
+    uint8_t *buf = j->resp;
+    j->resp = NULL;
+    send_to_client(b, j->ident, j->ident_len, buf, j->resp_len);
+    job_free(j);
+}
+
+static void job_fail(struct broker *b, struct job *j, int code, const char *msg)
+{
+    free(j->resp);
+    reply_error(j->id, code, msg, now_us() - j->t_recv_us, &j->resp, &j->resp_len);
+    j->code = code;
+    job_complete(b, j);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* queue and dispatch */
+
+static void queue_push(struct broker *b, struct job *j)
+{
+    j->next = NULL;
+    if (!b->q_head) {
+        b->q_head = b->q_tail = j;
+    } else if (b->q_tail->priority >= j->priority) {
+        b->q_tail->next = j;
+        b->q_tail = j;
+    } else {
+        struct job **p = &b->q_head;
+        while (*p && (*p)->priority >= j->priority)
+            p = &(*p)->next;
+        j->next = *p;
+        *p = j;
+        if (!j->next)
+            b->q_tail = j;
+    }
+    b->q_len++;
+}
+
+static struct job *queue_pop(struct broker *b)
+{
+    struct job *j = b->q_head;
+    if (j) {
+        b->q_head = j->next;
+        if (!b->q_head)
+            b->q_tail = NULL;
+        b->q_len--;
+        j->next = NULL;
+    }
+    return j;
+}
+
+/* Work whose deadline passed is answered before it reaches a worker. */
+static void expire_queued(struct broker *b, uint64_t t)
+{
+    struct job **p = &b->q_head, *prev = NULL;
+    while (*p) {
+        struct job *j = *p;
+        if (j->deadline_us && t >= j->deadline_us) {
+            *p = j->next;
+            if (b->q_tail == j)
+                b->q_tail = prev;
+            b->q_len--;
+            job_fail(b, j, SOCLE__V1__CODE__DEADLINE_EXCEEDED,
+                     "deadline passed while waiting for a worker");
+            continue;
+        }
+        prev = j;
+        p = &j->next;
+    }
+}
+
+static void dispatch(struct broker *b)
+{
+    while (b->n_idle && b->q_head) {
+        struct job *j = queue_pop(b);
+        uint64_t t = now_us();
+        if (j->deadline_us && t >= j->deadline_us) {
+            job_fail(b, j, SOCLE__V1__CODE__DEADLINE_EXCEEDED,
+                     "deadline passed while waiting for a worker");
+            continue;
+        }
+        hist_add(&b->h_queue, (double)(t - j->t_recv_us));
+        const char *wid = b->idle[--b->n_idle];
+        zmq_send(b->back, wid, strlen(wid), ZMQ_SNDMORE);
+        zmq_send(b->back, &j, sizeof j, 0);
+    }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* info and stats, answered by the broker itself */
+
+static void answer_info(struct broker *b, struct job *j)
+{
+    struct daemon *d = b->d;
+    Socle__V1__InfoResult info = SOCLE__V1__INFO_RESULT__INIT;
+    Socle__V1__Limits limits = SOCLE__V1__LIMITS__INIT;
+    Socle__V1__TokenizerInfo ti = SOCLE__V1__TOKENIZER_INFO__INIT;
+    info.version = (char *)(uintptr_t)SOCLED_VERSION;
+    info.protocol = (char *)(uintptr_t)SOCLE_PROTOCOL_TAG;
+    info.n_endpoints = d->n_endpoints;
+    info.endpoints = d->endpoints;
+    const char *tasks[16];
+    info.n_tasks = service_tasks(d, tasks, 16);
+    info.tasks = (char **)(uintptr_t)tasks;
+    info.workers = (uint32_t)d->n_workers;
+    limits.max_frame_bytes = d->cfg.max_frame_bytes;
+    limits.max_texts = (uint32_t)d->cfg.max_texts;
+    limits.max_text_bytes = d->cfg.max_text_bytes;
+    limits.max_queue = (uint32_t)d->cfg.max_queue;
+    info.limits = &limits;
+#ifdef SOCLE_HAVE_TOKENIZER
+    if (d->tok) {
+        ti.path = (char *)(uintptr_t)(d->tok_path ? d->tok_path : "");
+        ti.name = (char *)(uintptr_t)tok_model_name(d->tok);
+        ti.vocab_size = (uint32_t)tok_vocab_size(d->tok);
+        info.tokenizer = &ti;
+    }
+#else
+    (void)ti;
+#endif
+#ifdef SOCLE_HAVE_TASKS
+    Socle__V1__ModelInfo mi = SOCLE__V1__MODEL_INFO__INIT;
+    Socle__V1__AdapterInfo *ads = NULL, **adp = NULL;
+    if (d->rt) {
+        const struct eng_model_info *e = eng_model_get_info(task_runtime_model(d->rt));
+        mi.dir = d->cfg.model_dir;
+        mi.model_type = (char *)(uintptr_t)(e->model_type ? e->model_type : "");
+        mi.architecture = (char *)(uintptr_t)(e->architecture ? e->architecture : "");
+        mi.d_model = (uint32_t)e->d_model;
+        mi.n_layers = (uint32_t)e->n_layers;
+        mi.n_heads = (uint32_t)e->n_heads;
+        mi.vocab_size = (uint32_t)e->vocab_size;
+        mi.max_seq_len = (uint32_t)e->max_seq_len;
+        mi.weights_dtype = (char *)(uintptr_t)(e->weights_dtype ? e->weights_dtype : "");
+        mi.weights_bytes = e->weights_bytes;
+        info.model = &mi;
+        const struct task_adapter_info *ai = NULL;
+        size_t n = task_runtime_adapters(d->rt, &ai);
+        ads = calloc(n ? n : 1, sizeof *ads);
+        adp = calloc(n ? n : 1, sizeof *adp);
+        if (ads && adp) {
+            for (size_t i = 0; i < n; i++) {
+                socle__v1__adapter_info__init(&ads[i]);
+                ads[i].name = (char *)(uintptr_t)ai[i].name;
+                ads[i].task = (char *)(uintptr_t)task_kind_name(ai[i].kind);
+                ads[i].n_labels = ai[i].labels ? ai[i].n_labels : 0;
+                ads[i].labels = (char **)(uintptr_t)ai[i].labels;
+                ads[i].source = (char *)(uintptr_t)(ai[i].source ? ai[i].source : "");
+                adp[i] = &ads[i];
+            }
+            info.n_adapters = n;
+            info.adapters = adp;
+        }
+    }
+#endif
+    PbResponse r = SOCLE__V1__RESPONSE__INIT;
+    PbStatus st = SOCLE__V1__STATUS__INIT;
+    PbTiming tm = SOCLE__V1__TIMING__INIT;
+    r.id = j->id;
+    r.status = &st;
+    r.result_case = SOCLE__V1__RESPONSE__RESULT_INFO;
+    r.info = &info;
+    tm.total_us = now_us() - j->t_recv_us;
+    r.timing = &tm;
+    if (reply_encode(&r, &j->resp, &j->resp_len) == 0)
+        j->code = SOCLE__V1__CODE__OK;
+#ifdef SOCLE_HAVE_TASKS
+    free(ads);
+    free(adp);
+#endif
+}
+
+static void fill_hist(Socle__V1__Histogram *h, const struct hist *src, double *bounds,
+                      uint64_t *counts)
+{
+    uint64_t cum = 0;
+    for (size_t i = 0; i < N_HIST; i++) {
+        cum += src->counts[i];
+        counts[i] = cum;
+        if (i < N_HIST - 1)
+            bounds[i] = hist_bounds[i];
+    }
+    h->n_bounds = N_HIST - 1;
+    h->bounds = bounds;
+    h->n_counts = N_HIST;
+    h->counts = counts;
+    h->sum = src->sum;
+    h->count = src->count;
+}
+
+static void answer_stats(struct broker *b, struct job *j)
+{
+    Socle__V1__StatsResult s = SOCLE__V1__STATS_RESULT__INIT;
+    Socle__V1__TaskStats ts[N_TASK_SLOTS], *tsp[N_TASK_SLOTS];
+    Socle__V1__CodeCount cc[N_TASK_SLOTS][N_CODES], *ccp[N_TASK_SLOTS][N_CODES];
+    Socle__V1__Histogram hq = SOCLE__V1__HISTOGRAM__INIT, ht = SOCLE__V1__HISTOGRAM__INIT;
+    double bq[N_HIST], bt[N_HIST];
+    uint64_t cq[N_HIST], ct[N_HIST];
+    s.uptime_ms = (now_us() - b->d->t_start_us) / 1000u;
+    s.requests_total = b->requests_total;
+    s.responses_total = b->responses_total;
+    s.in_flight = (uint32_t)b->n_inflight;
+    s.queue_depth = (uint32_t)b->q_len;
+    s.workers_busy = (uint32_t)(b->d->n_workers - b->n_idle);
+    s.dropped_replies = b->dropped_replies;
+    size_t nt = 0;
+    for (int t = 0; t < N_TASK_SLOTS; t++) {
+        size_t nc = 0;
+        for (int c = 0; c < N_CODES; c++) {
+            if (!b->counts[t][c])
+                continue;
+            socle__v1__code_count__init(&cc[nt][nc]);
+            cc[nt][nc].code = (Socle__V1__Code)c;
+            cc[nt][nc].count = b->counts[t][c];
+            ccp[nt][nc] = &cc[nt][nc];
+            nc++;
+        }
+        if (!nc)
+            continue;
+        socle__v1__task_stats__init(&ts[nt]);
+        ts[nt].task = (char *)(uintptr_t)reply_task_name(t);
+        ts[nt].n_codes = nc;
+        ts[nt].codes = ccp[nt];
+        tsp[nt] = &ts[nt];
+        nt++;
+    }
+    s.n_tasks = nt;
+    s.tasks = tsp;
+    fill_hist(&hq, &b->h_queue, bq, cq);
+    fill_hist(&ht, &b->h_total, bt, ct);
+    s.queue_us = &hq;
+    s.total_us = &ht;
+    PbResponse r = SOCLE__V1__RESPONSE__INIT;
+    PbStatus st = SOCLE__V1__STATUS__INIT;
+    PbTiming tm = SOCLE__V1__TIMING__INIT;
+    r.id = j->id;
+    r.status = &st;
+    r.result_case = SOCLE__V1__RESPONSE__RESULT_STATS;
+    r.stats = &s;
+    tm.total_us = now_us() - j->t_recv_us;
+    r.timing = &tm;
+    if (reply_encode(&r, &j->resp, &j->resp_len) == 0)
+        j->code = SOCLE__V1__CODE__OK;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* receiving */
+
+/* Best-effort id of a frame we will not decode: conforming encoders write fields in number
+ * order, so a Request starts with field 1 (tag byte 0x08) and its varint when id != 0. */
+static uint64_t peek_id(const uint8_t *p, size_t n)
+{
+    if (n < 2 || p[0] != 0x08)
+        return 0;
+    uint64_t v = 0;
+    for (size_t i = 1; i < n && i < 11; i++) {
+        v |= (uint64_t)(p[i] & 0x7f) << (7 * (i - 1));
+        if (!(p[i] & 0x80))
+            return v;
+    }
+    return 0;
+}
+
+/* One client message, frames f[0..nf) (f[0] = routing id), nf_total frames received. */
+static void on_request(struct broker *b, zmq_msg_t *f, size_t nf, size_t nf_total)
+{
+    uint64_t t_recv = now_us();
+    b->requests_total++;
+    const unsigned char *ident = zmq_msg_data(&f[0]);
+    size_t ident_len = zmq_msg_size(&f[0]);
+    char msg[512];
+    if (ident_len == 0 || ident_len > 255) {
+        return; /* cannot be routed back (libzmq never gives such ids) */
+    }
+    if (nf_total != 4 || zmq_msg_size(&f[1]) != 0) {
+        snprintf(msg, sizeof msg,
+                 "malformed envelope: %zu frame(s)%s; expected [empty][\"" SOCLE_PROTOCOL_TAG
+                 "\"][Request] (docs/protocol.md)",
+                 nf_total - 1, nf >= 2 && zmq_msg_size(&f[1]) != 0 ? ", first not empty" : "");
+        uint64_t id = nf_total == 4 ? peek_id(zmq_msg_data(&f[3]), zmq_msg_size(&f[3])) : 0;
+        answer_error(b, ident, ident_len, id, 0, SOCLE__V1__CODE__INVALID_ARGUMENT, msg, t_recv);
+        return;
+    }
+    const uint8_t *payload = zmq_msg_data(&f[3]);
+    size_t size = zmq_msg_size(&f[3]);
+    uint64_t id = peek_id(payload, size);
+    if (zmq_msg_size(&f[2]) != SOCLE_PROTOCOL_TAG_LEN ||
+        memcmp(zmq_msg_data(&f[2]), SOCLE_PROTOCOL_TAG, SOCLE_PROTOCOL_TAG_LEN) != 0) {
+        int tl = (int)(zmq_msg_size(&f[2]) > 32 ? 32 : zmq_msg_size(&f[2]));
+        char tag[33];
+        for (int i = 0; i < tl; i++) {
+            char c = ((const char *)zmq_msg_data(&f[2]))[i];
+            tag[i] = c >= 0x20 && c < 0x7f ? c : '?';
+        }
+        tag[tl] = '\0';
+        snprintf(msg, sizeof msg,
+                 "unsupported protocol tag \"%s\"; this daemon speaks \"" SOCLE_PROTOCOL_TAG
+                 "\"",
+                 tag);
+        answer_error(b, ident, ident_len, id, 0, SOCLE__V1__CODE__UNIMPLEMENTED, msg, t_recv);
+        return;
+    }
+    if (size > b->d->cfg.max_frame_bytes) {
+        snprintf(msg, sizeof msg, "request of %zu bytes exceeds max-frame-bytes (%zu)", size,
+                 b->d->cfg.max_frame_bytes);
+        answer_error(b, ident, ident_len, id, 0, SOCLE__V1__CODE__RESOURCE_EXHAUSTED, msg,
+                     t_recv);
+        return;
+    }
+    if (b->draining) {
+        answer_error(b, ident, ident_len, id, 0, SOCLE__V1__CODE__UNAVAILABLE,
+                     "daemon is shutting down; retry on another instance", t_recv);
+        return;
+    }
+    PbRequest *req = (PbRequest *)protobuf_c_message_unpack(&socle__v1__request__descriptor,
+                                                           NULL, size, payload);
+    if (!req) {
+        snprintf(msg, sizeof msg, "request is not a valid socle.v1.Request (%zu bytes)", size);
+        answer_error(b, ident, ident_len, id, 0, SOCLE__V1__CODE__INVALID_ARGUMENT, msg, t_recv);
+        return;
+    }
+    id = req->id;
+    int task = (int)req->task_case;
+    if (task == SOCLE__V1__REQUEST__TASK__NOT_SET) {
+        int code = SOCLE__V1__CODE__INVALID_ARGUMENT;
+        if (req->base.n_unknown_fields) {
+            /* a newer client asking for a task this daemon predates */
+            snprintf(msg, sizeof msg, "unknown task (field %u): not served by socled %s",
+                     (unsigned)req->base.unknown_fields[0].tag, SOCLED_VERSION);
+            code = SOCLE__V1__CODE__UNIMPLEMENTED;
+        } else {
+            snprintf(msg, sizeof msg,
+                     "request names no task (set one of classify, ner, qa, summarize, tokenize, "
+                     "detokenize, embed, info, stats)");
+        }
+        protobuf_c_message_free_unpacked(&req->base, NULL);
+        answer_error(b, ident, ident_len, id, 0, code, msg, t_recv);
+        return;
+    }
+    struct job **slot = inflight_slot(b, ident, ident_len, id);
+    if (*slot) {
+        snprintf(msg, sizeof msg, "request id %llu is already in flight on this connection",
+                 (unsigned long long)id);
+        protobuf_c_message_free_unpacked(&req->base, NULL);
+        answer_error(b, ident, ident_len, id, task, SOCLE__V1__CODE__ALREADY_EXISTS, msg, t_recv);
+        return;
+    }
+    bool inline_task =
+        task == SOCLE__V1__REQUEST__TASK_INFO || task == SOCLE__V1__REQUEST__TASK_STATS;
+    if (!inline_task && b->q_len >= (size_t)b->d->cfg.max_queue) {
+        snprintf(msg, sizeof msg, "queue full: %zu requests waiting (max-queue %ld)", b->q_len,
+                 b->d->cfg.max_queue);
+        protobuf_c_message_free_unpacked(&req->base, NULL);
+        answer_error(b, ident, ident_len, id, task, SOCLE__V1__CODE__RESOURCE_EXHAUSTED, msg,
+                     t_recv);
+        return;
+    }
+    struct job *j = calloc(1, sizeof *j);
+    if (!j) {
+        protobuf_c_message_free_unpacked(&req->base, NULL);
+        answer_error(b, ident, ident_len, id, task, SOCLE__V1__CODE__RESOURCE_EXHAUSTED,
+                     "out of memory", t_recv);
+        return;
+    }
+    j->id = id;
+    j->task = task;
+    j->priority = req->priority;
+    j->t_recv_us = t_recv;
+    j->deadline_us = req->deadline_ms ? t_recv + (uint64_t)req->deadline_ms * 1000u : 0;
+    j->req = req;
+    j->ident_len = (uint8_t)ident_len;
+    memcpy(j->ident, ident, ident_len);
+    j->hnext = NULL;
+    *slot = j;
+    b->n_inflight++;
+    if (b->n_inflight > b->n_buckets && inflight_grow(b) != 0)
+        slog(CFG_LOG_WARN, "oom", "what=inflight_table");
+    slog(CFG_LOG_DEBUG, "request", "id=%llu task=%s bytes=%zu", (unsigned long long)id,
+         reply_task_name(task), size);
+    if (inline_task) {
+        if (task == SOCLE__V1__REQUEST__TASK_INFO)
+            answer_info(b, j);
+        else
+            answer_stats(b, j);
+        if (!j->resp)
+            reply_error(id, SOCLE__V1__CODE__INTERNAL, "out of memory", 0, &j->resp,
+                        &j->resp_len);
+        job_complete(b, j);
+        return;
+    }
+    queue_push(b, j);
+}
+
+static void on_front(struct broker *b)
+{
+    /* A bounded batch per wakeup keeps the workers' answers flowing under a flood. */
+    for (int k = 0; k < FRONT_BATCH; k++) {
+        zmq_msg_t f[4];
+        size_t nf = 0, nf_total = 0;
+        zmq_msg_init(&f[0]);
+        if (zmq_msg_recv(&f[0], b->front, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&f[0]);
+            return;
+        }
+        nf = nf_total = 1;
+        int more = zmq_msg_more(&f[0]);
+        while (more) {
+            /* frames beyond the 4 of a valid message are read and dropped, only counted */
+            zmq_msg_t extra;
+            zmq_msg_t *m = nf < 4 ? &f[nf] : &extra;
+            zmq_msg_init(m);
+            if (zmq_msg_recv(m, b->front, 0) < 0) {
+                zmq_msg_close(m);
+                break;
+            }
+            nf_total++;
+            more = zmq_msg_more(m);
+            if (m == &extra)
+                zmq_msg_close(&extra);
+            else
+                nf++;
+        }
+        on_request(b, f, nf, nf_total);
+        for (size_t i = 0; i < nf; i++)
+            zmq_msg_close(&f[i]);
+    }
+}
+
+static void on_back(struct broker *b)
+{
+    for (;;) {
+        char wid[24];
+        int n = zmq_recv(b->back, wid, sizeof wid - 1, ZMQ_DONTWAIT);
+        if (n < 0)
+            return;
+        wid[n < (int)sizeof wid - 1 ? n : (int)sizeof wid - 1] = '\0';
+        struct job *j = NULL;
+        int m = zmq_recv(b->back, &j, sizeof j, 0);
+        unsigned idx = (unsigned)strtoul(wid + 1, NULL, 10);
+        if (idx < b->d->n_workers && !b->ready_seen[idx]) {
+            b->ready_seen[idx] = true;
+            b->n_ready_seen++;
+        }
+        if (b->n_idle < b->d->n_workers)
+            memcpy(b->idle[b->n_idle++], wid, sizeof wid);
+        if (m == (int)sizeof j && j)
+            job_complete(b, j);
+    }
+}
+
+static void on_signal(struct broker *b)
+{
+    struct signalfd_siginfo si;
+    while (read(b->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
+        if (si.ssi_signo == SIGHUP) {
+#ifdef SOCLE_HAVE_TASKS
+            if (b->d->rt) {
+                char err[512], q[600];
+                uint64_t t0 = now_us();
+                int rc = task_runtime_reload_adapters(b->d->rt, err, sizeof err);
+                if (rc == TASK_OK)
+                    slog(CFG_LOG_INFO, "adapters_reloaded", "duration_us=%llu",
+                         (unsigned long long)(now_us() - t0));
+                else
+                    slog(CFG_LOG_ERROR, "adapters_reload_failed", "error=%s",
+                         slog_q(q, sizeof q, err));
+                continue;
+            }
+#endif
+            slog(CFG_LOG_INFO, "sighup", "action=none reason=\"no task runtime loaded\"");
+        } else if (!b->draining) {
+            b->draining = true;
+            b->drain_deadline_us = now_us() + (uint64_t)b->d->cfg.drain_timeout_ms * 1000u;
+            slog(CFG_LOG_INFO, "draining", "signal=%s in_flight=%zu queued=%zu",
+                 si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT", b->n_inflight, b->q_len);
+        } else {
+            slog(CFG_LOG_WARN, "drain_abort", "signal=%s in_flight=%zu",
+                 si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT", b->n_inflight);
+            b->drain_deadline_us = now_us();
+        }
+    }
+}
+
+static int setup_front(struct broker *b)
+{
+    struct daemon *d = b->d;
+    int one = 1, hwm = 100000, linger = 2000;
+    int64_t maxmsg = d->cfg.hard_frame_bytes ? (int64_t)d->cfg.hard_frame_bytes : -1;
+    b->front = zmq_socket(d->zctx, ZMQ_ROUTER);
+    if (!b->front)
+        return -1;
+    zmq_setsockopt(b->front, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
+    zmq_setsockopt(b->front, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(b->front, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(b->front, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(b->front, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+    char def[512];
+    const char *def_ep[1] = {socle_default_endpoint(def, sizeof def)};
+    const char *const *eps = d->cfg.n_endpoints ? (const char *const *)d->cfg.endpoints : def_ep;
+    size_t n = d->cfg.n_endpoints ? d->cfg.n_endpoints : 1;
+    d->endpoints = calloc(n, sizeof *d->endpoints);
+    if (!d->endpoints)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        char q[600];
+        if (zmq_bind(b->front, eps[i]) != 0) {
+            slog(CFG_LOG_ERROR, "bind_failed", "endpoint=%s error=%s", slog_q(q, sizeof q, eps[i]),
+                 slog_q(def, sizeof def, zmq_strerror(errno)));
+            return -1;
+        }
+        char last[512];
+        size_t ll = sizeof last;
+        if (zmq_getsockopt(b->front, ZMQ_LAST_ENDPOINT, last, &ll) != 0)
+            snprintf(last, sizeof last, "%s", eps[i]);
+        if (!(d->endpoints[i] = strdup(last)))
+            return -1;
+        d->n_endpoints++;
+        slog(CFG_LOG_INFO, "listen", "endpoint=%s", slog_q(q, sizeof q, last));
+    }
+    return 0;
+}
+
+static struct broker g_broker; /* one per process: signals and sockets are process-wide */
+
+int broker_bind(struct daemon *d)
+{
+    struct broker *b = &g_broker;
+    memset(b, 0, sizeof *b);
+    b->d = d;
+    if (setup_front(b) != 0)
+        return -1;
+    b->back = zmq_socket(d->zctx, ZMQ_ROUTER);
+    if (!b->back || zmq_bind(b->back, SOCLED_WORKERS_ENDPOINT) != 0)
+        return -1;
+    return 0;
+}
+
+int broker_run(struct daemon *d, int sigfd)
+{
+    struct broker *b = &g_broker;
+    b->sigfd = sigfd;
+    b->n_buckets = 1024;
+    b->buckets = calloc(b->n_buckets, sizeof *b->buckets);
+    b->idle = calloc(d->n_workers, sizeof *b->idle);
+    b->ready_seen = calloc(d->n_workers, sizeof *b->ready_seen);
+    if (!b->buckets || !b->idle || !b->ready_seen)
+        return -1;
+    slog(CFG_LOG_INFO, "ready", "workers=%zu endpoints=%zu", d->n_workers, d->n_endpoints);
+    int rc = 0;
+    for (;;) {
+        if (b->draining && b->n_inflight == 0 && b->n_ready_seen == d->n_workers)
+            break;
+        if (b->draining && now_us() >= b->drain_deadline_us) {
+            size_t lost = b->n_inflight;
+            while (b->q_head)
+                job_fail(b, queue_pop(b), SOCLE__V1__CODE__UNAVAILABLE,
+                         "daemon shut down before this request ran");
+            slog(CFG_LOG_WARN, "drain_timeout", "in_flight=%zu running=%zu", lost, b->n_inflight);
+            rc = b->n_inflight ? 1 : 0;
+            break;
+        }
+        zmq_pollitem_t items[3] = {
+            {b->back, 0, ZMQ_POLLIN, 0},
+            {NULL, sigfd, ZMQ_POLLIN, 0},
+            {b->front, 0, ZMQ_POLLIN, 0},
+        };
+        long timeout = (b->q_head || b->draining) ? 50 : -1;
+        if (zmq_poll(items, 3, timeout) < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == ETERM)
+                break;
+            slog(CFG_LOG_ERROR, "poll_failed", "error=%s", zmq_strerror(errno));
+            rc = -1;
+            break;
+        }
+        if (items[0].revents & ZMQ_POLLIN)
+            on_back(b);
+        if (items[1].revents & ZMQ_POLLIN)
+            on_signal(b);
+        if (items[2].revents & ZMQ_POLLIN)
+            on_front(b);
+        if (b->q_head)
+            expire_queued(b, now_us());
+        dispatch(b);
+    }
+    /* stop the workers: an empty job message means "exit" */
+    for (size_t i = 0; i < d->n_workers; i++) {
+        if (!b->ready_seen[i])
+            continue;
+        char wid[24];
+        snprintf(wid, sizeof wid, "w%zu", i);
+        zmq_send(b->back, wid, strlen(wid), ZMQ_SNDMORE);
+        zmq_send(b->back, "", 0, 0);
+    }
+    slog(CFG_LOG_INFO, "stopped", "requests=%llu responses=%llu dropped_replies=%llu",
+         (unsigned long long)b->requests_total, (unsigned long long)b->responses_total,
+         (unsigned long long)b->dropped_replies);
+    free(b->buckets);
+    free(b->idle);
+    free(b->ready_seen);
+    int zero = 0;
+    zmq_setsockopt(b->back, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_close(b->back);
+    zmq_close(b->front); /* lingers up to 2 s to flush the last answers */
+    return rc;
+}

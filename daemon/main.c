@@ -1,0 +1,220 @@
+/* main.c — socled: configuration, model/tokenizer loading, worker threads, signals, broker.
+ *
+ * Signals are blocked in every thread and read by the broker through a signalfd in its poll
+ * set, so a signal is a plain event of the broker loop (no handler races, no EINTR juggling
+ * in the workers). exit() appears only here. */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "daemon/daemon.h"
+#include "daemon/log.h"
+
+extern char **environ;
+
+struct worker_thread {
+    pthread_t th;
+    size_t index;
+    struct daemon *d;
+    struct worker_state *ws;
+};
+
+/* Worker loop: announce ready, then run each job the broker hands over and hand it back.
+ * An empty message from the broker means "exit". */
+static void *worker_main(void *arg)
+{
+    struct worker_thread *w = arg;
+    void *s = zmq_socket(w->d->zctx, ZMQ_DEALER);
+    char wid[24];
+    snprintf(wid, sizeof wid, "w%zu", w->index);
+    int zero = 0;
+    zmq_setsockopt(s, ZMQ_ROUTING_ID, wid, strlen(wid));
+    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+    if (zmq_connect(s, SOCLED_WORKERS_ENDPOINT) != 0) {
+        slog(CFG_LOG_ERROR, "worker_failed", "worker=%zu error=\"%s\"", w->index,
+             zmq_strerror(errno));
+        zmq_close(s);
+        return NULL;
+    }
+    zmq_send(s, "", 0, 0);
+    for (;;) {
+        struct job *j = NULL;
+        int n = zmq_recv(s, &j, sizeof j, 0);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        if (n != (int)sizeof j || !j)
+            break;
+        service_run(w->d, w->ws, j);
+        zmq_send(s, &j, sizeof j, 0);
+    }
+    zmq_close(s);
+    return NULL;
+}
+
+static int load_models(struct daemon *d)
+{
+    char err[1024], q[1100];
+    const struct socled_config *c = &d->cfg;
+    (void)err;
+#ifdef SOCLE_HAVE_TASKS
+    if (c->model_dir) {
+        struct task_runtime_params p = {.model_dir = c->model_dir, .adapters_dir = c->adapters_dir};
+        uint64_t t0 = now_us();
+        int rc = task_runtime_open(&p, &d->rt, err, sizeof err);
+        if (rc != TASK_OK) {
+            slog(CFG_LOG_ERROR, "model_load_failed", "model=%s error=%s",
+                 slog_q(q, sizeof q, c->model_dir), slog_q(err, sizeof err, err));
+            return -1;
+        }
+        slog(CFG_LOG_INFO, "model_loaded", "model=%s duration_ms=%llu",
+             slog_q(q, sizeof q, c->model_dir), (unsigned long long)((now_us() - t0) / 1000));
+    }
+#else
+    if (c->model_dir)
+        slog(CFG_LOG_WARN, "model_ignored",
+             "model=%s reason=\"tasks module not built; only its tokenizer is loaded\"",
+             slog_q(q, sizeof q, c->model_dir));
+    if (c->adapters_dir)
+        slog(CFG_LOG_WARN, "adapters_ignored", "reason=\"tasks module not built\"");
+#endif
+#ifdef SOCLE_HAVE_TOKENIZER
+    static char path[4096];
+    if (c->tokenizer_path) {
+        snprintf(path, sizeof path, "%s", c->tokenizer_path);
+#ifdef SOCLE_HAVE_TASKS
+    } else if (d->rt) {
+        d->tok = task_runtime_tokenizer(d->rt);
+        snprintf(path, sizeof path, "%s/tokenizer.json", c->model_dir);
+        d->tok_path = path;
+        return 0;
+#endif
+    } else if (c->model_dir) {
+        snprintf(path, sizeof path, "%s/tokenizer.json", c->model_dir);
+    } else {
+        slog(CFG_LOG_WARN, "no_tokenizer", "reason=\"no --model or --tokenizer: tokenize answers "
+                                           "UNIMPLEMENTED\"");
+        return 0;
+    }
+    uint64_t t0 = now_us();
+    int rc = tok_tokenizer_load(path, &d->tok_owned, err, sizeof err);
+    if (rc != TOK_OK) {
+        slog(CFG_LOG_ERROR, "tokenizer_load_failed", "path=%s status=%s error=%s",
+             slog_q(q, sizeof q, path), tok_strerror(rc), slog_q(err, sizeof err, err));
+        return -1;
+    }
+    d->tok = d->tok_owned;
+    d->tok_path = path;
+    slog(CFG_LOG_INFO, "tokenizer_loaded", "path=%s name=%s vocab=%zu duration_ms=%llu",
+         slog_q(q, sizeof q, path), slog_q(err, sizeof err, tok_model_name(d->tok)),
+         tok_vocab_size(d->tok), (unsigned long long)((now_us() - t0) / 1000));
+#else
+    if (c->tokenizer_path)
+        slog(CFG_LOG_WARN, "tokenizer_ignored", "reason=\"tokenizer module not built\"");
+#endif
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static struct daemon d;
+    char err[1024];
+    int rc = cfg_load(&d.cfg, argc, argv, environ, err, sizeof err);
+    if (rc != CFG_OK) {
+        fprintf(stderr, "socled: %s\n", err);
+        cfg_free(&d.cfg);
+        return 2;
+    }
+    if (d.cfg.help) {
+        cfg_print_help(stdout, "socled");
+        cfg_free(&d.cfg);
+        return 0;
+    }
+    if (d.cfg.version) {
+        printf("socled %s (protocol %s)\n", SOCLED_VERSION, SOCLE_PROTOCOL_TAG);
+        cfg_free(&d.cfg);
+        return 0;
+    }
+    slog_set_level(d.cfg.log_level);
+    d.t_start_us = now_us();
+    signal(SIGPIPE, SIG_IGN);
+    /* Block before any thread exists so every thread inherits the mask. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    int sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (sigfd < 0) {
+        fprintf(stderr, "socled: signalfd: %s\n", strerror(errno));
+        return 1;
+    }
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cores < 1)
+        cores = 1;
+    d.n_workers = d.cfg.workers > 0 ? (size_t)d.cfg.workers
+                                    : (size_t)(cores / d.cfg.blas_threads > 0
+                                                   ? cores / d.cfg.blas_threads
+                                                   : 1);
+#ifdef SOCLE_HAVE_TASKS
+    eng_set_blas_threads((int)d.cfg.blas_threads);
+#endif
+    slog(CFG_LOG_INFO, "start", "version=%s pid=%ld workers=%zu blas_threads=%ld",
+         SOCLED_VERSION, (long)getpid(), d.n_workers, d.cfg.blas_threads);
+    int exit_code = 1;
+    struct worker_thread *ws = calloc(d.n_workers, sizeof *ws);
+    size_t started = 0;
+    if (!ws || load_models(&d) != 0)
+        goto out;
+    d.zctx = zmq_ctx_new();
+    if (!d.zctx || broker_bind(&d) != 0)
+        goto out;
+    for (; started < d.n_workers; started++) {
+        ws[started].index = started;
+        ws[started].d = &d;
+        if (worker_state_new(&d, &ws[started].ws, err, sizeof err) != 0) {
+            slog(CFG_LOG_ERROR, "worker_init_failed", "error=\"%s\"", err);
+            goto out;
+        }
+        if (pthread_create(&ws[started].th, NULL, worker_main, &ws[started]) != 0) {
+            worker_state_free(ws[started].ws);
+            slog(CFG_LOG_ERROR, "thread_failed", "worker=%zu", started);
+            goto out;
+        }
+    }
+    exit_code = broker_run(&d, sigfd) == 0 ? 0 : 1;
+out:
+    if (started < d.n_workers && d.zctx) {
+        /* startup failed after some workers started: shut the context so they return */
+        zmq_ctx_shutdown(d.zctx);
+    }
+    for (size_t i = 0; i < started; i++) {
+        pthread_join(ws[i].th, NULL);
+        worker_state_free(ws[i].ws);
+    }
+    free(ws);
+    if (d.zctx)
+        zmq_ctx_term(d.zctx);
+    for (size_t i = 0; i < d.n_endpoints; i++)
+        free(d.endpoints[i]);
+    free(d.endpoints);
+#ifdef SOCLE_HAVE_TOKENIZER
+    tok_tokenizer_free(d.tok_owned);
+#endif
+#ifdef SOCLE_HAVE_TASKS
+    task_runtime_free(d.rt);
+#endif
+    close(sigfd);
+    slog(CFG_LOG_INFO, "exit", "code=%d", exit_code);
+    cfg_free(&d.cfg);
+    return exit_code;
+}
