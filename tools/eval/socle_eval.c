@@ -1,0 +1,1016 @@
+/* socle-eval — score an adapter, or a predictions file, on a labelled set.
+ *
+ * Two modes:
+ *   socle-eval --task T --gold FILE --pred FILE      (no model needed)
+ *   socle-eval --task T --model DIR [--adapters DIR] [--adapter NAME] --data FILE
+ * The second runs the adapter through the tasks library (task_run), exactly as
+ * socled would, and needs socle built with tasks/ (SOCLE_HAVE_TASKS).
+ * Output: a readable table on stdout, or one JSON object with --json.
+ * Progress (examples/s, ETA) goes to stderr when it is a terminal.
+ */
+#include "tools/eval/metrics.h"
+#include "tools/eval/readers.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#ifdef SOCLE_HAVE_TASKS
+#include "tasks/task.h"
+#endif
+
+enum task { T_NONE, T_CLASSIFY, T_NER, T_QA, T_SUMMARIZE };
+
+struct opts {
+    enum task task;
+    const char *gold, *pred, *data, *model, *adapters, *adapter, *format;
+    const char *text_field, *label_field, *pred_field, *ref_field;
+    bool no_header, json, squad_v2, rouge_unicode, progress;
+    enum ev_ner_mode ner_mode;
+    enum ev_lang lang;
+    struct ev_limits limits;
+    size_t batch;
+};
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: socle-eval --task classify|ner|qa|summarize (--gold FILE --pred FILE | --model "
+            "DIR [--adapters DIR] [--adapter NAME] --data FILE) [options]\n"
+            "\n"
+            "  --format F        gold/data format: jsonl csv tsv (classify), conll spans (ner),\n"
+            "                    squad (qa), jsonl (summarize); default from the extension\n"
+            "  --text-field F    JSONL key / CSV column(s) of the text (default text; a,b joins)\n"
+            "  --label-field F   JSONL key / CSV column of the label (default label)\n"
+            "  --no-header       CSV/TSV without header: fields are 0-based indices\n"
+            "  --pred-field F    key of the prediction in a JSONL predictions file\n"
+            "                    (default label; summarize: summary)\n"
+            "  --ref-field F     summarize: key of the reference summary (default summary)\n"
+            "  --ner-mode M      strict (seqeval strict IOB2, default) | conll (seqeval default)\n"
+            "  --lang en|fr      SQuAD answer normalization (default en = official v1.1)\n"
+            "  --squad-v2        SQuAD 2.0 empty-answer rule (automatic for version v2.x)\n"
+            "  --rouge-unicode   ROUGE tokens of any script (default: rouge_score's a-z0-9)\n"
+            "  --max-bytes N     refuse input files larger than N bytes (default 512 MiB)\n"
+            "  --max-examples N  read at most N examples\n"
+            "  --batch N         texts per task_run call in --model mode (default 32)\n"
+            "  --json            print one JSON object instead of tables\n"
+            "\n"
+            "Predictions files: classify: JSONL with --pred-field, or one label per line;\n"
+            "ner: CoNLL aligned with the gold file (or span JSONL with --format spans);\n"
+            "qa: the official SQuAD predictions JSON {\"id\": \"answer\"}; summarize: JSONL.\n");
+}
+
+static int parse_size(const char *s, size_t *out) {
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end || s[0] == '-')
+        return -1;
+    *out = (size_t)v;
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, struct opts *o) {
+    memset(o, 0, sizeof(*o));
+    o->batch = 32;
+    o->progress = isatty(2);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+#define ARG(name) (strcmp(a, name) == 0 && v && (i++, 1))
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            usage(stdout);
+            exit(0);
+        } else if (ARG("--task")) {
+            o->task = strcmp(v, "classify") == 0    ? T_CLASSIFY
+                      : strcmp(v, "ner") == 0       ? T_NER
+                      : strcmp(v, "qa") == 0        ? T_QA
+                      : strcmp(v, "summarize") == 0 ? T_SUMMARIZE
+                                                    : T_NONE;
+            if (o->task == T_NONE) {
+                fprintf(stderr, "socle-eval: unknown task '%s'\n", v);
+                return -1;
+            }
+        } else if (ARG("--gold")) {
+            o->gold = v;
+        } else if (ARG("--pred")) {
+            o->pred = v;
+        } else if (ARG("--data")) {
+            o->data = v;
+        } else if (ARG("--model")) {
+            o->model = v;
+        } else if (ARG("--adapters")) {
+            o->adapters = v;
+        } else if (ARG("--adapter")) {
+            o->adapter = v;
+        } else if (ARG("--format")) {
+            o->format = v;
+        } else if (ARG("--text-field")) {
+            o->text_field = v;
+        } else if (ARG("--label-field")) {
+            o->label_field = v;
+        } else if (ARG("--pred-field")) {
+            o->pred_field = v;
+        } else if (ARG("--ref-field")) {
+            o->ref_field = v;
+        } else if (strcmp(a, "--no-header") == 0) {
+            o->no_header = true;
+        } else if (strcmp(a, "--json") == 0) {
+            o->json = true;
+        } else if (strcmp(a, "--squad-v2") == 0) {
+            o->squad_v2 = true;
+        } else if (strcmp(a, "--rouge-unicode") == 0) {
+            o->rouge_unicode = true;
+        } else if (ARG("--ner-mode")) {
+            if (strcmp(v, "strict") == 0)
+                o->ner_mode = EV_NER_STRICT;
+            else if (strcmp(v, "conll") == 0)
+                o->ner_mode = EV_NER_CONLL;
+            else {
+                fprintf(stderr, "socle-eval: --ner-mode strict|conll\n");
+                return -1;
+            }
+        } else if (ARG("--lang")) {
+            if (strcmp(v, "en") == 0)
+                o->lang = EV_LANG_EN;
+            else if (strcmp(v, "fr") == 0)
+                o->lang = EV_LANG_FR;
+            else {
+                fprintf(stderr, "socle-eval: --lang en|fr\n");
+                return -1;
+            }
+        } else if (ARG("--max-bytes")) {
+            if (parse_size(v, &o->limits.max_bytes))
+                goto bad_num;
+        } else if (ARG("--max-examples")) {
+            if (parse_size(v, &o->limits.max_examples))
+                goto bad_num;
+        } else if (ARG("--batch")) {
+            if (parse_size(v, &o->batch) || o->batch == 0)
+                goto bad_num;
+        } else {
+            fprintf(stderr, "socle-eval: unknown or incomplete option '%s' (see --help)\n", a);
+            return -1;
+        }
+        continue;
+    bad_num:
+        fprintf(stderr, "socle-eval: %s needs a non-negative integer\n", a);
+        return -1;
+#undef ARG
+    }
+    if (o->task == T_NONE) {
+        fprintf(stderr, "socle-eval: --task is required (see --help)\n");
+        return -1;
+    }
+    bool gold_mode = o->gold || o->pred, model_mode = o->model || o->data;
+    if (gold_mode == model_mode || (gold_mode && (!o->gold || !o->pred)) ||
+        (model_mode && (!o->model || !o->data))) {
+        fprintf(stderr, "socle-eval: give either --gold and --pred, or --model and --data\n");
+        return -1;
+    }
+    return 0;
+}
+
+static bool has_ext(const char *p, const char *e) {
+    size_t n = strlen(p), k = strlen(e);
+    return n >= k && strcmp(p + n - k, e) == 0;
+}
+
+static bool fmt_is(const struct opts *o, const char *f) { return o->format && strcmp(o->format, f) == 0; }
+
+/* ---- progress ---- */
+
+#ifdef SOCLE_HAVE_TASKS
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void progress(const struct opts *o, double t0, size_t done, size_t total) {
+    if (!o->progress)
+        return;
+    double el = now_s() - t0, rate = el > 0 ? (double)done / el : 0.0;
+    double eta = rate > 0 ? (double)(total - done) / rate : 0.0;
+    fprintf(stderr, "\r  %zu/%zu examples  %.1f ex/s  ETA %.0fs   ", done, total, rate, eta);
+    if (done == total)
+        fputc('\n', stderr);
+}
+#endif
+
+/* ---- output ---- */
+
+static void print_prf_row(const char *name, const struct ev_prf *m) {
+    printf("  %-24s %9.4f %9.4f %9.4f %9zu %9zu\n", name, m->precision, m->recall, m->f1, m->n_true,
+           m->n_pred);
+}
+
+static struct json_object *jprf(const struct ev_prf *m) {
+    struct json_object *o = json_object_new_object();
+    json_object_object_add(o, "precision", json_object_new_double(m->precision));
+    json_object_object_add(o, "recall", json_object_new_double(m->recall));
+    json_object_object_add(o, "f1", json_object_new_double(m->f1));
+    json_object_object_add(o, "support", json_object_new_int64((int64_t)m->n_true));
+    json_object_object_add(o, "predicted", json_object_new_int64((int64_t)m->n_pred));
+    json_object_object_add(o, "correct", json_object_new_int64((int64_t)m->n_match));
+    return o;
+}
+
+static void emit_json(struct json_object *o) {
+    printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+                                                         JSON_C_TO_STRING_NOSLASHESCAPE));
+    json_object_put(o);
+}
+
+static int report_cls(const struct opts *o, const struct ev_labels *labels, const int32_t *gold,
+                      const int32_t *pred, size_t n) {
+    struct ev_cls_report r;
+    int st = ev_cls_score(gold, pred, n, labels->n, &r);
+    if (st != EV_OK) {
+        fprintf(stderr, "socle-eval: %s\n", ev_strerror(st));
+        return 1;
+    }
+    if (o->json) {
+        struct json_object *j = json_object_new_object(), *pl = json_object_new_object();
+        json_object_object_add(j, "task", json_object_new_string("classify"));
+        json_object_object_add(j, "examples", json_object_new_int64((int64_t)n));
+        json_object_object_add(j, "accuracy", json_object_new_double(r.accuracy));
+        json_object_object_add(j, "macro_precision", json_object_new_double(r.macro_precision));
+        json_object_object_add(j, "macro_recall", json_object_new_double(r.macro_recall));
+        json_object_object_add(j, "macro_f1", json_object_new_double(r.macro_f1));
+        json_object_object_add(j, "weighted_f1", json_object_new_double(r.weighted_f1));
+        for (size_t c = 0; c < labels->n; c++)
+            json_object_object_add(pl, labels->names[c], jprf(&r.per_label[c]));
+        json_object_object_add(j, "per_label", pl);
+        emit_json(j);
+    } else {
+        printf("classification: %zu examples, %zu labels\n", n, labels->n);
+        printf("  accuracy %.4f   macro-F1 %.4f   (macro P %.4f, macro R %.4f, weighted F1 %.4f)\n\n",
+               r.accuracy, r.macro_f1, r.macro_precision, r.macro_recall, r.weighted_f1);
+        printf("  %-24s %9s %9s %9s %9s %9s\n", "label", "precision", "recall", "f1", "support",
+               "predicted");
+        for (size_t c = 0; c < labels->n; c++)
+            print_prf_row(labels->names[c], &r.per_label[c]);
+    }
+    ev_cls_report_clear(&r);
+    return 0;
+}
+
+static int report_ner(const struct opts *o, const struct ev_ner *s, bool tags) {
+    struct ev_ner_report r;
+    if (ev_ner_report(s, &r) != EV_OK) {
+        fprintf(stderr, "socle-eval: out of memory\n");
+        return 1;
+    }
+    const char *mode = o->ner_mode == EV_NER_STRICT ? "strict IOB2" : "conlleval";
+    if (o->json) {
+        struct json_object *j = json_object_new_object(), *pt = json_object_new_object();
+        json_object_object_add(j, "task", json_object_new_string("ner"));
+        json_object_object_add(j, "mode", json_object_new_string(mode));
+        json_object_object_add(j, "sentences", json_object_new_int64((int64_t)r.n_sentences));
+        json_object_object_add(j, "micro", jprf(&r.micro));
+        json_object_object_add(j, "macro_f1", json_object_new_double(r.macro_f1));
+        if (tags)
+            json_object_object_add(j, "token_accuracy", json_object_new_double(r.token_accuracy));
+        for (size_t t = 0; t < r.n_types; t++)
+            json_object_object_add(pt, r.type_names[t], jprf(&r.per_type[t]));
+        json_object_object_add(j, "per_type", pt);
+        emit_json(j);
+    } else {
+        printf("NER (entity level, %s): %zu sentences\n", mode, r.n_sentences);
+        printf("  micro P %.4f  R %.4f  F1 %.4f   macro F1 %.4f", r.micro.precision,
+               r.micro.recall, r.micro.f1, r.macro_f1);
+        if (tags)
+            printf("   token accuracy %.4f", r.token_accuracy);
+        printf("\n\n  %-24s %9s %9s %9s %9s %9s\n", "type", "precision", "recall", "f1", "support",
+               "predicted");
+        for (size_t t = 0; t < r.n_types; t++)
+            print_prf_row(r.type_names[t], &r.per_type[t]);
+        print_prf_row("(micro)", &r.micro);
+    }
+    ev_ner_report_clear(&r);
+    return 0;
+}
+
+static int report_qa(const struct opts *o, double em, double f1, size_t n, size_t missing,
+                     size_t bad_offsets) {
+    if (o->json) {
+        struct json_object *j = json_object_new_object();
+        json_object_object_add(j, "task", json_object_new_string("qa"));
+        json_object_object_add(j, "questions", json_object_new_int64((int64_t)n));
+        json_object_object_add(j, "exact_match", json_object_new_double(100.0 * em));
+        json_object_object_add(j, "f1", json_object_new_double(100.0 * f1));
+        json_object_object_add(j, "missing_predictions", json_object_new_int64((int64_t)missing));
+        json_object_object_add(j, "gold_bad_offsets", json_object_new_int64((int64_t)bad_offsets));
+        json_object_object_add(j, "normalization",
+                               json_object_new_string(o->lang == EV_LANG_FR ? "fr" : "en"));
+        emit_json(j);
+    } else {
+        printf("QA (SQuAD, %s normalization): %zu questions\n",
+               o->lang == EV_LANG_FR ? "French" : "official English", n);
+        printf("  exact_match %.2f   f1 %.2f\n", 100.0 * em, 100.0 * f1);
+        if (missing)
+            printf("  %zu question(s) without a prediction (scored 0, as the official script)\n",
+                   missing);
+        if (bad_offsets)
+            printf("  note: %zu gold answer(s) whose answer_start does not match the context "
+                   "(texts still used)\n",
+                   bad_offsets);
+    }
+    return 0;
+}
+
+static int report_rouge(const struct opts *o, const struct ev_rouge_score sum[EV_ROUGE_COUNT],
+                        size_t n) {
+    static const char *names[EV_ROUGE_COUNT] = {"rouge1", "rouge2", "rougeL", "rougeLsum"};
+    double d = n ? (double)n : 1.0;
+    if (o->json) {
+        struct json_object *j = json_object_new_object();
+        json_object_object_add(j, "task", json_object_new_string("summarize"));
+        json_object_object_add(j, "examples", json_object_new_int64((int64_t)n));
+        for (int k = 0; k < EV_ROUGE_COUNT; k++) {
+            struct json_object *m = json_object_new_object();
+            json_object_object_add(m, "precision", json_object_new_double(sum[k].precision / d));
+            json_object_object_add(m, "recall", json_object_new_double(sum[k].recall / d));
+            json_object_object_add(m, "fmeasure", json_object_new_double(sum[k].fmeasure / d));
+            json_object_object_add(j, names[k], m);
+        }
+        emit_json(j);
+    } else {
+        printf("ROUGE (mean over %zu pairs, %s tokens, no stemming)\n", n,
+               o->rouge_unicode ? "Unicode" : "a-z0-9");
+        printf("  %-10s %9s %9s %9s\n", "", "precision", "recall", "fmeasure");
+        for (int k = 0; k < EV_ROUGE_COUNT; k++)
+            printf("  %-10s %9.4f %9.4f %9.4f\n", names[k], sum[k].precision / d,
+                   sum[k].recall / d, sum[k].fmeasure / d);
+    }
+    return 0;
+}
+
+/* ---- gold data loading shared by both modes ---- */
+
+static int load_cls(const struct opts *o, const char *path, struct ev_cls_data *d) {
+    char err[512];
+    struct ev_cls_read_opts ro = {0};
+    ro.format = fmt_is(o, "jsonl") ? EV_CLS_JSONL
+                : fmt_is(o, "csv") ? EV_CLS_CSV
+                : fmt_is(o, "tsv") ? EV_CLS_TSV
+                                   : EV_CLS_AUTO;
+    ro.text_field = o->text_field;
+    ro.label_field = o->label_field;
+    ro.no_header = o->no_header;
+    ro.limits = o->limits;
+    int st = ev_cls_read(path, &ro, d, err, sizeof(err));
+    if (st != EV_OK)
+        fprintf(stderr, "socle-eval: %s\n", err);
+    return st;
+}
+
+/* A predictions file for classification: JSONL objects (field --pred-field) or
+ * one bare label per line. Empty lines are skipped in both. */
+static int load_cls_preds(const struct opts *o, char ***out, size_t *n_out) {
+    FILE *f = fopen(o->pred, "rb");
+    if (!f) {
+        fprintf(stderr, "socle-eval: %s: %s\n", o->pred, strerror(errno));
+        return EV_EIO;
+    }
+    char *line = NULL;
+    size_t cap = 0, n = 0, ncap = 0, lineno = 0;
+    char **v = NULL;
+    ssize_t len;
+    int st = EV_OK;
+    const char *field = o->pred_field ? o->pred_field : "label";
+    /* getline is bounded here by the file size check of the gold side being
+     * similar; predictions are one short label per line. */
+    while ((len = getline(&line, &cap, f)) >= 0) {
+        lineno++;
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+            line[--len] = '\0';
+        if (len == 0)
+            continue;
+        char *label = NULL;
+        if (line[0] == '{') {
+            struct json_object *obj = json_tokener_parse(line), *jl = NULL;
+            if (obj && json_object_object_get_ex(obj, field, &jl) && jl)
+                label = strdup(json_object_is_type(jl, json_type_string)
+                                   ? json_object_get_string(jl)
+                                   : json_object_to_json_string_ext(jl, JSON_C_TO_STRING_PLAIN));
+            json_object_put(obj);
+            if (!label) {
+                fprintf(stderr, "socle-eval: %s:%zu: no field \"%s\"\n", o->pred, lineno, field);
+                st = EV_EFORMAT;
+                break;
+            }
+        } else {
+            label = strdup(line);
+        }
+        if (n == ncap) {
+            ncap = ncap ? 2 * ncap : 256;
+            char **nv = realloc(v, ncap * sizeof(*nv));
+            if (!nv) {
+                free(label);
+                st = EV_ENOMEM;
+                break;
+            }
+            v = nv;
+        }
+        v[n++] = label;
+    }
+    free(line);
+    fclose(f);
+    *out = v;
+    *n_out = n;
+    return st;
+}
+
+static int run_cls_gold(const struct opts *o) {
+    struct ev_cls_data g = {0};
+    char **preds = NULL;
+    size_t np = 0;
+    int rc = 1;
+    struct ev_labels labels = {0};
+    int32_t *gi = NULL, *pi = NULL;
+    if (load_cls(o, o->gold, &g) != EV_OK || load_cls_preds(o, &preds, &np) != EV_OK)
+        goto done;
+    if (np != g.n) {
+        fprintf(stderr, "socle-eval: %zu predictions for %zu gold examples\n", np, g.n);
+        goto done;
+    }
+    gi = malloc(g.n * sizeof(*gi));
+    pi = malloc(g.n * sizeof(*pi));
+    if (!gi || !pi)
+        goto done;
+    for (size_t i = 0; i < g.n; i++)
+        if (ev_labels_find(&labels, g.ex[i].label, true) < 0)
+            goto done;
+    ev_labels_sort(&labels); /* stable label order whatever the file order */
+    for (size_t i = 0; i < g.n; i++) {
+        gi[i] = ev_labels_find(&labels, g.ex[i].label, false);
+        pi[i] = ev_labels_find(&labels, preds[i], true); /* a label never in gold is its own class */
+        if (pi[i] < 0)
+            goto done;
+    }
+    rc = report_cls(o, &labels, gi, pi, g.n);
+done:
+    for (size_t i = 0; i < np; i++)
+        free(preds[i]);
+    free(preds);
+    free(gi);
+    free(pi);
+    ev_labels_clear(&labels);
+    ev_cls_data_clear(&g);
+    return rc;
+}
+
+static int load_conll(const struct opts *o, const char *path, struct ev_ner_data *d) {
+    char err[512];
+    struct ev_conll_opts co = ev_conll_opts_default();
+    co.limits = o->limits;
+    /* Predictions may use any tag set the decoder accepts; validation of the
+     * prefixes happens in the scorer (with the sentence and position). */
+    co.check_iob2 = false;
+    int st = ev_conll_read(path, &co, d, err, sizeof(err));
+    if (st != EV_OK)
+        fprintf(stderr, "socle-eval: %s\n", err);
+    return st;
+}
+
+static int load_spans(const struct opts *o, const char *path, struct ev_span_data *d) {
+    char err[512];
+    int st = ev_spans_read(path, &o->limits, d, err, sizeof(err));
+    if (st != EV_OK)
+        fprintf(stderr, "socle-eval: %s\n", err);
+    return st;
+}
+
+static int spans_to_entities(struct ev_ner *s, const struct ev_span_doc *doc,
+                             struct ev_entity **out) {
+    struct ev_entity *e = malloc((doc->n ? doc->n : 1) * sizeof(*e));
+    if (!e)
+        return EV_ENOMEM;
+    for (size_t k = 0; k < doc->n; k++) {
+        e[k].start = doc->spans[k].start;
+        e[k].end = doc->spans[k].end;
+        int st = ev_ner_type(s, doc->spans[k].label, strlen(doc->spans[k].label), &e[k].type);
+        if (st != EV_OK) {
+            free(e);
+            return st;
+        }
+    }
+    *out = e;
+    return EV_OK;
+}
+
+static int run_ner_gold(const struct opts *o) {
+    struct ev_ner *s = NULL;
+    int rc = 1;
+    if (ev_ner_new(o->ner_mode, &s) != EV_OK)
+        return 1;
+    bool spans = fmt_is(o, "spans") || (!o->format && has_ext(o->gold, ".jsonl"));
+    if (spans) {
+        struct ev_span_data g = {0}, p = {0};
+        if (load_spans(o, o->gold, &g) == EV_OK && load_spans(o, o->pred, &p) == EV_OK) {
+            if (g.n != p.n) {
+                fprintf(stderr, "socle-eval: %zu predicted documents for %zu gold\n", p.n, g.n);
+            } else {
+                rc = 0;
+                for (size_t i = 0; i < g.n && rc == 0; i++) {
+                    struct ev_entity *ge = NULL, *pe = NULL;
+                    if (spans_to_entities(s, &g.d[i], &ge) != EV_OK ||
+                        spans_to_entities(s, &p.d[i], &pe) != EV_OK ||
+                        ev_ner_add_entities(s, ge, g.d[i].n, pe, p.d[i].n) != EV_OK)
+                        rc = 1;
+                    free(ge);
+                    free(pe);
+                }
+                if (rc == 0)
+                    rc = report_ner(o, s, false);
+            }
+        }
+        ev_span_data_clear(&g);
+        ev_span_data_clear(&p);
+    } else {
+        struct ev_ner_data g = {0}, p = {0};
+        if (load_conll(o, o->gold, &g) == EV_OK && load_conll(o, o->pred, &p) == EV_OK) {
+            if (g.n != p.n) {
+                fprintf(stderr, "socle-eval: %zu predicted sentences for %zu gold\n", p.n, g.n);
+            } else {
+                rc = 0;
+                for (size_t i = 0; i < g.n && rc == 0; i++) {
+                    if (g.s[i].n != p.s[i].n) {
+                        fprintf(stderr,
+                                "socle-eval: sentence %zu (%s:%zu) has %zu tokens, prediction "
+                                "(%s:%zu) %zu\n",
+                                i + 1, o->gold, g.s[i].line, g.s[i].n, o->pred, p.s[i].line,
+                                p.s[i].n);
+                        rc = 1;
+                        break;
+                    }
+                    size_t bad = 0;
+                    int st = ev_ner_add_tags(s, (const char *const *)g.s[i].tags,
+                                             (const char *const *)p.s[i].tags, g.s[i].n, &bad);
+                    if (st == EV_EINVAL) {
+                        fprintf(stderr,
+                                "socle-eval: sentence %zu token %zu: tag not allowed by the "
+                                "scheme (gold '%s', predicted '%s')\n",
+                                i + 1, bad + 1, g.s[i].tags[bad], p.s[i].tags[bad]);
+                        rc = 1;
+                    } else if (st != EV_OK) {
+                        rc = 1;
+                    }
+                }
+                if (rc == 0)
+                    rc = report_ner(o, s, true);
+            }
+        }
+        ev_ner_data_clear(&g);
+        ev_ner_data_clear(&p);
+    }
+    ev_ner_free(s);
+    return rc;
+}
+
+static int load_squad(const struct opts *o, const char *path, struct ev_qa_data *d) {
+    char err[512];
+    int st = ev_squad_read(path, &o->limits, d, err, sizeof(err));
+    if (st != EV_OK)
+        fprintf(stderr, "socle-eval: %s\n", err);
+    return st;
+}
+
+/* Score one question; answer may be NULL (no prediction: scores 0 as in the
+ * official script, which prints a message and skips it). */
+static int score_question(const struct opts *o, bool v2, const struct ev_qa_item *q,
+                          const char *answer, double *em, double *f1) {
+    *em = *f1 = 0.0;
+    if (!answer)
+        return EV_OK;
+    size_t *lens = malloc((q->n_answers ? q->n_answers : 1) * sizeof(*lens));
+    if (!lens)
+        return EV_ENOMEM;
+    for (size_t k = 0; k < q->n_answers; k++)
+        lens[k] = strlen(q->answers[k]);
+    int st = ev_squad_score(answer, strlen(answer), (const char *const *)q->answers, lens,
+                            q->n_answers, o->lang, v2, em, f1);
+    free(lens);
+    return st;
+}
+
+static int run_qa_gold(const struct opts *o) {
+    struct ev_qa_data g = {0};
+    struct ev_kv_map p = {0};
+    char err[512];
+    int rc = 1;
+    if (load_squad(o, o->gold, &g) != EV_OK)
+        return 1;
+    if (ev_predictions_read(o->pred, &o->limits, &p, err, sizeof(err)) != EV_OK) {
+        fprintf(stderr, "socle-eval: %s\n", err);
+        goto done;
+    }
+    bool v2 = o->squad_v2 || strncmp(g.version, "v2", 2) == 0 || strncmp(g.version, "2", 1) == 0;
+    double sem = 0, sf1 = 0;
+    size_t missing = 0;
+    for (size_t i = 0; i < g.n; i++) {
+        const char *ans = ev_kv_get(&p, g.q[i].id);
+        missing += ans == NULL;
+        double em, f1;
+        if (score_question(o, v2, &g.q[i], ans, &em, &f1) != EV_OK) {
+            fprintf(stderr, "socle-eval: question %s: invalid text\n", g.q[i].id);
+            goto done;
+        }
+        sem += em;
+        sf1 += f1;
+    }
+    rc = report_qa(o, sem / (double)g.n, sf1 / (double)g.n, g.n, missing, g.n_bad_offsets);
+done:
+    ev_qa_data_clear(&g);
+    ev_kv_map_clear(&p);
+    return rc;
+}
+
+static int run_sum_gold(const struct opts *o) {
+    struct ev_cls_data g = {0}, p = {0};
+    struct ev_cls_read_opts ro = {0};
+    char err[512];
+    int rc = 1;
+    ro.format = EV_CLS_JSONL;
+    ro.text_field = o->ref_field ? o->ref_field : "summary";
+    ro.label_optional = true;
+    ro.limits = o->limits;
+    if (ev_cls_read(o->gold, &ro, &g, err, sizeof(err)) != EV_OK) {
+        fprintf(stderr, "socle-eval: %s\n", err);
+        return 1;
+    }
+    ro.text_field = o->pred_field ? o->pred_field : "summary";
+    if (ev_cls_read(o->pred, &ro, &p, err, sizeof(err)) != EV_OK) {
+        fprintf(stderr, "socle-eval: %s\n", err);
+        goto done;
+    }
+    if (g.n != p.n) {
+        fprintf(stderr, "socle-eval: %zu predictions for %zu references\n", p.n, g.n);
+        goto done;
+    }
+    struct ev_rouge_score sum[EV_ROUGE_COUNT] = {{0, 0, 0}};
+    struct ev_rouge_opts ropt = {o->rouge_unicode};
+    for (size_t i = 0; i < g.n; i++) {
+        struct ev_rouge_score s[EV_ROUGE_COUNT];
+        int st = ev_rouge(p.ex[i].text, strlen(p.ex[i].text), g.ex[i].text, strlen(g.ex[i].text),
+                          &ropt, s);
+        if (st != EV_OK) {
+            fprintf(stderr, "socle-eval: pair %zu (%s:%zu): %s\n", i + 1, o->gold, g.ex[i].line,
+                    ev_strerror(st));
+            goto done;
+        }
+        for (int k = 0; k < EV_ROUGE_COUNT; k++) {
+            sum[k].precision += s[k].precision;
+            sum[k].recall += s[k].recall;
+            sum[k].fmeasure += s[k].fmeasure;
+        }
+    }
+    rc = report_rouge(o, sum, g.n);
+done:
+    ev_cls_data_clear(&g);
+    ev_cls_data_clear(&p);
+    return rc;
+}
+
+/* ---- model mode ---- */
+
+#ifdef SOCLE_HAVE_TASKS
+struct model_run {
+    struct task_runtime *rt;
+    struct task_worker *w;
+};
+
+static int model_open(const struct opts *o, struct model_run *m) {
+    char err[512] = "";
+    struct task_runtime_params p = {o->model, o->adapters};
+    int st = task_runtime_open(&p, &m->rt, err, sizeof(err));
+    if (st != TASK_OK) {
+        fprintf(stderr, "socle-eval: cannot open model %s: %s (%s)\n", o->model, err,
+                task_strerror(st));
+        return st;
+    }
+    st = task_worker_new(m->rt, 0, &m->w);
+    if (st != TASK_OK) {
+        fprintf(stderr, "socle-eval: worker: %s\n", task_strerror(st));
+        task_runtime_free(m->rt);
+        m->rt = NULL;
+    }
+    return st;
+}
+
+static void model_close(struct model_run *m) {
+    task_worker_free(m->w);
+    task_runtime_free(m->rt);
+}
+
+/* Run one batch; prints the request-level error. */
+static int model_batch(const struct opts *o, struct model_run *m, struct task_request *req,
+                       struct task_response **resp) {
+    char err[512] = "";
+    req->adapter = o->adapter;
+    int st = task_run(m->rt, m->w, req, resp, err, sizeof(err));
+    if (st != TASK_OK)
+        fprintf(stderr, "socle-eval: task_run: %s (%s)\n", err, task_strerror(st));
+    return st;
+}
+
+/* Entity type without a B-/I- prefix (aggregation none reports token tags). */
+static const char *bare_type(const char *t) {
+    if ((t[0] == 'B' || t[0] == 'I') && t[1] == '-')
+        return t + 2;
+    return t;
+}
+
+static int run_cls_model(const struct opts *o) {
+    struct ev_cls_data g = {0};
+    struct model_run m = {0};
+    struct ev_labels labels = {0};
+    int32_t *gi = NULL, *pi = NULL;
+    const char **texts = NULL;
+    size_t *lens = NULL;
+    int rc = 1;
+    if (load_cls(o, o->data, &g) != EV_OK || model_open(o, &m) != TASK_OK)
+        goto done;
+    gi = malloc(g.n * sizeof(*gi));
+    pi = malloc(g.n * sizeof(*pi));
+    texts = malloc(o->batch * sizeof(*texts));
+    lens = malloc(o->batch * sizeof(*lens));
+    if (!gi || !pi || !texts || !lens)
+        goto done;
+    for (size_t i = 0; i < g.n; i++)
+        if (ev_labels_find(&labels, g.ex[i].label, true) < 0)
+            goto done;
+    ev_labels_sort(&labels);
+    double t0 = now_s();
+    for (size_t b = 0; b < g.n; b += o->batch) {
+        size_t nb = g.n - b < o->batch ? g.n - b : o->batch;
+        for (size_t k = 0; k < nb; k++) {
+            texts[k] = g.ex[b + k].text;
+            lens[k] = strlen(texts[k]);
+        }
+        struct task_request req;
+        memset(&req, 0, sizeof(req));
+        req.kind = TASK_CLASSIFY;
+        req.n_texts = nb;
+        req.texts = texts;
+        req.text_lens = lens;
+        req.opts.classify.top_k = 1;
+        struct task_response *resp = NULL;
+        if (model_batch(o, &m, &req, &resp) != TASK_OK)
+            goto done;
+        for (size_t k = 0; k < nb; k++) {
+            const struct task_result *r = &resp->results[k];
+            const char *lab = r->status == 0 && r->n_items > 0 ? r->u.labels[0].label : "(error)";
+            gi[b + k] = ev_labels_find(&labels, g.ex[b + k].label, false);
+            pi[b + k] = ev_labels_find(&labels, lab, true);
+        }
+        task_response_free(resp);
+        progress(o, t0, b + nb, g.n);
+    }
+    rc = report_cls(o, &labels, gi, pi, g.n);
+done:
+    free(gi);
+    free(pi);
+    free(texts);
+    free(lens);
+    ev_labels_clear(&labels);
+    ev_cls_data_clear(&g);
+    if (m.rt)
+        model_close(&m);
+    return rc;
+}
+
+/* CoNLL sentence -> text (tokens joined by one space) and token code point
+ * spans; predicted entity spans are mapped back to IOB2 tags over tokens: the
+ * first token an entity overlaps gets B-, later ones I-. */
+static int run_ner_model(const struct opts *o) {
+    struct ev_ner *s = NULL;
+    struct model_run m = {0};
+    struct ev_ner_data g = {0};
+    struct ev_span_data sd = {0};
+    int rc = 1;
+    if (ev_ner_new(o->ner_mode, &s) != EV_OK)
+        return 1;
+    bool spans = fmt_is(o, "spans") || (!o->format && has_ext(o->data, ".jsonl"));
+    if ((spans ? load_spans(o, o->data, &sd) : load_conll(o, o->data, &g)) != EV_OK)
+        goto done;
+    if (model_open(o, &m) != TASK_OK)
+        goto done;
+    size_t n = spans ? sd.n : g.n;
+    double t0 = now_s();
+    for (size_t i = 0; i < n; i++) {
+        char *text = NULL;
+        size_t tl = 0, *cps = NULL, *cpe = NULL, nt = 0;
+        if (spans) {
+            text = strdup(sd.d[i].text);
+            tl = strlen(text);
+        } else {
+            const struct ev_ner_sentence *se = &g.s[i];
+            nt = se->n;
+            for (size_t k = 0; k < nt; k++)
+                tl += strlen(se->tokens[k]) + 1;
+            text = malloc(tl + 1);
+            cps = malloc(nt * sizeof(*cps));
+            cpe = malloc(nt * sizeof(*cpe));
+            if (!text || !cps || !cpe) {
+                free(text);
+                free(cps);
+                free(cpe);
+                goto done;
+            }
+            size_t off = 0, cp = 0;
+            for (size_t k = 0; k < nt; k++) {
+                size_t l = strlen(se->tokens[k]);
+                if (k)
+                    text[off++] = ' ', cp++;
+                memcpy(text + off, se->tokens[k], l);
+                off += l;
+                cps[k] = cp;
+                cp += ev_utf8_count(se->tokens[k], l);
+                cpe[k] = cp;
+            }
+            text[off] = '\0';
+            tl = off;
+        }
+        const char *tp[1] = {text};
+        size_t lp[1] = {tl};
+        struct task_request req;
+        memset(&req, 0, sizeof(req));
+        req.kind = TASK_NER;
+        req.n_texts = 1;
+        req.texts = tp;
+        req.text_lens = lp;
+        req.opts.ner.aggregation = TASK_AGG_FIRST;
+        struct task_response *resp = NULL;
+        int st = model_batch(o, &m, &req, &resp);
+        if (st != TASK_OK) {
+            free(text);
+            free(cps);
+            free(cpe);
+            goto done;
+        }
+        const struct task_result *r = &resp->results[0];
+        size_t ne = r->status == 0 ? r->n_items : 0;
+        if (spans) {
+            struct ev_entity *ge = NULL, *pe = malloc((ne ? ne : 1) * sizeof(*pe));
+            bool ok = pe && spans_to_entities(s, &sd.d[i], &ge) == EV_OK;
+            for (size_t k = 0; ok && k < ne; k++) {
+                const char *ty = bare_type(r->u.entities[k].type);
+                pe[k].start = r->u.entities[k].span.cp_start;
+                pe[k].end = r->u.entities[k].span.cp_end;
+                ok = ev_ner_type(s, ty, strlen(ty), &pe[k].type) == EV_OK;
+            }
+            if (ok)
+                ok = ev_ner_add_entities(s, ge, sd.d[i].n, pe, ne) == EV_OK;
+            free(ge);
+            free(pe);
+            if (!ok) {
+                task_response_free(resp);
+                free(text);
+                goto done;
+            }
+        } else {
+            char **ptags = calloc(nt ? nt : 1, sizeof(*ptags));
+            bool ok = ptags != NULL;
+            for (size_t k = 0; ok && k < nt; k++)
+                ptags[k] = NULL;
+            for (size_t e = 0; ok && e < ne; e++) {
+                const struct task_entity *en = &r->u.entities[e];
+                const char *ty = bare_type(en->type);
+                bool first = true;
+                for (size_t k = 0; k < nt; k++) {
+                    if (cpe[k] <= en->span.cp_start || cps[k] >= en->span.cp_end || ptags[k])
+                        continue;
+                    size_t l = strlen(ty) + 3;
+                    ptags[k] = malloc(l);
+                    if (!ptags[k]) {
+                        ok = false;
+                        break;
+                    }
+                    snprintf(ptags[k], l, "%c-%s", first ? 'B' : 'I', ty);
+                    first = false;
+                }
+            }
+            for (size_t k = 0; ok && k < nt; k++)
+                if (!ptags[k] && !(ptags[k] = strdup("O")))
+                    ok = false;
+            size_t bad = 0;
+            if (ok)
+                ok = ev_ner_add_tags(s, (const char *const *)g.s[i].tags,
+                                     (const char *const *)ptags, nt, &bad) == EV_OK;
+            for (size_t k = 0; ptags && k < nt; k++)
+                free(ptags[k]);
+            free(ptags);
+            if (!ok) {
+                fprintf(stderr, "socle-eval: sentence %zu (%s:%zu) could not be scored\n", i + 1,
+                        o->data, g.s[i].line);
+                task_response_free(resp);
+                free(text);
+                free(cps);
+                free(cpe);
+                goto done;
+            }
+        }
+        task_response_free(resp);
+        free(text);
+        free(cps);
+        free(cpe);
+        if ((i + 1) % 64 == 0 || i + 1 == n)
+            progress(o, t0, i + 1, n);
+    }
+    rc = report_ner(o, s, !spans);
+done:
+    ev_ner_data_clear(&g);
+    ev_span_data_clear(&sd);
+    if (m.rt)
+        model_close(&m);
+    ev_ner_free(s);
+    return rc;
+}
+
+static int run_qa_model(const struct opts *o) {
+    struct ev_qa_data g = {0};
+    struct model_run m = {0};
+    int rc = 1;
+    if (load_squad(o, o->data, &g) != EV_OK || model_open(o, &m) != TASK_OK)
+        goto done;
+    bool v2 = o->squad_v2 || strncmp(g.version, "v2", 2) == 0;
+    double sem = 0, sf1 = 0, t0 = now_s();
+    for (size_t i = 0; i < g.n; i++) {
+        const struct ev_qa_item *q = &g.q[i];
+        const char *qs[1] = {q->question}, *cs[1] = {g.contexts[q->context]};
+        size_t ql[1] = {strlen(q->question)}, cl[1] = {strlen(cs[0])};
+        struct task_request req;
+        memset(&req, 0, sizeof(req));
+        req.kind = TASK_QA;
+        req.n_texts = 1;
+        req.texts = qs;
+        req.text_lens = ql;
+        req.contexts = cs;
+        req.context_lens = cl;
+        req.opts.qa.top_k = 1;
+        req.opts.qa.handle_impossible_answer = v2;
+        struct task_response *resp = NULL;
+        if (model_batch(o, &m, &req, &resp) != TASK_OK)
+            goto done;
+        const struct task_result *r = &resp->results[0];
+        const char *ans = r->status == 0 && r->n_items > 0 ? r->u.answers[0].text : "";
+        double em, f1;
+        int st = score_question(o, v2, q, ans, &em, &f1);
+        task_response_free(resp);
+        if (st != EV_OK)
+            goto done;
+        sem += em;
+        sf1 += f1;
+        if ((i + 1) % 32 == 0 || i + 1 == g.n)
+            progress(o, t0, i + 1, g.n);
+    }
+    rc = report_qa(o, sem / (double)g.n, sf1 / (double)g.n, g.n, 0, g.n_bad_offsets);
+done:
+    ev_qa_data_clear(&g);
+    if (m.rt)
+        model_close(&m);
+    return rc;
+}
+#endif
+
+static int run_model(const struct opts *o) {
+#ifdef SOCLE_HAVE_TASKS
+    switch (o->task) {
+    case T_CLASSIFY: return run_cls_model(o);
+    case T_NER: return run_ner_model(o);
+    case T_QA: return run_qa_model(o);
+    default:
+        fprintf(stderr, "socle-eval: --model mode supports classify, ner and qa; for summaries "
+                        "write predictions and use --gold/--pred\n");
+        return 2;
+    }
+#else
+    (void)o;
+    fprintf(stderr, "socle-eval: this build has no tasks library (socle_tasks was not built), so "
+                    "--model mode is unavailable; use --gold/--pred with a predictions file\n");
+    return 2;
+#endif
+}
+
+int main(int argc, char **argv) {
+    struct opts o;
+    if (parse_args(argc, argv, &o) != 0)
+        return 2;
+    if (o.model)
+        return run_model(&o);
+    switch (o.task) {
+    case T_CLASSIFY: return run_cls_gold(&o);
+    case T_NER: return run_ner_gold(&o);
+    case T_QA: return run_qa_gold(&o);
+    case T_SUMMARIZE: return run_sum_gold(&o);
+    default: return 2;
+    }
+}
