@@ -142,6 +142,48 @@ int task_run(const struct task_runtime *rt, struct task_worker *w, const struct 
              struct task_response **out, char *err, size_t errlen);
 void task_response_free(struct task_response *resp);
 
+/* ---- several tasks, one pass; split execution for a batcher ----
+ *
+ * task_run_multi runs several requests (e.g. classify + ner on the same texts)
+ * as one job: every model input (a window of a text, a sentence, a question/
+ * context window) is computed once even when several requests need it; each
+ * adapter's head then reads the same hidden states. outs[i] answers reqs[i].
+ *
+ * The same job can be driven by hand (issue 6's dynamic batcher):
+ *   task_job_prepare  tokenize and window every text into model sequences;
+ *   task_job_seq      read sequence i (ids, type ids) to put in a batch;
+ *   task_job_consume  give sequence i's hidden states (any order, any batching);
+ *                     the heads run here, nothing of the hidden states is kept;
+ *   task_job_finish   decode everything into responses.
+ * A job belongs to one thread at a time; it holds a reference to the adapter set
+ * it started with (reloads do not affect it). */
+int task_run_multi(const struct task_runtime *rt, struct task_worker *w,
+                   const struct task_request *reqs, size_t n_reqs, struct task_response **outs,
+                   char *err, size_t errlen);
+
+struct task_job;
+struct task_seq {
+    size_t n_tokens;
+    const int32_t *ids;      /* (n_tokens) valid while the job lives */
+    const int32_t *type_ids; /* (n_tokens) */
+};
+
+/* Request-level errors (unknown adapter, bad options) fail here with err set;
+ * per-text problems are recorded and reported by finish. Caller owns *out. */
+int task_job_prepare(const struct task_runtime *rt, const struct task_request *reqs, size_t n_reqs,
+                     struct task_job **out, char *err, size_t errlen);
+size_t task_job_n_seqs(const struct task_job *job);
+void task_job_get_seq(const struct task_job *job, size_t i, struct task_seq *out);
+/* enum eng_want flags the job's heads need (ENG_WANT_ALL_LAYERS for layer mixes). */
+unsigned task_job_want(const struct task_job *job);
+/* Hidden states of sequence i: last (n_tokens, d_model); all_layers, when wanted,
+ * holds layer l (0 = embeddings) of token t at all_layers[l * layer_stride + t * d_model]. */
+int task_job_consume(struct task_job *job, size_t i, const float *last, const float *all_layers,
+                     size_t layer_stride);
+/* outs: n_reqs responses (caller frees each with task_response_free). */
+int task_job_finish(struct task_job *job, struct task_response **outs, char *err, size_t errlen);
+void task_job_free(struct task_job *job);
+
 #ifdef __cplusplus
 }
 #endif
