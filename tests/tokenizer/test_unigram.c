@@ -465,6 +465,67 @@ out:
     json_object_put(m.root);
 }
 
+/* Adversarial strings (combining marks, ligatures, fullwidth and halfwidth forms, zero-width
+ * and control chars, emoji ZWJ sequences, Hangul jamo, removable chars at the start…) drawn
+ * at random, with the ids HF tokenizers 0.22 (@anush008/tokenizers) gives for t5-small
+ * without special tokens, one line of ids per line of text. */
+static void compare_tricky(const char *shared)
+{
+    char path[4096];
+    struct model m;
+    snprintf(path, sizeof path, "%s/data/tokenizers/t5-small/tokenizer.json", shared);
+    if (load_model(path, &m) != 0) {
+        fprintf(stderr, "skip tricky: cannot load %s\n", path);
+        json_object_put(m.root);
+        return;
+    }
+    const char *src = getenv("SOCLE_SOURCE_DIR");
+    snprintf(path, sizeof path, "%s/tests/data/tokenizer/spm_tricky.txt", src ? src : ".");
+    FILE *tf = fopen(path, "rb");
+    snprintf(path, sizeof path, "%s/tests/data/tokenizer/spm_tricky.t5-small.ids", src ? src : ".");
+    FILE *idf = fopen(path, "rb");
+    CHECK(tf && idf);
+    char *line = NULL, *want = NULL;
+    size_t lcap = 0, wcap = 0, n = 0, bad = 0;
+    ssize_t r;
+    while (tf && idf && (r = getline(&line, &lcap, tf)) >= 0) {
+        if (r > 0 && line[r - 1] == '\n')
+            r--;
+        if (getline(&want, &wcap, idf) < 0) {
+            CHECK(!"ids file shorter than text file");
+            break;
+        }
+        struct ids got = {0};
+        encode_t5(&m, line, (size_t)r, &got);
+        size_t k = 0;
+        bool same = true;
+        for (char *p = want, *e; same; p = e) {
+            long v = strtol(p, &e, 10);
+            if (e == p)
+                break;
+            same = k < got.n && got.v[k] == v;
+            k++;
+        }
+        same = same && k == got.n;
+        if (!same && bad++ < 5)
+            fprintf(stderr, "tricky line %zu differs from HF\n", n + 1);
+        free(got.v);
+        n++;
+    }
+    printf("t5-small tricky: %zu lines compared, %zu differ\n", n, bad);
+    CHECK(n == 800);
+    CHECK(bad == 0);
+    free(line);
+    free(want);
+    if (tf)
+        fclose(tf);
+    if (idf)
+        fclose(idf);
+    tok_unigram_free(m.u);
+    tok_precompiled_free(m.pc);
+    json_object_put(m.root);
+}
+
 int main(void)
 {
     test_toy();
@@ -473,6 +534,7 @@ int main(void)
         shared = "../shared";
     compare_corpus(shared, "t5-small");
     compare_corpus(shared, "camembert-base");
+    compare_tricky(shared);
     if (failures) {
         fprintf(stderr, "%d failure(s)\n", failures);
         return 1;
