@@ -104,6 +104,10 @@ void eng_k_bias_tanh(float *y, const float *bias, size_t rows, size_t n, bool ta
 /* In-place softmax of each row of x (rows, n) with leading dimension ld. */
 void eng_k_softmax_rows(float *x, size_t rows, size_t n, size_t ld);
 
+/* The vectorizable erf and exp the kernels use (exported for test_kernels). */
+float eng_erf(float z);
+float eng_exp(float x);
+
 float eng_f16_to_f32(uint16_t h);
 float eng_bf16_to_f32(uint16_t h);
 

@@ -242,7 +242,7 @@ int eng_ctx_forward(struct eng_ctx *c, const struct eng_batch *b, unsigned want,
     c->err[0] = '\0';
     const struct eng_model *m = c->m;
     const struct eng_model_info *in = &m->info;
-    size_t n, d = (size_t)in->d_model, S = b->n_seqs;
+    size_t n = 0, d = (size_t)in->d_model, S = b->n_seqs;
     int rc = check_batch(c, b, &n);
     if (rc != ENG_OK)
         return rc;
