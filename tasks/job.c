@@ -678,6 +678,17 @@ int task_job_consume(struct task_job *j, size_t i, const float *last, const floa
     return TASK_OK;
 }
 
+int task_job_unit_seq(const struct task_job *j, size_t req, size_t text, size_t win, size_t *seq)
+{
+    if (req >= j->n_reqs || text >= j->reqs[req].req.n_texts)
+        return TASK_EINVAL;
+    const struct text_st *t = &j->reqs[req].texts[text];
+    if (win >= t->n_units)
+        return TASK_EINVAL;
+    *seq = j->units[t->first_unit + win].seq;
+    return TASK_OK;
+}
+
 int task_job_unit_output(const struct task_job *j, size_t req, size_t text, size_t win,
                          const float **out, size_t *n_rows, size_t *n_cols)
 {
@@ -1076,25 +1087,23 @@ fail:
     return rc;
 }
 
-int task_run_multi(const struct task_runtime *rt, struct task_worker *w,
-                   const struct task_request *reqs, size_t n_reqs, struct task_response **outs,
-                   char *err, size_t errlen)
+int task_job_run(struct task_job *j, struct task_worker *w, char *err, size_t errlen)
 {
-    struct task_job *j = NULL;
-    int rc = task_job_prepare(rt, reqs, n_reqs, &j, err, errlen);
-    if (rc != TASK_OK)
-        return rc;
     size_t cap = task_worker_max_tokens(w), d = (size_t)j->info->d_model;
     struct eng_ctx *ctx = task_worker_ctx(w);
+    int rc = TASK_OK;
     size_t *lens = malloc((j->n_seqs + 1) * sizeof(size_t));
-    if (!lens) {
-        rc = TASK_ENOMEM;
-        goto done;
-    }
-    /* Pack consecutive sequences into batches of at most cap tokens. */
+    if (!lens)
+        return TASK_ENOMEM;
+    /* Pack consecutive sequences into batches of at most cap tokens. Sequences are
+     * stored in creation order, so s0..s1 are contiguous in j->ids. */
     for (size_t s0 = 0; s0 < j->n_seqs;) {
+        if (j->seqs[s0].consumed) {
+            s0++;
+            continue;
+        }
         size_t s1 = s0, tokens = 0;
-        while (s1 < j->n_seqs && tokens + j->seqs[s1].len <= cap) {
+        while (s1 < j->n_seqs && !j->seqs[s1].consumed && tokens + j->seqs[s1].len <= cap) {
             lens[s1 - s0] = j->seqs[s1].len;
             tokens += j->seqs[s1].len;
             s1++;
@@ -1102,9 +1111,8 @@ int task_run_multi(const struct task_runtime *rt, struct task_worker *w,
         if (s1 == s0) {
             rc = errf(err, errlen, TASK_EINTERNAL, "sequence of %zu tokens exceeds the batch",
                       j->seqs[s0].len);
-            goto done;
+            break;
         }
-        /* Sequences s0..s1 are contiguous in j->ids (stored in creation order). */
         struct eng_batch b = {s1 - s0, lens, j->ids + j->seqs[s0].off,
                               j->types + j->seqs[s0].off};
         struct eng_output o;
@@ -1113,20 +1121,36 @@ int task_run_multi(const struct task_runtime *rt, struct task_worker *w,
         j->forward_us += now_us() - t0;
         if (erc != ENG_OK) {
             rc = errf(err, errlen, TASK_EINTERNAL, "model forward failed: %s", eng_strerror(erc));
-            goto done;
+            break;
         }
         size_t off = 0;
         for (size_t s = s0; s < s1; s++) {
             const float *layers = o.all_layers ? o.all_layers + off * d : NULL;
-            if ((rc = task_job_consume(j, s, o.last_hidden + off * d, layers, tokens * d)))
-                goto done;
+            if ((rc = task_job_consume(j, s, o.last_hidden + off * d, layers, tokens * d))) {
+                errf(err, errlen, rc, "applying heads: %s", task_strerror(rc));
+                break;
+            }
             off += j->seqs[s].len;
         }
+        if (rc != TASK_OK)
+            break;
         s0 = s1;
     }
-    rc = task_job_finish(j, outs, err, errlen);
-done:
     free(lens);
+    return rc;
+}
+
+int task_run_multi(const struct task_runtime *rt, struct task_worker *w,
+                   const struct task_request *reqs, size_t n_reqs, struct task_response **outs,
+                   char *err, size_t errlen)
+{
+    struct task_job *j = NULL;
+    int rc = task_job_prepare(rt, reqs, n_reqs, &j, err, errlen);
+    if (rc != TASK_OK)
+        return rc;
+    rc = task_job_run(j, w, err, errlen);
+    if (rc == TASK_OK)
+        rc = task_job_finish(j, outs, err, errlen);
     task_job_free(j);
     return rc;
 }

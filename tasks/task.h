@@ -180,6 +180,9 @@ unsigned task_job_want(const struct task_job *job);
  * holds layer l (0 = embeddings) of token t at all_layers[l * layer_stride + t * d_model]. */
 int task_job_consume(struct task_job *job, size_t i, const float *last, const float *all_layers,
                      size_t layer_stride);
+/* Run every sequence not yet consumed through the worker's model context, in
+ * packed batches of at most the worker's max_batch_tokens (what task_run does). */
+int task_job_run(struct task_job *job, struct task_worker *w, char *err, size_t errlen);
 /* outs: n_reqs responses (caller frees each with task_response_free). */
 int task_job_finish(struct task_job *job, struct task_response **outs, char *err, size_t errlen);
 void task_job_free(struct task_job *job);

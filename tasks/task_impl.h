@@ -228,6 +228,8 @@ struct eng_ctx *task_worker_ctx(struct task_worker *w);
 
 /* Raw head output of one window of one text (golden tests): classify (1, n_labels);
  * ner (n_tokens, n_labels); qa (n_tokens, 2) start/end interleaved. */
+/* Sequence index (task_job_get_seq) of one window of one text. */
+int task_job_unit_seq(const struct task_job *job, size_t req, size_t text, size_t win, size_t *seq);
 int task_job_unit_output(const struct task_job *job, size_t req, size_t text, size_t win,
                          const float **out, size_t *n_rows, size_t *n_cols);
 
