@@ -97,6 +97,9 @@ void eng_gemm_nn(size_t m, size_t n, size_t k, const float *a, size_t lda, const
  * bias may be NULL only when res is. */
 void eng_k_bias_res_ln(float *y, const float *bias, const float *res, const float *g,
                        const float *b, size_t rows, size_t n, float eps);
+/* qkv (rows, 3d) += [bq | bk | bv] */
+void eng_k_qkv_bias(float *qkv, const float *bq, const float *bk, const float *bv, size_t rows,
+                    size_t d);
 /* y (rows, n) = act(y + bias) */
 void eng_k_bias_act(float *y, const float *bias, size_t rows, size_t n, enum eng_act act);
 /* y (rows, n) += bias; then tanh when tanh_too (pooler / RoBERTa head) */

@@ -18,18 +18,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Scratch, four activation buffers reused through the layer (peak RSS matters:
+ * it is n_tokens x (3 d_model + max(d_ff, 3 d_model)) floats, plus scores):
+ *   x  (n, d)     layer state in and out; last_hidden
+ *   a  (n, wide)  Q|K|V (n, 3d) during attention, then the FFN's (n, d_ff);
+ *                 after the last layer, the classifier head's hidden (S, d)
+ *   t  (n, d)     state after the attention block; then the pooler (S, d)
+ *   u  (n, d)     attention output before its projection; then [CLS] rows (S, d)
+ */
 struct eng_ctx {
     const struct eng_model *m;
     size_t max_tokens, max_seq;
-    float *x;      /* (max_tokens, d_model) the layer state; last_hidden */
-    float *qkv;    /* (max_tokens, 3 d_model) Q | K | V per token */
-    float *att;    /* (max_tokens, d_model) attention output before projection */
-    float *tmp;    /* (max_tokens, d_model) state after the attention block */
-    float *ff;     /* (max_tokens, d_ff) */
+    float *x, *a, *t, *u;
     float *scores; /* (max_seq, max_seq) one head of one sequence */
-    float *cls;    /* (max_tokens, d_model) first token of each sequence */
-    float *pool;   /* (max_tokens, d_model) pooler output per sequence */
-    float *head;   /* (max_tokens, d_model) RoBERTa/DistilBERT head hidden */
     float *logits; /* (max_tokens, max(n_labels, 2)) */
     float *start, *end; /* (max_tokens) QA */
     float *all;    /* (n_layers + 1, max_tokens, d_model), allocated on first use */
@@ -41,14 +42,10 @@ void eng_ctx_free(struct eng_ctx *c) {
     if (!c)
         return;
     free(c->x);
-    free(c->qkv);
-    free(c->att);
-    free(c->tmp);
-    free(c->ff);
+    free(c->a);
+    free(c->t);
+    free(c->u);
     free(c->scores);
-    free(c->cls);
-    free(c->pool);
-    free(c->head);
     free(c->logits);
     free(c->start);
     free(c->end);
@@ -83,21 +80,18 @@ int eng_ctx_new(const struct eng_model *m, size_t max_tokens, struct eng_ctx **o
     c->m = m;
     c->max_tokens = max_tokens;
     c->max_seq = max_tokens < (size_t)in->max_seq_len ? max_tokens : (size_t)in->max_seq_len;
+    size_t wide = (size_t)in->d_ff > 3 * d ? (size_t)in->d_ff : 3 * d;
     c->x = alloc_f(max_tokens, d, 1);
-    c->qkv = alloc_f(max_tokens, d, 3);
-    c->att = alloc_f(max_tokens, d, 1);
-    c->tmp = alloc_f(max_tokens, d, 1);
-    c->ff = alloc_f(max_tokens, (size_t)in->d_ff, 1);
+    c->a = alloc_f(max_tokens, wide, 1);
+    c->t = alloc_f(max_tokens, d, 1);
+    c->u = alloc_f(max_tokens, d, 1);
     c->scores = alloc_f(c->max_seq, c->max_seq, 1);
-    c->cls = alloc_f(max_tokens, d, 1);
-    c->pool = alloc_f(max_tokens, d, 1);
-    c->head = alloc_f(max_tokens, d, 1);
     c->logits = alloc_f(max_tokens, nl, 1);
     c->start = alloc_f(max_tokens, 1, 1);
     c->end = alloc_f(max_tokens, 1, 1);
     c->pos = malloc(max_tokens * sizeof *c->pos);
-    if (!c->x || !c->qkv || !c->att || !c->tmp || !c->ff || !c->scores || !c->cls || !c->pool ||
-        !c->head || !c->logits || !c->start || !c->end || !c->pos) {
+    if (!c->x || !c->a || !c->t || !c->u || !c->scores || !c->logits || !c->start || !c->end ||
+        !c->pos) {
         eng_ctx_free(c);
         return ENG_ENOMEM;
     }
@@ -196,13 +190,13 @@ static void attention(struct eng_ctx *c, const struct eng_batch *b) {
     size_t t0 = 0;
     for (size_t s = 0; s < b->n_seqs; s++) {
         size_t L = b->seq_len[s];
-        const float *q = c->qkv + t0 * 3 * d; /* (L, 3 d) */
+        const float *q = c->a + t0 * 3 * d; /* (L, 3 d) Q | K | V */
         for (size_t h = 0; h < H; h++) {
             eng_gemm_nt(L, L, dh, scale, q + h * dh, 3 * d, q + d + h * dh, 3 * d, 0.0f,
                         c->scores, L);
             eng_k_softmax_rows(c->scores, L, L, L);
             eng_gemm_nn(L, dh, L, c->scores, L, q + 2 * d + h * dh, 3 * d,
-                        c->att + t0 * d + h * dh, d);
+                        c->u + t0 * d + h * dh, d);
         }
         t0 += L;
     }
@@ -212,27 +206,20 @@ static void layer(struct eng_ctx *c, const struct eng_layer *W, const struct eng
                   size_t n) {
     const struct eng_model *m = c->m;
     size_t d = (size_t)m->info.d_model, ff = (size_t)m->info.d_ff;
+    float *qkv = c->a; /* (n, 3d) */
     /* Q, K, V side by side in one (n, 3d) buffer: three sgemms (the weights
      * are separate tensors in the mapping and are not copied to fuse them). */
-    eng_gemm_nt(n, d, d, 1.0f, c->x, d, W->wq.data, d, 0.0f, c->qkv, 3 * d);
-    eng_gemm_nt(n, d, d, 1.0f, c->x, d, W->wk.data, d, 0.0f, c->qkv + d, 3 * d);
-    eng_gemm_nt(n, d, d, 1.0f, c->x, d, W->wv.data, d, 0.0f, c->qkv + 2 * d, 3 * d);
-    for (size_t i = 0; i < n; i++) {
-        float *r = c->qkv + i * 3 * d;
-        const float *bq = W->bq.data, *bk = W->bk.data, *bv = W->bv.data;
-        for (size_t j = 0; j < d; j++) {
-            r[j] += bq[j];
-            r[d + j] += bk[j];
-            r[2 * d + j] += bv[j];
-        }
-    }
-    attention(c, b);
-    eng_gemm_nt(n, d, d, 1.0f, c->att, d, W->wo.data, d, 0.0f, c->tmp, d);
-    eng_k_bias_res_ln(c->tmp, W->bo.data, c->x, W->ln1_g.data, W->ln1_b.data, n, d, m->ln_eps);
-    eng_gemm_nt(n, ff, d, 1.0f, c->tmp, d, W->w1.data, d, 0.0f, c->ff, ff);
-    eng_k_bias_act(c->ff, W->b1.data, n, ff, m->act);
-    eng_gemm_nt(n, d, ff, 1.0f, c->ff, ff, W->w2.data, ff, 0.0f, c->x, d);
-    eng_k_bias_res_ln(c->x, W->b2.data, c->tmp, W->ln2_g.data, W->ln2_b.data, n, d, m->ln_eps);
+    eng_gemm_nt(n, d, d, 1.0f, c->x, d, W->wq.data, d, 0.0f, qkv, 3 * d);
+    eng_gemm_nt(n, d, d, 1.0f, c->x, d, W->wk.data, d, 0.0f, qkv + d, 3 * d);
+    eng_gemm_nt(n, d, d, 1.0f, c->x, d, W->wv.data, d, 0.0f, qkv + 2 * d, 3 * d);
+    eng_k_qkv_bias(qkv, W->bq.data, W->bk.data, W->bv.data, n, d);
+    attention(c, b); /* qkv -> u */
+    eng_gemm_nt(n, d, d, 1.0f, c->u, d, W->wo.data, d, 0.0f, c->t, d);
+    eng_k_bias_res_ln(c->t, W->bo.data, c->x, W->ln1_g.data, W->ln1_b.data, n, d, m->ln_eps);
+    eng_gemm_nt(n, ff, d, 1.0f, c->t, d, W->w1.data, d, 0.0f, c->a, ff);
+    eng_k_bias_act(c->a, W->b1.data, n, ff, m->act);
+    eng_gemm_nt(n, d, ff, 1.0f, c->a, ff, W->w2.data, ff, 0.0f, c->x, d);
+    eng_k_bias_res_ln(c->x, W->b2.data, c->t, W->ln2_g.data, W->ln2_b.data, n, d, m->ln_eps);
 }
 
 int eng_ctx_forward(struct eng_ctx *c, const struct eng_batch *b, unsigned want,
@@ -275,29 +262,29 @@ int eng_ctx_forward(struct eng_ctx *c, const struct eng_batch *b, unsigned want,
     if (((want & ENG_WANT_POOLER) && in->has_pooler) || seqcls) {
         size_t t = 0;
         for (size_t s = 0; s < S; s++) { /* first token: [CLS] / <s> */
-            memcpy(c->cls + s * d, c->x + t * d, d * sizeof(float));
+            memcpy(c->u + s * d, c->x + t * d, d * sizeof(float));
             t += b->seq_len[s];
         }
     }
     if (((want & ENG_WANT_POOLER) || (seqcls && in->arch == ENG_ARCH_BERT)) && in->has_pooler) {
-        eng_gemm_nt(S, d, d, 1.0f, c->cls, d, m->pool_w.data, d, 0.0f, c->pool, d);
-        eng_k_bias_tanh(c->pool, m->pool_b.data, S, d, true);
+        eng_gemm_nt(S, d, d, 1.0f, c->u, d, m->pool_w.data, d, 0.0f, c->t, d);
+        eng_k_bias_tanh(c->t, m->pool_b.data, S, d, true);
         if (want & ENG_WANT_POOLER)
-            out->pooler = c->pool;
+            out->pooler = c->t;
     }
     if (!head)
         return ENG_OK;
     size_t nl = (size_t)in->n_labels;
     switch (in->head) {
     case ENG_HEAD_SEQCLS: {
-        const float *h = c->pool;
+        const float *h = c->t; /* BERT: the pooler */
         if (in->arch != ENG_ARCH_BERT) {
-            eng_gemm_nt(S, d, d, 1.0f, c->cls, d, m->pre_w.data, d, 0.0f, c->head, d);
+            eng_gemm_nt(S, d, d, 1.0f, c->u, d, m->pre_w.data, d, 0.0f, c->a, d);
             if (in->arch == ENG_ARCH_ROBERTA)
-                eng_k_bias_tanh(c->head, m->pre_b.data, S, d, true);
+                eng_k_bias_tanh(c->a, m->pre_b.data, S, d, true);
             else
-                eng_k_bias_act(c->head, m->pre_b.data, S, d, ENG_ACT_RELU);
-            h = c->head;
+                eng_k_bias_act(c->a, m->pre_b.data, S, d, ENG_ACT_RELU);
+            h = c->a;
         }
         eng_gemm_nt(S, nl, d, 1.0f, h, d, m->cls_w.data, d, 0.0f, c->logits, nl);
         eng_k_bias_tanh(c->logits, m->cls_b.data, S, nl, false);

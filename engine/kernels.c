@@ -140,6 +140,19 @@ static inline float exp_poly(float x) {
 
 float eng_exp(float x) { return exp_poly(x); }
 
+ENG_HOT void eng_k_qkv_bias(float *qkv, const float *bq, const float *bk, const float *bv,
+                            size_t rows, size_t d) {
+    for (size_t r = 0; r < rows; r++) {
+        float *restrict q = qkv + r * 3 * d;
+        for (size_t j = 0; j < d; j++)
+            q[j] += bq[j];
+        for (size_t j = 0; j < d; j++)
+            q[d + j] += bk[j];
+        for (size_t j = 0; j < d; j++)
+            q[2 * d + j] += bv[j];
+    }
+}
+
 ENG_HOT void eng_k_bias_act(float *y, const float *bias, size_t rows, size_t n, enum eng_act act) {
     for (size_t r = 0; r < rows; r++) {
         float *restrict row = y + r * n;
