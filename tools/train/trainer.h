@@ -1,0 +1,162 @@
+/* trainer.h — adapter heads trained on frozen features (library socle_train_core).
+ *
+ * Everything here works on feature vectors already computed by the frozen model,
+ * so it needs neither the engine nor the tokenizer and is tested on its own:
+ * head forward/backward (linear or one-hidden-layer MLP, optional scalar mix of
+ * several layers), softmax cross-entropy, AdamW with linear warm-up and decay,
+ * the epoch loop with early stopping, and the adapter writer (docs/adapters.md).
+ *
+ * Reproducibility: one explicit 64-bit seed drives initialisation and shuffling
+ * (splitmix64, no global state); every sum runs in a fixed order on one thread,
+ * so equal inputs and seed give bit-identical heads. Nothing here prints; the
+ * caller gets progress through a callback.
+ */
+#ifndef SOCLE_TRAIN_TRAINER_H
+#define SOCLE_TRAIN_TRAINER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum tr_status {
+    TR_OK = 0,
+    TR_ENOMEM = -1,
+    TR_EINVAL = -2,
+    TR_EIO = -3,
+    TR_ELIMIT = -4,
+};
+const char *tr_strerror(int status);
+
+enum tr_act { TR_ACT_TANH, TR_ACT_GELU, TR_ACT_RELU };
+
+struct tr_head_cfg {
+    size_t d_model;  /* feature width of one layer */
+    size_t n_mix;    /* layers per example; > 1 = learned scalar mix (softmax weights, gamma) */
+    bool mlp;        /* dense + activation before the output layer */
+    size_t d_hidden; /* mlp width */
+    enum tr_act act;
+    size_t n_out;    /* classes */
+};
+
+/* Parameters live in one flat array so the optimizer is one loop:
+ *   [mix_w (n_mix), gamma (1)]       when n_mix > 1
+ *   [w1 (d_hidden, d_model), b1]     when mlp
+ *   [w2 (n_out, d_in), b2 (n_out)]   d_in = mlp ? d_hidden : d_model
+ * Matrices are row-major (out, in) as HF nn.Linear stores them. */
+struct tr_head {
+    struct tr_head_cfg cfg;
+    size_t n_params;
+    float *params;
+    uint8_t *decay; /* (n_params) 1 = AdamW weight decay applies (matrices only) */
+    float *mix_w, *gamma, *w1, *b1, *w2, *b2; /* views into params (NULL when absent) */
+};
+
+/* Initialise: matrices N(0, 0.02) (HF initializer_range), biases and mix
+ * weights 0, gamma 1. Caller owns *out (tr_head_free). */
+int tr_head_new(const struct tr_head_cfg *cfg, uint64_t seed, struct tr_head **out);
+void tr_head_free(struct tr_head *h);
+
+/* Scratch for one example (tr_scratch_new sizes it from the config). */
+struct tr_scratch;
+int tr_scratch_new(const struct tr_head_cfg *cfg, struct tr_scratch **out);
+void tr_scratch_free(struct tr_scratch *s);
+
+/* logits (n_out) of one example whose features are feats (n_mix, d_model). */
+void tr_head_forward(const struct tr_head *h, const float *feats, float *logits,
+                     struct tr_scratch *s);
+/* Cross-entropy loss of one example with gold class y; adds scale * dloss/dparams
+ * to grad (n_params). Returns the loss (natural log). */
+double tr_head_backward(const struct tr_head *h, const float *feats, int32_t y, double scale,
+                        double *grad, struct tr_scratch *s);
+
+/* Linear warm-up over warmup steps then linear decay to 0 at total
+ * (HF get_linear_schedule_with_warmup). step counts from 0. */
+double tr_lr_at(size_t step, size_t total, size_t warmup, double base);
+
+struct tr_adamw {
+    double beta1, beta2, eps, weight_decay;
+    uint64_t t;
+    double *m, *v; /* (n_params) */
+};
+int tr_adamw_init(struct tr_adamw *o, size_t n_params, double weight_decay);
+void tr_adamw_clear(struct tr_adamw *o);
+/* One decoupled-weight-decay Adam step (torch.optim.AdamW semantics). */
+void tr_adamw_step(struct tr_adamw *o, struct tr_head *h, const double *grad, double lr);
+
+/* ---- the epoch loop ---- */
+
+struct tr_data {
+    size_t n;             /* examples */
+    const float *feats;   /* (n, n_mix, d_model) */
+    const int32_t *label; /* (n); < 0 = ignored */
+};
+
+struct tr_epoch_info {
+    size_t epoch, n_epochs;
+    size_t step, total_steps;
+    double loss;          /* mean training loss of the epoch (or running, mid-epoch) */
+    double dev_metric;    /* from the callback; -1 when none */
+    bool improved;
+    double seconds;       /* epoch wall time */
+    double examples_per_s;
+    bool end_of_epoch;    /* false: a mid-epoch progress tick */
+};
+
+struct tr_fit_opts {
+    size_t epochs;        /* maximum */
+    size_t batch_size;
+    double lr, weight_decay, warmup_ratio;
+    size_t patience;      /* epochs without dev improvement before stopping; 0 = never */
+    uint64_t seed;
+    /* Dev metric of the current head (higher is better); NULL = no early stopping. */
+    double (*dev_metric)(const struct tr_head *h, void *ud);
+    void *dev_ud;
+    void (*progress)(const struct tr_epoch_info *e, void *ud);
+    void *progress_ud;
+};
+
+struct tr_fit_result {
+    size_t epochs_run, best_epoch;
+    double best_dev, final_loss, first_loss;
+};
+
+/* Train h in place on data; on return h holds the parameters of the best dev
+ * epoch (the last epoch when there is no dev callback). */
+int tr_fit(struct tr_head *h, const struct tr_data *data, const struct tr_fit_opts *o,
+           struct tr_fit_result *res);
+
+/* Index of the largest logit (first on ties). */
+size_t tr_argmax(const float *x, size_t n);
+
+/* ---- adapter files (docs/adapters.md) ---- */
+
+struct tr_adapter_meta {
+    const char *name, *task;         /* task: "classify" | "ner" */
+    const char *model_type;
+    int d_model, n_layers, vocab_size;
+    size_t n_labels;
+    const char *const *labels;
+    const char *pooling;             /* classify: "cls" | "mean" | "pooler"; NULL otherwise */
+    const int *layers;               /* (n_layer_idx) hidden-state indices (-1 = last) */
+    size_t n_layer_idx;
+    const char *scheme;              /* ner: "IOB2" */
+    const char *extra_json;          /* optional: a JSON object merged in as "training" */
+};
+
+/* Write <dir>/adapter.json and <dir>/head.safetensors (the directory is created
+ * when missing). err gets a message on failure. */
+int tr_adapter_write(const char *dir, const struct tr_adapter_meta *meta, const struct tr_head *h,
+                     char *err, size_t errlen);
+
+/* Serialize the head tensors as safetensors bytes (malloc'd *out, *len): the
+ * writer's core, exposed for tests. */
+int tr_head_safetensors(const struct tr_head *h, uint8_t **out, size_t *len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
