@@ -33,6 +33,11 @@ struct tok_precompiled {
     size_t n_units;
     char *pool;       /* (pool_len) NUL-terminated replacement strings */
     size_t pool_len;
+    /* ascii_free[c]: c (< 0x80, not CR) is not a key by itself, so c passes through
+     * whenever it is a grapheme on its own, i.e. followed by ASCII or the end — the fast
+     * path that lets plain ASCII text skip grapheme segmentation and lookups. (Keys may
+     * still start with c: "e" + U+0301 → "é"; those need a non-ASCII next char.) */
+    bool ascii_free[128];
 };
 
 /* ---- base64 (RFC 4648 standard alphabet, padding optional) ---- */
@@ -174,6 +179,11 @@ int tok_precompiled_new_base64(const char *b64, size_t len, struct tok_precompil
     memcpy(p->pool, blob + 4 + trie_size, pool_len);
     p->pool[pool_len] = '\0'; /* so a last string without its NUL still ends */
     p->pool_len = pool_len;
+    for (int c = 0; c < 128; c++) {
+        unsigned char ch = (unsigned char)c;
+        size_t rl;
+        p->ascii_free[c] = c != '\r' && pc_lookup(p, &ch, 1, &rl) == NULL;
+    }
     free(blob);
     *out = p;
     return TOK_OK;
@@ -195,11 +205,14 @@ void tok_precompiled_free(struct tok_precompiled *p)
 /* ---- normalization ---- */
 
 /* One HF transformation: a char of the output (bytes at src, n bytes) and its change:
- * > 0 inserted, 0 replaces one input char, < 0 replaces one and removes -change more. */
+ * > 0 inserted, 0 replaces one input char, < 0 replaces one and removes -change more.
+ * run = true: src[0, n) are n one-byte chars, each with change 0 (pass-through ASCII,
+ * kept as one entry so plain text costs a memcpy, not a loop of entries). */
 struct pc_change {
     const char *src;
     uint32_t n;
     int32_t change;
+    bool run;
 };
 
 struct pc_vec {
@@ -207,7 +220,7 @@ struct pc_vec {
     size_t n, cap;
 };
 
-static int pc_push(struct pc_vec *t, const char *src, uint32_t n, int32_t change)
+static int pc_push(struct pc_vec *t, const char *src, uint32_t n, int32_t change, bool run)
 {
     if (t->n == t->cap) {
         size_t cap = t->cap ? t->cap * 2 : 64;
@@ -217,7 +230,7 @@ static int pc_push(struct pc_vec *t, const char *src, uint32_t n, int32_t change
         t->v = v;
         t->cap = cap;
     }
-    t->v[t->n++] = (struct pc_change){src, n, change};
+    t->v[t->n++] = (struct pc_change){src, n, change, run};
     return TOK_OK;
 }
 
@@ -252,7 +265,7 @@ static int pc_replace(struct pc_vec *t, size_t n_old, const char *rep, size_t re
         uint32_t k = u8len((unsigned char)rep[i]);
         if (k > rep_len - i)
             k = (uint32_t)(rep_len - i);
-        int rc = pc_push(t, rep + i, k, 0);
+        int rc = pc_push(t, rep + i, k, 0, false);
         if (rc != TOK_OK)
             return rc;
         i += k;
@@ -262,7 +275,18 @@ static int pc_replace(struct pc_vec *t, size_t n_old, const char *rep, size_t re
         for (size_t i = t->n - (size_t)diff; i < t->n; i++)
             t->v[i].change = 1;
     } else if (diff < 0 && t->n > 0) {
-        t->v[t->n - 1].change += (int32_t)diff;
+        struct pc_change *last = &t->v[t->n - 1];
+        if (last->run) {
+            /* only the run's last char is charged: split it off */
+            const char *c = last->src + last->n - 1;
+            if (--last->n == 0)
+                t->n--;
+            int rc = pc_push(t, c, 1, 0, false);
+            if (rc != TOK_OK)
+                return rc;
+            last = &t->v[t->n - 1];
+        }
+        last->change += (int32_t)diff;
     }
     return TOK_OK;
 }
@@ -292,28 +316,49 @@ static size_t grapheme_end(const unsigned char *s, size_t len, size_t i)
     return i;
 }
 
-struct pc_out {
-    char *s;
-    struct tok_span *a;
-    size_t n, cap;
-};
-
-static int out_reserve(struct pc_out *o, size_t more)
+/* Pass 1: HF's transformation list for in[0, len). */
+static int pc_transformations(const struct tok_precompiled *p, const char *in, size_t len,
+                              struct pc_vec *t)
 {
-    if (o->n + more <= o->cap)
-        return TOK_OK;
-    size_t cap = o->cap ? o->cap : 64;
-    while (cap < o->n + more)
-        cap *= 2;
-    char *s = realloc(o->s, cap + 1);
-    if (!s)
-        return TOK_ENOMEM;
-    o->s = s;
-    struct tok_span *a = realloc(o->a, cap * sizeof *a);
-    if (!a)
-        return TOK_ENOMEM;
-    o->a = a;
-    o->cap = cap;
+    const unsigned char *s = (const unsigned char *)in;
+    int rc;
+    for (size_t g = 0; g < len;) {
+        /* An ASCII char other than CR followed by ASCII (or the end) is a grapheme of its
+         * own, so its lookup is that of the 1-byte key: when there is none, copy the whole
+         * run of such chars. A char followed by non-ASCII may carry combining marks, so it
+         * takes the general path to keep grapheme context. */
+        size_t r = g;
+        while (r < len && s[r] < 0x80 && p->ascii_free[s[r]] && (r + 1 == len || s[r + 1] < 0x80))
+            r++;
+        if (r > g) {
+            if (t->n > 0 && t->v[t->n - 1].run && t->v[t->n - 1].src + t->v[t->n - 1].n == in + g)
+                t->v[t->n - 1].n += (uint32_t)(r - g);
+            else if ((rc = pc_push(t, in + g, (uint32_t)(r - g), 0, true)) != TOK_OK)
+                return rc;
+            g = r;
+            continue;
+        }
+        size_t ge = grapheme_end(s, len, g);
+        size_t rep_len;
+        const char *rep;
+        if (ge - g < 6 && (rep = pc_lookup(p, s + g, ge - g, &rep_len)) != NULL) {
+            rc = pc_replace(t, u8count(in + g, ge - g), rep, rep_len);
+            if (rc != TOK_OK)
+                return rc;
+        } else {
+            for (size_t i = g; i < ge;) {
+                uint32_t k = u8len(s[i]);
+                if (k > ge - i)
+                    k = (uint32_t)(ge - i);
+                rep = pc_lookup(p, s + i, k, &rep_len);
+                rc = rep ? pc_replace(t, 1, rep, rep_len) : pc_push(t, in + i, k, 0, false);
+                if (rc != TOK_OK)
+                    return rc;
+                i += k;
+            }
+        }
+        g = ge;
+    }
     return TOK_OK;
 }
 
@@ -326,83 +371,81 @@ int tok_precompiled_normalize(const struct tok_precompiled *p, const char *in, s
         return TOK_ELIMIT;
     const unsigned char *s = (const unsigned char *)in;
     struct pc_vec t = {0};
-    struct pc_out o = {0};
-    int rc = TOK_ENOMEM;
-
-    /* Pass 1: HF's transformation list. */
-    for (size_t g = 0; g < len;) {
-        size_t ge = grapheme_end(s, len, g);
-        size_t rep_len;
-        const char *rep;
-        if (ge - g < 6 && (rep = pc_lookup(p, s + g, ge - g, &rep_len)) != NULL) {
-            rc = pc_replace(&t, u8count(in + g, ge - g), rep, rep_len);
-            if (rc != TOK_OK)
-                goto fail;
-        } else {
-            for (size_t i = g; i < ge;) {
-                uint32_t k = u8len(s[i]);
-                if (k > ge - i)
-                    k = (uint32_t)(ge - i);
-                rep = pc_lookup(p, s + i, k, &rep_len);
-                rc = rep ? pc_replace(&t, 1, rep, rep_len) : pc_push(&t, in + i, k, 0);
-                if (rc != TOK_OK)
-                    goto fail;
-                i += k;
-            }
-        }
-        g = ge;
-    }
+    char *o_s = NULL;
+    struct tok_span *o_a = NULL;
+    int rc = pc_transformations(p, in, len, &t);
+    if (rc != TOK_OK)
+        goto fail;
 
     /* Pass 2: NormalizedString::transform(t, 0) over an unmodified string, whose byte j
      * aligns to the input char containing j. `off` walks the consumed input chars. */
-    rc = out_reserve(&o, len + 1);
-    if (rc != TOK_OK)
+    size_t n_out = 0;
+    for (size_t i = 0; i < t.n; i++)
+        n_out += t.v[i].n;
+    rc = TOK_ENOMEM;
+    o_s = malloc(n_out + 1);
+    o_a = malloc((n_out ? n_out : 1) * sizeof *o_a);
+    if (!o_s || !o_a)
         goto fail;
-    size_t off = 0;
+    size_t off = 0, o = 0;
     struct tok_span prev = {0, 0}; /* input char ending at off (alignment of byte off-1) */
     for (size_t i = 0; i < t.n; i++) {
         const struct pc_change *c = &t.v[i];
-        struct tok_span al;
-        if (c->change > 0) {
-            al = prev; /* (0,0) when off == 0, as HF */
-        } else {
-            /* Consume the replaced char, then -change removed ones. Consumption never
-             * passes the end (each entry accounts for the chars it consumes). */
-            if (off < len) {
-                uint32_t k = u8len(s[off]);
-                if (k > len - off)
-                    k = (uint32_t)(len - off);
-                al = (struct tok_span){(uint32_t)off, (uint32_t)(off + k)};
-                off += k;
-                prev = al;
-            } else {
-                al = (struct tok_span){(uint32_t)len, (uint32_t)len};
-            }
-            for (int32_t r = c->change; r < 0 && off < len; r++) {
-                uint32_t k = u8len(s[off]);
-                if (k > len - off)
-                    k = (uint32_t)(len - off);
-                prev = (struct tok_span){(uint32_t)off, (uint32_t)(off + k)};
-                off += k;
-            }
+        if (c->run && c->src == in + off) {
+            /* pass-through chars consuming themselves: identity alignment */
+            memcpy(o_s + o, c->src, c->n);
+            for (uint32_t b = 0; b < c->n; b++)
+                o_a[o + b] = (struct tok_span){(uint32_t)(off + b), (uint32_t)(off + b + 1)};
+            o += c->n;
+            off += c->n;
+            prev = o_a[o - 1];
+            continue;
         }
-        rc = out_reserve(&o, c->n);
-        if (rc != TOK_OK)
-            goto fail;
-        memcpy(o.s + o.n, c->src, c->n);
-        for (uint32_t b = 0; b < c->n; b++)
-            o.a[o.n + b] = al;
-        o.n += c->n;
+        /* A run that lags behind (after a removal lost at the very start) goes char by char. */
+        uint32_t n_chars = c->run ? c->n : 1;
+        for (uint32_t ch = 0; ch < n_chars; ch++) {
+            const char *src = c->run ? c->src + ch : c->src;
+            uint32_t n = c->run ? 1 : c->n;
+            int32_t change = c->run ? 0 : c->change;
+            struct tok_span al;
+            if (change > 0) {
+                al = prev; /* (0,0) when off == 0, as HF */
+            } else {
+                /* Consume the replaced char, then -change removed ones. Consumption never
+                 * passes the end (each entry accounts for the chars it consumes). */
+                if (off < len) {
+                    uint32_t k = u8len(s[off]);
+                    if (k > len - off)
+                        k = (uint32_t)(len - off);
+                    al = (struct tok_span){(uint32_t)off, (uint32_t)(off + k)};
+                    off += k;
+                    prev = al;
+                } else {
+                    al = (struct tok_span){(uint32_t)len, (uint32_t)len};
+                }
+                for (int32_t r = change; r < 0 && off < len; r++) {
+                    uint32_t k = u8len(s[off]);
+                    if (k > len - off)
+                        k = (uint32_t)(len - off);
+                    prev = (struct tok_span){(uint32_t)off, (uint32_t)(off + k)};
+                    off += k;
+                }
+            }
+            memcpy(o_s + o, src, n);
+            for (uint32_t b = 0; b < n; b++)
+                o_a[o + b] = al;
+            o += n;
+        }
     }
-    o.s[o.n] = '\0';
+    o_s[o] = '\0';
     free(t.v);
-    *out = o.s;
-    *out_len = o.n;
-    *align = o.a;
+    *out = o_s;
+    *out_len = o;
+    *align = o_a;
     return TOK_OK;
 fail:
     free(t.v);
-    free(o.s);
-    free(o.a);
+    free(o_s);
+    free(o_a);
     return rc;
 }

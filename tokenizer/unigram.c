@@ -24,16 +24,26 @@
 
 #define UNK_PENALTY 10.0 /* SentencePiece unigram_model.cc kUnkPenalty */
 
+/* Build-time cell. */
 struct da_cell {
     int32_t base;  /* children of this node are at base + byte */
     int32_t check; /* parent node index; -1 = free */
     int32_t id;    /* piece id ending here, -1 = none */
 };
 
+/* Run-time cell: 16 bytes, so the Viterbi inner loop touches one cache line per byte and
+ * finds the score next to the transition (no dependent load into a score table). */
+#define UG_PIECE 0x80000000u
+struct ug_cell {
+    uint32_t base; /* children at (base & ~UG_PIECE) + byte; UG_PIECE: a piece ends here */
+    int32_t check; /* parent cell; -1 free, -2 root */
+    double score;  /* score of that piece */
+};
+
 struct tok_unigram {
-    struct da_cell *da; /* (n_cells) every base + 255 is < n_cells */
+    struct ug_cell *cells; /* (n_cells) every base + 255 is < n_cells */
+    int32_t *cell_id;      /* (n_cells) piece id ending at the cell, -1 = none */
     size_t n_cells;
-    double *scores;     /* (n_pieces) */
     size_t n_pieces;
     double unk_score;
     int32_t unk_id;
@@ -172,12 +182,12 @@ static int32_t da_find(const struct tok_unigram *u, const unsigned char *s, size
 {
     int32_t node = 0;
     for (size_t i = 0; i < len; i++) {
-        int32_t t = u->da[node].base + s[i];
-        if (u->da[t].check != node)
+        int32_t t = (int32_t)(u->cells[node].base & ~UG_PIECE) + s[i];
+        if (u->cells[t].check != node)
             return -1;
         node = t;
     }
-    return len ? u->da[node].id : -1;
+    return len ? u->cell_id[node] : -1;
 }
 
 int tok_unigram_new(const char *const *pieces, const size_t *piece_lens, const double *scores,
@@ -193,11 +203,6 @@ int tok_unigram_new(const char *const *pieces, const size_t *piece_lens, const d
     int rc = TOK_ENOMEM;
     if (!u || !keys)
         goto fail;
-    u->scores = malloc((n ? n : 1) * sizeof *u->scores);
-    if (!u->scores)
-        goto fail;
-    if (n)
-        memcpy(u->scores, scores, n * sizeof *scores);
     u->n_pieces = n;
     u->unk_id = unk_id;
     u->byte_fallback = byte_fallback;
@@ -236,13 +241,21 @@ int tok_unigram_new(const char *const *pieces, const size_t *piece_lens, const d
     if (b.max_used < 256)
         b.max_used = 256; /* even an empty root is probed at base 0 + byte */
     u->n_cells = b.max_used + 1;
-    u->da = b.da;
+    rc = TOK_ENOMEM;
+    u->cells = malloc(u->n_cells * sizeof *u->cells);
+    u->cell_id = malloc(u->n_cells * sizeof *u->cell_id);
+    if (!u->cells || !u->cell_id)
+        goto fail;
+    for (size_t i = 0; i < u->n_cells; i++) {
+        const struct da_cell *c = &b.da[i];
+        u->cells[i] = (struct ug_cell){(uint32_t)c->base | (c->id >= 0 ? UG_PIECE : 0), c->check,
+                                       c->id >= 0 ? scores[c->id] : 0.0};
+        u->cell_id[i] = c->id;
+    }
+    free(b.da);
     b.da = NULL;
     free(b.next_free);
     b.next_free = NULL;
-    struct da_cell *shrunk = realloc(u->da, u->n_cells * sizeof *u->da);
-    if (shrunk)
-        u->da = shrunk;
 
     for (int c = 0; c < 256; c++) {
         char name[8];
@@ -264,8 +277,8 @@ void tok_unigram_free(struct tok_unigram *u)
 {
     if (!u)
         return;
-    free(u->da);
-    free(u->scores);
+    free(u->cells);
+    free(u->cell_id);
     free(u);
 }
 
@@ -327,7 +340,7 @@ int tok_unigram_encode(const struct tok_unigram *u, const char *word, size_t len
     for (size_t i = 1; i <= len; i++)
         best[i] = (struct vnode){0.0, -1, -1};
 
-    const struct da_cell *da = u->da;
+    const struct ug_cell *cells = u->cells;
     for (size_t i = 0; i < len;) {
         uint32_t mblen = u8len(s[i]);
         if (mblen > len - i)
@@ -336,17 +349,16 @@ int tok_unigram_encode(const struct tok_unigram *u, const char *word, size_t len
         bool has_single = false;
         int32_t node = 0;
         for (size_t j = i; j < len; j++) {
-            int32_t t = da[node].base + s[j];
-            if (da[t].check != node)
+            int32_t t = (int32_t)(cells[node].base & ~UG_PIECE) + s[j];
+            if (cells[t].check != node)
                 break;
             node = t;
-            int32_t id = da[node].id;
-            if (id < 0)
+            if (!(cells[node].base & UG_PIECE))
                 continue;
             struct vnode *tn = &best[j + 1];
-            double cand = u->scores[id] + here;
+            double cand = cells[node].score + here;
             if (tn->start < 0 || cand > tn->score)
-                *tn = (struct vnode){cand, (int32_t)i, id};
+                *tn = (struct vnode){cand, (int32_t)i, u->cell_id[node]};
             if (j + 1 - i == mblen)
                 has_single = true;
         }

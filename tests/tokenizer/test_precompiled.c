@@ -197,6 +197,11 @@ static void test_handmade(void)
     /* deletion at the very start: nobody to charge, so (HF quirk) the removal is lost and
      * r takes b's position: r aligns to [0,1) */
     expect(p, "br", "r", (const uint32_t[][2]){{0, 1}}, 1);
+    /* pass-through runs: a removal charged to the last char of a run ("xy" then b) and
+     * a run that lags behind the input after a removal lost at the start */
+    expect(p, "xybz", "xyz", (const uint32_t[][2]){{0, 1}, {1, 2}, {3, 4}}, 3);
+    expect(p, "bxy", "xy", (const uint32_t[][2]){{0, 1}, {1, 2}}, 2);
+    expect(p, "bbxyz", "xyz", (const uint32_t[][2]){{0, 1}, {1, 2}, {2, 3}}, 3);
     /* "cd" is two graphemes: "c"→K, then "d" kept */
     expect(p, "cd", "Kd", (const uint32_t[][2]){{0, 1}, {1, 2}}, 2);
     /* "gh" is two graphemes and neither "g" nor "h" is a key: the 2-char key never fires */
