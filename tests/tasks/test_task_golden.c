@@ -375,7 +375,6 @@ int main(int argc, char **argv)
     free(tybuf);
     free(ctx);
     free(ctx_lens);
-    if (g_fail)
-        fprintf(stderr, "%d check(s) failed\n", g_fail);
+    fprintf(stderr, "%d checks, %d failed\n", g_checks, g_fail);
     return g_fail ? 1 : 0;
 }

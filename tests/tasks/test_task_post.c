@@ -327,7 +327,6 @@ int main(void)
     test_subword();
     test_merge();
     test_qa();
-    if (g_fail)
-        fprintf(stderr, "%d check(s) failed\n", g_fail);
+    fprintf(stderr, "%d checks, %d failed\n", g_checks, g_fail);
     return g_fail ? 1 : 0;
 }

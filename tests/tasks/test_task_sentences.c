@@ -141,7 +141,6 @@ int main(void)
     test_offsets();
     test_mmr();
     test_pool();
-    if (g_fail)
-        fprintf(stderr, "%d check(s) failed\n", g_fail);
+    fprintf(stderr, "%d checks, %d failed\n", g_checks, g_fail);
     return g_fail ? 1 : 0;
 }
