@@ -61,4 +61,11 @@ void tok_unigram_free(struct tok_unigram *u);
 int tok_unigram_encode(const struct tok_unigram *u, const char *word, size_t len, int32_t **ids,
                        struct tok_span **spans, size_t *n);
 
+/* The same into caller arrays of at least len entries each (a word of len bytes never yields
+ * more than len pieces: pieces are disjoint and byte-fallback pieces are one per byte).
+ * No allocation unless the word is longer than ~145 bytes (Viterbi scratch): the call to
+ * use per word in a hot loop. Same return codes; ids/spans may be NULL when len == 0. */
+int tok_unigram_encode_into(const struct tok_unigram *u, const char *word, size_t len,
+                            int32_t *ids, struct tok_span *spans, size_t *n);
+
 #endif

@@ -310,16 +310,14 @@ static inline uint32_t u8len(unsigned char c)
 
 enum { STACK_BYTES = 4096 };
 
-int tok_unigram_encode(const struct tok_unigram *u, const char *word, size_t len, int32_t **ids,
-                       struct tok_span **spans, size_t *n)
+int tok_unigram_encode_into(const struct tok_unigram *u, const char *word, size_t len,
+                            int32_t *out_ids, struct tok_span *out_spans, size_t *n)
 {
-    if (!u || (!word && len) || !ids || !spans || !n)
+    if (!u || (!word && len) || (len && (!out_ids || !out_spans)) || !n)
         return TOK_EINVAL;
     if (len >= (size_t)INT32_MAX)
         return TOK_ELIMIT;
     if (len == 0) {
-        *ids = NULL;
-        *spans = NULL;
         *n = 0;
         return TOK_OK;
     }
@@ -333,8 +331,6 @@ int tok_unigram_encode(const struct tok_unigram *u, const char *word, size_t len
     struct vnode *best = scratch;
     struct piece *path = (struct piece *)(best + len + 1);
     int rc = TOK_OK;
-    int32_t *out_ids = NULL;
-    struct tok_span *out_spans = NULL;
 
     best[0] = (struct vnode){0.0, 0, -1};
     for (size_t i = 1; i <= len; i++)
@@ -414,13 +410,7 @@ int tok_unigram_encode(const struct tok_unigram *u, const char *word, size_t len
         }
     }
 
-    out_ids = malloc(n_out * sizeof *out_ids);
-    out_spans = malloc(n_out * sizeof *out_spans);
-    if (!out_ids || !out_spans) {
-        rc = TOK_ENOMEM;
-        goto done;
-    }
-    size_t o = 0;
+    size_t o = 0; /* n_out <= len: pieces are disjoint, byte pieces one per byte */
     for (size_t k = n_path; k-- > 0;) {
         const struct piece *pc = &path[k];
         struct tok_span sp = {pc->start, pc->end};
@@ -434,15 +424,35 @@ int tok_unigram_encode(const struct tok_unigram *u, const char *word, size_t len
             out_spans[o++] = sp;
         }
     }
-    *ids = out_ids;
-    *spans = out_spans;
     *n = n_out;
-    out_ids = NULL;
-    out_spans = NULL;
 done:
-    free(out_ids);
-    free(out_spans);
     if (scratch != (void *)stack)
         free(scratch);
     return rc;
+}
+
+int tok_unigram_encode(const struct tok_unigram *u, const char *word, size_t len, int32_t **ids,
+                       struct tok_span **spans, size_t *n)
+{
+    if (!u || (!word && len) || !ids || !spans || !n)
+        return TOK_EINVAL;
+    if (len == 0) {
+        *ids = NULL;
+        *spans = NULL;
+        *n = 0;
+        return TOK_OK;
+    }
+    int32_t *i_buf = malloc(len * sizeof *i_buf);
+    struct tok_span *s_buf = malloc(len * sizeof *s_buf);
+    size_t k = 0;
+    int rc = i_buf && s_buf ? tok_unigram_encode_into(u, word, len, i_buf, s_buf, &k) : TOK_ENOMEM;
+    if (rc != TOK_OK) {
+        free(i_buf);
+        free(s_buf);
+        return rc;
+    }
+    *ids = i_buf;
+    *spans = s_buf;
+    *n = k;
+    return TOK_OK;
 }

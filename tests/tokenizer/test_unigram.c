@@ -91,6 +91,26 @@ static void test_toy(void)
     expect(u, "dup", W({13, 0, 3}));
     /* an unknown ASCII char next to known text: unk(-20) + ... */
     expect(u, "zab", W({0, 0, 1}, {3, 1, 3}));
+    /* a long word (heap scratch instead of the stack one): "ab" x 300 → 300 x ab, and
+     * the _into variant on caller arrays of len entries gives the same */
+    {
+        char word[601];
+        for (int i = 0; i < 300; i++)
+            memcpy(word + 2 * i, "ab", 2);
+        word[600] = '\0';
+        int32_t *ids = NULL, into_ids[600];
+        struct tok_span *sp = NULL, into_sp[600];
+        size_t n = 0, n_into = 0;
+        CHECK(tok_unigram_encode(u, word, 600, &ids, &sp, &n) == TOK_OK);
+        CHECK(tok_unigram_encode_into(u, word, 600, into_ids, into_sp, &n_into) == TOK_OK);
+        CHECK(n == 300 && n_into == 300);
+        for (size_t i = 0; i < n && i < 300; i++) {
+            CHECK(ids[i] == 3 && sp[i].start == 2 * i && sp[i].end == 2 * i + 2);
+            CHECK(into_ids[i] == 3 && into_sp[i].start == 2 * i && into_sp[i].end == 2 * i + 2);
+        }
+        free(ids);
+        free(sp);
+    }
     tok_unigram_free(u);
 
     /* byte fallback: é = C3 A9, both byte pieces exist → two pieces spanning all of é;
