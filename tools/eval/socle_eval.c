@@ -222,7 +222,7 @@ static struct json_object *jprf(const struct ev_prf *m) {
 }
 
 static void emit_json(struct json_object *o) {
-    printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+    printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
                                                          JSON_C_TO_STRING_NOSLASHESCAPE));
     json_object_put(o);
 }

@@ -129,11 +129,28 @@ static int write_atomic(const char *dir, const char *name, const void *data, siz
     return TR_OK;
 }
 
+/* mkdir -p: create dir and its missing parents. */
+static int mkdir_p(const char *dir) {
+    char tmp[4096];
+    size_t n = strlen(dir);
+    if (n == 0 || n >= sizeof(tmp))
+        return -1;
+    memcpy(tmp, dir, n + 1);
+    for (size_t i = 1; i < n; i++)
+        if (tmp[i] == '/') {
+            tmp[i] = '\0';
+            if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+                return -1;
+            tmp[i] = '/';
+        }
+    return mkdir(tmp, 0755) != 0 && errno != EEXIST ? -1 : 0;
+}
+
 int tr_adapter_write(const char *dir, const struct tr_adapter_meta *m, const struct tr_head *h,
                      char *err, size_t errlen) {
     if (!dir || !m || !h || !m->name || !m->task || (m->n_labels && !m->labels))
         return TR_EINVAL;
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+    if (mkdir_p(dir) != 0)
         return fail(err, errlen, TR_EIO, "%s: %s", dir, strerror(errno));
     struct json_object *j = json_object_new_object(), *bb = json_object_new_object(),
                        *labels = json_object_new_array();
@@ -169,7 +186,7 @@ int tr_adapter_write(const char *dir, const struct tr_adapter_meta *m, const str
         if (x)
             json_object_object_add(j, "training", x);
     }
-    const char *js = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY |
+    const char *js = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
                                                            JSON_C_TO_STRING_NOSLASHESCAPE);
     uint8_t *st = NULL;
     size_t st_len = 0;

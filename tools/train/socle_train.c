@@ -1,0 +1,1085 @@
+/* socle-train — train an adapter head on the frozen shared model.
+ *
+ *   socle-train --model DIR --task classify|ner --train FILE [--dev FILE] [--test FILE]
+ *               --out ADAPTER_DIR [--name NAME] [options]
+ *
+ * DESIGN: the backbone never changes, so it runs exactly once over every example
+ * (train, dev, test): the features it produces — one pooled vector per text for
+ * classify, one vector per word (its first sub-token) for NER, from the last
+ * layer or from the last K layers for a learned scalar mix — stay in memory
+ * (bounded by --max-feature-mb) and every epoch only runs the head. Tokenization
+ * and windows follow what socled does at inference (tasks/job.c): classify sees
+ * the head of the text ([CLS] … [SEP], max_seq_len tokens); NER sentences are
+ * joined with single spaces. The adapter written is the format tasks/adapter.c
+ * loads (docs/adapters.md), so `socled` serves it as is.
+ */
+#include "engine/eng.h"
+#include "tokenizer/tok.h"
+#include "tools/eval/metrics.h"
+#include "tools/eval/readers.h"
+#include "tools/train/trainer.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+enum task { T_NONE, T_CLASSIFY, T_NER };
+enum pool { P_CLS, P_MEAN, P_POOLER };
+
+struct opts {
+    enum task task;
+    const char *model, *train, *dev, *test, *out, *name, *format, *labels;
+    const char *text_field, *label_field;
+    bool no_header, quiet, progress, metric_acc;
+    enum pool pool;
+    size_t layers, hidden, epochs, batch, patience, max_seq, threads, max_feature_mb;
+    double lr, wd, warmup, dev_ratio, test_ratio;
+    uint64_t seed;
+    bool mlp, lr_set;
+    enum tr_act act;
+    struct ev_limits limits;
+};
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: socle-train --model DIR --task classify|ner --train FILE --out DIR [options]\n"
+            "\n"
+            "data\n"
+            "  --dev FILE / --test FILE   evaluation sets (default: --dev-ratio of train)\n"
+            "  --dev-ratio R              held-out share of train when no --dev (default 0.1)\n"
+            "  --test-ratio R             held-out test share of train when no --test (default 0)\n"
+            "  --format F                 jsonl | csv | tsv (classify), conll (ner)\n"
+            "  --text-field F --label-field F --no-header   as socle-eval\n"
+            "  --labels a,b,c             fixed label set and order (default: from train, sorted)\n"
+            "  --max-examples N --max-bytes N\n"
+            "head\n"
+            "  --name NAME                adapter name (default: the --out directory's name)\n"
+            "  --head linear|mlp          (default linear)\n"
+            "  --hidden N                 MLP width (default 256)\n"
+            "  --activation tanh|gelu|relu  MLP activation (default gelu)\n"
+            "  --pooling cls|mean|pooler  classify pooling (default cls)\n"
+            "  --layers K                 scalar mix of the last K hidden states (default 1)\n"
+            "training\n"
+            "  --epochs N (default 10)  --batch N (default 32)  --lr X (linear 5e-3, mlp 1e-3)\n"
+            "  --weight-decay X (0.01)  --warmup R (0.1)  --patience N (3; 0 = no early stop)\n"
+            "  --seed N (42)  --metric macro_f1|accuracy (classify dev metric)\n"
+            "model\n"
+            "  --max-seq-len N            tokens per sequence (default: the model's maximum)\n"
+            "  --threads N                BLAS threads for the features pass (default 2)\n"
+            "  --max-feature-mb N         refuse a features cache larger than N MiB (4096)\n"
+            "  --quiet                    no progress lines\n");
+}
+
+static int num(const char *s, double *out) {
+    char *e;
+    errno = 0;
+    double v = strtod(s, &e);
+    if (errno || *e || !isfinite(v) || v < 0)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int unum(const char *s, size_t *out) {
+    double v;
+    if (num(s, &v) || v != floor(v) || v > 1e15)
+        return -1;
+    *out = (size_t)v;
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, struct opts *o) {
+    memset(o, 0, sizeof(*o));
+    o->layers = 1;
+    o->hidden = 256;
+    o->epochs = 10;
+    o->batch = 32;
+    o->patience = 3;
+    o->threads = 2;
+    o->max_feature_mb = 4096;
+    o->wd = 0.01;
+    o->warmup = 0.1;
+    o->dev_ratio = 0.1;
+    o->seed = 42;
+    o->act = TR_ACT_GELU;
+    o->progress = isatty(2);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        size_t z;
+#define ARG(n) (strcmp(a, n) == 0 && v && (i++, 1))
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            exit(0);
+        } else if (ARG("--task")) {
+            o->task = !strcmp(v, "classify") ? T_CLASSIFY : !strcmp(v, "ner") ? T_NER : T_NONE;
+            if (o->task == T_NONE) {
+                fprintf(stderr, "socle-train: --task classify|ner (qa heads are not trained yet)\n");
+                return -1;
+            }
+        } else if (ARG("--model")) o->model = v;
+        else if (ARG("--train")) o->train = v;
+        else if (ARG("--dev")) o->dev = v;
+        else if (ARG("--test")) o->test = v;
+        else if (ARG("--out")) o->out = v;
+        else if (ARG("--name")) o->name = v;
+        else if (ARG("--format")) o->format = v;
+        else if (ARG("--labels")) o->labels = v;
+        else if (ARG("--text-field")) o->text_field = v;
+        else if (ARG("--label-field")) o->label_field = v;
+        else if (!strcmp(a, "--no-header")) o->no_header = true;
+        else if (!strcmp(a, "--quiet")) o->quiet = true, o->progress = false;
+        else if (ARG("--head")) {
+            if (strcmp(v, "linear") && strcmp(v, "mlp"))
+                goto bad;
+            o->mlp = !strcmp(v, "mlp");
+        } else if (ARG("--activation")) {
+            if (!strcmp(v, "tanh")) o->act = TR_ACT_TANH;
+            else if (!strcmp(v, "gelu")) o->act = TR_ACT_GELU;
+            else if (!strcmp(v, "relu")) o->act = TR_ACT_RELU;
+            else goto bad;
+        } else if (ARG("--pooling")) {
+            if (!strcmp(v, "cls")) o->pool = P_CLS;
+            else if (!strcmp(v, "mean")) o->pool = P_MEAN;
+            else if (!strcmp(v, "pooler")) o->pool = P_POOLER;
+            else goto bad;
+        } else if (ARG("--metric")) {
+            if (!strcmp(v, "accuracy")) o->metric_acc = true;
+            else if (strcmp(v, "macro_f1")) goto bad;
+        } else if (ARG("--layers")) { if (unum(v, &o->layers) || !o->layers || o->layers > 64) goto bad; }
+        else if (ARG("--hidden")) { if (unum(v, &o->hidden) || !o->hidden) goto bad; }
+        else if (ARG("--epochs")) { if (unum(v, &o->epochs) || !o->epochs) goto bad; }
+        else if (ARG("--batch")) { if (unum(v, &o->batch) || !o->batch) goto bad; }
+        else if (ARG("--patience")) { if (unum(v, &o->patience)) goto bad; }
+        else if (ARG("--max-seq-len")) { if (unum(v, &o->max_seq) || o->max_seq < 4) goto bad; }
+        else if (ARG("--threads")) { if (unum(v, &o->threads) || !o->threads) goto bad; }
+        else if (ARG("--max-feature-mb")) { if (unum(v, &o->max_feature_mb)) goto bad; }
+        else if (ARG("--max-examples")) { if (unum(v, &o->limits.max_examples)) goto bad; }
+        else if (ARG("--max-bytes")) { if (unum(v, &o->limits.max_bytes)) goto bad; }
+        else if (ARG("--seed")) { if (unum(v, &z)) goto bad; o->seed = z; }
+        else if (ARG("--lr")) { if (num(v, &o->lr) || o->lr <= 0) goto bad; o->lr_set = true; }
+        else if (ARG("--weight-decay")) { if (num(v, &o->wd)) goto bad; }
+        else if (ARG("--warmup")) { if (num(v, &o->warmup) || o->warmup > 1) goto bad; }
+        else if (ARG("--dev-ratio")) { if (num(v, &o->dev_ratio) || o->dev_ratio >= 1) goto bad; }
+        else if (ARG("--test-ratio")) { if (num(v, &o->test_ratio) || o->test_ratio >= 1) goto bad; }
+        else {
+            fprintf(stderr, "socle-train: unknown or incomplete option '%s' (see --help)\n", a);
+            return -1;
+        }
+        continue;
+    bad:
+        fprintf(stderr, "socle-train: bad value for %s: '%s'\n", a, v);
+        return -1;
+#undef ARG
+    }
+    if (o->task == T_NONE || !o->model || !o->train || !o->out) {
+        fprintf(stderr, "socle-train: --task, --model, --train and --out are required (see --help)\n");
+        return -1;
+    }
+    if (o->pool == P_POOLER && o->layers > 1) {
+        fprintf(stderr, "socle-train: --pooling pooler reads the last layer only (no --layers)\n");
+        return -1;
+    }
+    if (!o->lr_set)
+        o->lr = o->mlp ? 1e-3 : 5e-3;
+    if (o->dev && o->dev_ratio == 0.1)
+        o->dev_ratio = 0;
+    return 0;
+}
+
+/* ---- the frozen model ---- */
+
+struct backbone {
+    struct eng_model *model;
+    struct tok_tokenizer *tok;
+    struct eng_ctx *ctx;
+    const struct eng_model_info *info;
+    size_t max_seq, max_tokens;
+    unsigned want;
+    size_t n_mix; /* layers in a feature */
+};
+
+static int backbone_open(const struct opts *o, struct backbone *b) {
+    char err[512] = "";
+    memset(b, 0, sizeof(*b));
+    struct eng_model_params mp = eng_model_params_default();
+    mp.load_head = false;
+    int st = eng_model_load(o->model, &mp, &b->model, err, sizeof(err));
+    if (st != ENG_OK) {
+        fprintf(stderr, "socle-train: model %s: %s (%s)\n", o->model, err, eng_strerror(st));
+        return -1;
+    }
+    st = tok_tokenizer_load(o->model, &b->tok, err, sizeof(err));
+    if (st != TOK_OK) {
+        fprintf(stderr, "socle-train: tokenizer in %s: %s (%s)\n", o->model, err, tok_strerror(st));
+        return -1;
+    }
+    b->info = eng_model_get_info(b->model);
+    if (o->pool == P_POOLER && o->task == T_CLASSIFY && !b->info->has_pooler) {
+        fprintf(stderr, "socle-train: --pooling pooler but the model has no pooler\n");
+        return -1;
+    }
+    if ((int)o->layers > b->info->n_layers + 1) {
+        fprintf(stderr, "socle-train: --layers %zu but the model has %d hidden states\n", o->layers,
+                b->info->n_layers + 1);
+        return -1;
+    }
+    b->max_seq = (size_t)b->info->max_seq_len;
+    if (o->max_seq && o->max_seq < b->max_seq)
+        b->max_seq = o->max_seq;
+    b->max_tokens = b->max_seq > 4096 ? b->max_seq : 4096;
+    eng_set_blas_threads((int)o->threads);
+    st = eng_ctx_new(b->model, b->max_tokens, &b->ctx);
+    if (st != ENG_OK) {
+        fprintf(stderr, "socle-train: engine context: %s\n", eng_strerror(st));
+        return -1;
+    }
+    b->n_mix = o->layers;
+    b->want = ENG_WANT_HIDDEN;
+    if (o->layers > 1)
+        b->want |= ENG_WANT_ALL_LAYERS;
+    if (o->pool == P_POOLER && o->task == T_CLASSIFY)
+        b->want |= ENG_WANT_POOLER;
+    return 0;
+}
+
+static void backbone_close(struct backbone *b) {
+    eng_ctx_free(b->ctx);
+    tok_tokenizer_free(b->tok);
+    eng_model_free(b->model);
+}
+
+/* One example's model input. For NER, word_tok[w] = index (in the sequence) of
+ * word w's first token, or -1 when truncation dropped the word. */
+struct unit {
+    size_t ex;
+    struct tok_encoding *enc;
+    int32_t *word_tok;
+    size_t n_words;
+};
+
+/* A feature set: n rows of (n_mix, d) floats and their labels. */
+struct featset {
+    size_t n, cap;
+    float *x;
+    int32_t *y;
+    size_t *sent; /* NER: sentence index of each row */
+    size_t *word; /* NER: word index */
+};
+
+static int featset_reserve(struct featset *f, size_t n, size_t row, size_t max_bytes) {
+    if (n <= f->cap)
+        return 0;
+    size_t cap = f->cap ? f->cap : 1024;
+    while (cap < n)
+        cap *= 2;
+    if ((double)cap * (double)row * 4.0 > (double)max_bytes) {
+        cap = n;
+        if ((double)cap * (double)row * 4.0 > (double)max_bytes)
+            return -2;
+    }
+    float *x = realloc(f->x, cap * row * sizeof(float));
+    if (!x)
+        return -1;
+    f->x = x;
+    int32_t *y = realloc(f->y, cap * sizeof(int32_t));
+    if (!y)
+        return -1;
+    f->y = y;
+    size_t *s = realloc(f->sent, cap * sizeof(size_t));
+    if (!s)
+        return -1;
+    f->sent = s;
+    size_t *w = realloc(f->word, cap * sizeof(size_t));
+    if (!w)
+        return -1;
+    f->word = w;
+    f->cap = cap;
+    return 0;
+}
+
+static void featset_clear(struct featset *f) {
+    free(f->x);
+    free(f->y);
+    free(f->sent);
+    free(f->word);
+    memset(f, 0, sizeof(*f));
+}
+
+/* Copy hidden state rows into a feature row (n_mix, d): layer kk of the last
+ * n_mix hidden states, token t (absolute index in the batch). */
+static void take_token(const struct backbone *b, const struct eng_output *out, size_t t, float *dst) {
+    size_t d = (size_t)b->info->d_model, L = (size_t)b->info->n_layers;
+    if (b->n_mix == 1) {
+        memcpy(dst, out->last_hidden + t * d, d * sizeof(float));
+        return;
+    }
+    for (size_t k = 0; k < b->n_mix; k++) {
+        size_t layer = L + 1 - b->n_mix + k;
+        memcpy(dst + k * d, out->all_layers + (layer * out->n_tokens + t) * d, d * sizeof(float));
+    }
+}
+
+struct pass {
+    const struct opts *o;
+    struct backbone *b;
+    enum task task;
+    struct featset *fs;
+    const int32_t *labels_cls;  /* classify: label id of example i */
+    int32_t *const *labels_ner; /* ner: label ids of the words of sentence i */
+    size_t max_bytes;
+    size_t n_dropped_words, n_truncated;
+};
+
+/* Run one packed batch of units and append their features. */
+static int run_batch(struct pass *p, struct unit *u, size_t nu) {
+    struct backbone *b = p->b;
+    size_t n_tok = 0;
+    for (size_t i = 0; i < nu; i++)
+        n_tok += u[i].enc->n_tokens;
+    size_t *lens = malloc(nu * sizeof(*lens));
+    int32_t *ids = malloc(n_tok * sizeof(*ids)), *tids = malloc(n_tok * sizeof(*tids));
+    int rc = -1;
+    if (!lens || !ids || !tids)
+        goto done;
+    size_t off = 0;
+    for (size_t i = 0; i < nu; i++) {
+        lens[i] = u[i].enc->n_tokens;
+        memcpy(ids + off, u[i].enc->ids, lens[i] * sizeof(int32_t));
+        memcpy(tids + off, u[i].enc->type_ids, lens[i] * sizeof(int32_t));
+        off += lens[i];
+    }
+    struct eng_batch batch = {nu, lens, ids, tids};
+    struct eng_output out;
+    int st = eng_ctx_forward(b->ctx, &batch, b->want, &out);
+    if (st != ENG_OK) {
+        fprintf(stderr, "socle-train: forward: %s\n", eng_strerror(st));
+        goto done;
+    }
+    size_t d = (size_t)b->info->d_model, row = b->n_mix * d;
+    off = 0;
+    for (size_t i = 0; i < nu; i++) {
+        size_t n = lens[i];
+        if (p->task == T_CLASSIFY) {
+            int r = featset_reserve(p->fs, p->fs->n + 1, row, p->max_bytes);
+            if (r)
+                goto oom;
+            float *dst = p->fs->x + p->fs->n * row;
+            if (p->o->pool == P_POOLER) {
+                memcpy(dst, out.pooler + i * d, d * sizeof(float));
+            } else if (p->o->pool == P_CLS) {
+                take_token(b, &out, off, dst);
+            } else { /* mean over every row, specials included (tasks' task_pool) */
+                float *tmp = malloc(row * sizeof(float));
+                double *acc = calloc(row, sizeof(double));
+                if (!tmp || !acc) {
+                    free(tmp);
+                    free(acc);
+                    goto done;
+                }
+                for (size_t t = 0; t < n; t++) {
+                    take_token(b, &out, off + t, tmp);
+                    for (size_t j = 0; j < row; j++)
+                        acc[j] += tmp[j];
+                }
+                for (size_t j = 0; j < row; j++)
+                    dst[j] = (float)(acc[j] / (double)n);
+                free(tmp);
+                free(acc);
+            }
+            p->fs->y[p->fs->n] = p->labels_cls[u[i].ex];
+            p->fs->sent[p->fs->n] = u[i].ex;
+            p->fs->word[p->fs->n] = 0;
+            p->fs->n++;
+        } else {
+            for (size_t w = 0; w < u[i].n_words; w++) {
+                if (u[i].word_tok[w] < 0)
+                    continue;
+                if (featset_reserve(p->fs, p->fs->n + 1, row, p->max_bytes))
+                    goto oom;
+                take_token(b, &out, off + (size_t)u[i].word_tok[w], p->fs->x + p->fs->n * row);
+                p->fs->y[p->fs->n] = p->labels_ner[u[i].ex][w];
+                p->fs->sent[p->fs->n] = u[i].ex;
+                p->fs->word[p->fs->n] = w;
+                p->fs->n++;
+            }
+        }
+        off += n;
+    }
+    rc = 0;
+    goto done;
+oom:
+    fprintf(stderr,
+            "socle-train: the features cache would exceed --max-feature-mb %zu MiB (or memory is "
+            "short); use --max-examples, fewer --layers, or raise the limit\n",
+            p->o->max_feature_mb);
+done:
+    free(lens);
+    free(ids);
+    free(tids);
+    return rc;
+}
+
+/* Encode example i into u (classify: the text; ner: the words joined by spaces). */
+static int encode_unit(struct pass *p, size_t i, const char *text, size_t len,
+                       const char *const *words, size_t n_words, struct unit *u) {
+    struct tok_encode_params tp = tok_encode_params_default();
+    tp.add_special_tokens = true;
+    tp.use_file_truncation = false;
+    tp.max_length = p->b->max_seq; /* the head of the text, as socled's classify window */
+    char *joined = NULL;
+    size_t *ws = NULL, *we = NULL;
+    memset(u, 0, sizeof(*u));
+    u->ex = i;
+    if (words) {
+        size_t tl = 0;
+        for (size_t w = 0; w < n_words; w++)
+            tl += strlen(words[w]) + 1;
+        joined = malloc(tl + 1);
+        ws = malloc((n_words + 1) * sizeof(*ws));
+        we = malloc((n_words + 1) * sizeof(*we));
+        u->word_tok = malloc((n_words + 1) * sizeof(*u->word_tok));
+        if (!joined || !ws || !we || !u->word_tok)
+            goto oom;
+        size_t off = 0;
+        for (size_t w = 0; w < n_words; w++) {
+            size_t l = strlen(words[w]);
+            if (w)
+                joined[off++] = ' ';
+            ws[w] = off;
+            memcpy(joined + off, words[w], l);
+            off += l;
+            we[w] = off;
+            u->word_tok[w] = -1;
+        }
+        joined[off] = '\0';
+        text = joined;
+        len = off;
+        u->n_words = n_words;
+    }
+    size_t bad = 0;
+    int st = tok_encode(p->b->tok, text, len, NULL, 0, &tp, &u->enc, &bad);
+    if (st != TOK_OK) {
+        fprintf(stderr, "socle-train: example %zu: cannot tokenize (%s at byte %zu)\n", i + 1,
+                tok_strerror(st), bad);
+        free(joined);
+        free(ws);
+        free(we);
+        free(u->word_tok);
+        u->word_tok = NULL;
+        return -1;
+    }
+    if (u->enc->n_overflowing || u->enc->n_tokens >= p->b->max_seq)
+        p->n_truncated++;
+    if (words) {
+        /* first token whose start offset falls inside word w */
+        size_t w = 0;
+        for (size_t t = 0; t < u->enc->n_tokens; t++) {
+            if (u->enc->special_mask[t])
+                continue;
+            size_t s = u->enc->offsets[t].start;
+            while (w < n_words && s >= we[w])
+                w++;
+            if (w == n_words)
+                break;
+            if (s >= ws[w] && u->word_tok[w] < 0)
+                u->word_tok[w] = (int32_t)t;
+        }
+        for (size_t k = 0; k < n_words; k++)
+            p->n_dropped_words += u->word_tok[k] < 0;
+    }
+    free(joined);
+    free(ws);
+    free(we);
+    return 0;
+oom:
+    free(joined);
+    free(ws);
+    free(we);
+    free(u->word_tok);
+    u->word_tok = NULL;
+    return -1;
+}
+
+/* The features pass over n examples (texts, or word lists). */
+static int features(struct pass *p, size_t n, const char *const *texts,
+                    const char *const *const *words, const size_t *n_words, const char *what) {
+    struct unit *u = calloc(p->b->max_tokens, sizeof(*u));
+    size_t nu = 0, n_tok = 0;
+    double t0 = now_s(), last = t0;
+    int rc = -1;
+    if (!u)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        struct unit cur;
+        if (encode_unit(p, i, texts ? texts[i] : NULL, texts ? strlen(texts[i]) : 0,
+                        words ? words[i] : NULL, words ? n_words[i] : 0, &cur) != 0)
+            goto done;
+        if (nu > 0 && n_tok + cur.enc->n_tokens > p->b->max_tokens) {
+            if (run_batch(p, u, nu) != 0) {
+                tok_encoding_free(cur.enc);
+                free(cur.word_tok);
+                goto done;
+            }
+            for (size_t k = 0; k < nu; k++) {
+                tok_encoding_free(u[k].enc);
+                free(u[k].word_tok);
+            }
+            nu = n_tok = 0;
+        }
+        u[nu++] = cur;
+        n_tok += cur.enc->n_tokens;
+        double t = now_s();
+        if (p->o->progress && t - last > 0.5) {
+            double rate = (double)(i + 1) / (t - t0);
+            fprintf(stderr, "\r  features %s: %zu/%zu  %.1f ex/s  ETA %.0fs   ", what, i + 1, n,
+                    rate, (double)(n - i - 1) / rate);
+            last = t;
+        }
+    }
+    if (nu > 0 && run_batch(p, u, nu) != 0)
+        goto done;
+    rc = 0;
+done:
+    for (size_t k = 0; k < nu; k++) {
+        tok_encoding_free(u[k].enc);
+        free(u[k].word_tok);
+    }
+    free(u);
+    if (p->o->progress)
+        fprintf(stderr, "\r%70s\r", "");
+    return rc;
+}
+
+/* ---- label tables ---- */
+
+static int labels_from_list(const char *list, struct ev_labels *l) {
+    for (const char *p = list; *p;) {
+        const char *q = strchr(p, ',');
+        size_t k = q ? (size_t)(q - p) : strlen(p);
+        char tmp[512];
+        if (k == 0 || k >= sizeof(tmp))
+            return -1;
+        memcpy(tmp, p, k);
+        tmp[k] = '\0';
+        if (ev_labels_find(l, tmp, true) < 0)
+            return -1;
+        p += k + (q != NULL);
+    }
+    return 0;
+}
+
+/* ---- evaluation of a trained head on a feature set ---- */
+
+struct eval_ctx {
+    const struct opts *o;
+    const struct featset *fs;
+    const struct ev_labels *labels;
+    /* classify */
+    const struct ev_cls_data *cls;
+    /* ner */
+    const struct ev_ner_data *ner;
+    double acc, macro_f1, micro_p, micro_r, micro_f1;
+};
+
+/* Predicted label id of every row. */
+static int predict_rows(const struct tr_head *h, const struct featset *fs, int32_t *pred) {
+    struct tr_scratch *s = NULL;
+    float *lg = malloc(h->cfg.n_out * sizeof(float));
+    if (!lg || tr_scratch_new(&h->cfg, &s) != TR_OK) {
+        free(lg);
+        return -1;
+    }
+    size_t row = h->cfg.n_mix * h->cfg.d_model;
+    for (size_t i = 0; i < fs->n; i++) {
+        tr_head_forward(h, fs->x + i * row, lg, s);
+        pred[i] = (int32_t)tr_argmax(lg, h->cfg.n_out);
+    }
+    free(lg);
+    tr_scratch_free(s);
+    return 0;
+}
+
+static int eval_cls(const struct tr_head *h, struct eval_ctx *e) {
+    const struct featset *fs = e->fs;
+    int32_t *pred = malloc((fs->n ? fs->n : 1) * sizeof(*pred));
+    int32_t *gold = malloc((fs->n ? fs->n : 1) * sizeof(*gold));
+    struct ev_labels ext = {0};
+    int rc = -1;
+    if (!pred || !gold || predict_rows(h, fs, pred) != 0)
+        goto done;
+    /* Gold labels unseen in train get ids after the trained ones: always wrong. */
+    for (size_t i = 0; i < e->labels->n; i++)
+        ev_labels_find(&ext, e->labels->names[i], true);
+    for (size_t i = 0; i < fs->n; i++)
+        gold[i] = ev_labels_find(&ext, e->cls->ex[fs->sent[i]].label, true);
+    struct ev_cls_report r;
+    if (ev_cls_score(gold, pred, fs->n, ext.n, &r) != EV_OK)
+        goto done;
+    e->acc = r.accuracy;
+    e->macro_f1 = r.macro_f1;
+    ev_cls_report_clear(&r);
+    rc = 0;
+done:
+    free(pred);
+    free(gold);
+    ev_labels_clear(&ext);
+    return rc;
+}
+
+static int eval_ner(const struct tr_head *h, struct eval_ctx *e) {
+    const struct featset *fs = e->fs;
+    const struct ev_ner_data *nd = e->ner;
+    int32_t *pred = malloc((fs->n ? fs->n : 1) * sizeof(*pred));
+    struct ev_ner *sc = NULL;
+    int rc = -1;
+    if (!pred || predict_rows(h, fs, pred) != 0 || ev_ner_new(EV_NER_STRICT, &sc) != EV_OK)
+        goto done;
+    size_t r = 0;
+    for (size_t si = 0; si < nd->n; si++) {
+        const struct ev_ner_sentence *s = &nd->s[si];
+        const char **tags = malloc((s->n ? s->n : 1) * sizeof(*tags));
+        if (!tags)
+            goto done;
+        for (size_t w = 0; w < s->n; w++)
+            tags[w] = "O"; /* words truncation dropped are predicted O */
+        while (r < fs->n && fs->sent[r] == si) {
+            tags[fs->word[r]] = e->labels->names[pred[r]];
+            r++;
+        }
+        size_t bad = 0;
+        int st = ev_ner_add_tags(sc, (const char *const *)s->tags, tags, s->n, &bad);
+        free(tags);
+        if (st != EV_OK)
+            goto done;
+    }
+    struct ev_ner_report rep;
+    if (ev_ner_report(sc, &rep) != EV_OK)
+        goto done;
+    e->micro_p = rep.micro.precision;
+    e->micro_r = rep.micro.recall;
+    e->micro_f1 = rep.micro.f1;
+    e->macro_f1 = rep.macro_f1;
+    e->acc = rep.token_accuracy;
+    ev_ner_report_clear(&rep);
+    rc = 0;
+done:
+    free(pred);
+    ev_ner_free(sc);
+    return rc;
+}
+
+static double dev_metric(const struct tr_head *h, void *ud) {
+    struct eval_ctx *e = ud;
+    if (e->ner) {
+        if (eval_ner(h, e) != 0)
+            return -1;
+        return e->micro_f1;
+    }
+    if (eval_cls(h, e) != 0)
+        return -1;
+    return e->o->metric_acc ? e->acc : e->macro_f1;
+}
+
+static void on_progress(const struct tr_epoch_info *e, void *ud) {
+    const struct opts *o = ud;
+    if (o->quiet)
+        return;
+    if (!e->end_of_epoch) {
+        if (o->progress)
+            fprintf(stderr, "\r  epoch %zu/%zu  step %zu/%zu  loss %.4f  %.0f ex/s   ", e->epoch,
+                    e->n_epochs, e->step, e->total_steps, e->loss, e->examples_per_s);
+        return;
+    }
+    if (o->progress)
+        fprintf(stderr, "\r%78s\r", "");
+    double eta = e->seconds * (double)(e->n_epochs - e->epoch);
+    fprintf(stderr, "epoch %2zu/%zu  loss %.4f  dev %s %.4f%s  %.2fs  %.0f ex/s  ETA %.0fs (max)\n",
+            e->epoch, e->n_epochs, e->loss,
+            o->task == T_NER ? "F1" : (o->metric_acc ? "acc" : "macro-F1"), e->dev_metric,
+            e->improved ? " *" : "", e->seconds, e->examples_per_s, eta);
+}
+
+/* ---- data split ---- */
+
+/* Deterministic split of n indices: a seeded shuffle, then [dev | test | train]. */
+static void split_indices(size_t n, uint64_t seed, size_t n_dev, size_t n_test, uint8_t *part) {
+    size_t *idx = malloc(n * sizeof(*idx));
+    if (!idx)
+        return;
+    for (size_t i = 0; i < n; i++)
+        idx[i] = i;
+    uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
+    for (size_t i = n; i > 1; i--) {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        size_t j = (size_t)(s % i), t = idx[i - 1];
+        idx[i - 1] = idx[j];
+        idx[j] = t;
+    }
+    for (size_t k = 0; k < n; k++)
+        part[idx[k]] = k < n_dev ? 1 : k < n_dev + n_test ? 2 : 0;
+    free(idx);
+}
+
+/* ---- main flows ---- */
+
+static const char *base_name(const char *p) {
+    const char *s = strrchr(p, '/');
+    while (s && s[1] == '\0' && s > p) { /* trailing slash */
+        const char *q = s - 1;
+        while (q > p && *q != '/')
+            q--;
+        return *q == '/' ? q + 1 : q;
+    }
+    return s ? s + 1 : p;
+}
+
+static void print_metrics(const char *what, const struct eval_ctx *e, bool ner) {
+    if (ner)
+        printf("%-5s entity P %.4f  R %.4f  F1 %.4f (strict IOB2)   macro-F1 %.4f   token acc %.4f\n",
+               what, e->micro_p, e->micro_r, e->micro_f1, e->macro_f1, e->acc);
+    else
+        printf("%-5s accuracy %.4f   macro-F1 %.4f\n", what, e->acc, e->macro_f1);
+}
+
+struct dataset {
+    /* classify */
+    struct ev_cls_data cls;
+    /* ner */
+    struct ev_ner_data ner;
+    int32_t **ner_ids; /* (n) label ids per word (-1 = unseen label) */
+};
+
+static void dataset_clear(struct dataset *d) {
+    for (size_t i = 0; d->ner_ids && i < d->ner.n; i++)
+        free(d->ner_ids[i]);
+    free(d->ner_ids);
+    ev_cls_data_clear(&d->cls);
+    ev_ner_data_clear(&d->ner);
+}
+
+static int load_set(const struct opts *o, const char *path, struct dataset *d) {
+    char err[512];
+    memset(d, 0, sizeof(*d));
+    if (o->task == T_CLASSIFY) {
+        struct ev_cls_read_opts ro = {0};
+        ro.format = o->format && !strcmp(o->format, "csv")     ? EV_CLS_CSV
+                    : o->format && !strcmp(o->format, "tsv")   ? EV_CLS_TSV
+                    : o->format && !strcmp(o->format, "jsonl") ? EV_CLS_JSONL
+                                                               : EV_CLS_AUTO;
+        ro.text_field = o->text_field;
+        ro.label_field = o->label_field;
+        ro.no_header = o->no_header;
+        ro.limits = o->limits;
+        if (ev_cls_read(path, &ro, &d->cls, err, sizeof(err)) != EV_OK) {
+            fprintf(stderr, "socle-train: %s\n", err);
+            return -1;
+        }
+    } else {
+        struct ev_conll_opts co = ev_conll_opts_default();
+        co.limits = o->limits;
+        if (ev_conll_read(path, &co, &d->ner, err, sizeof(err)) != EV_OK) {
+            fprintf(stderr, "socle-train: %s\n", err);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Move the examples of src whose part == want into dst (strings are moved). */
+static void take_part(struct dataset *src, const uint8_t *part, uint8_t want, struct dataset *dst,
+                      bool ner) {
+    memset(dst, 0, sizeof(*dst));
+    size_t n = ner ? src->ner.n : src->cls.n, k = 0;
+    for (size_t i = 0; i < n; i++)
+        k += part[i] == want;
+    if (ner) {
+        dst->ner.s = calloc(k ? k : 1, sizeof(*dst->ner.s));
+        for (size_t i = 0; dst->ner.s && i < n; i++)
+            if (part[i] == want)
+                dst->ner.s[dst->ner.n++] = src->ner.s[i];
+        dst->ner.cap = k;
+    } else {
+        dst->cls.ex = calloc(k ? k : 1, sizeof(*dst->cls.ex));
+        for (size_t i = 0; dst->cls.ex && i < n; i++)
+            if (part[i] == want)
+                dst->cls.ex[dst->cls.n++] = src->cls.ex[i];
+        dst->cls.cap = k;
+    }
+}
+
+static int compute_set_features(const struct opts *o, struct backbone *b, struct dataset *d,
+                                struct ev_labels *labels, struct featset *fs,
+                                const char *what, size_t *n_unseen) {
+    struct pass p = {o, b, o->task, fs, NULL, NULL, o->max_feature_mb << 20, 0, 0};
+    int rc = -1;
+    *n_unseen = 0;
+    if (o->task == T_CLASSIFY) {
+        size_t n = d->cls.n;
+        int32_t *y = malloc(n * sizeof(*y));
+        const char **texts = malloc(n * sizeof(*texts));
+        if (!y || !texts) {
+            free(y);
+            free(texts);
+            return -1;
+        }
+        for (size_t i = 0; i < n; i++) {
+            texts[i] = d->cls.ex[i].text;
+            y[i] = ev_labels_find(labels, d->cls.ex[i].label, false);
+            *n_unseen += y[i] < 0;
+        }
+        p.labels_cls = y;
+        rc = features(&p, n, texts, NULL, NULL, what);
+        free(y);
+        free(texts);
+    } else {
+        size_t n = d->ner.n;
+        d->ner_ids = calloc(n ? n : 1, sizeof(*d->ner_ids));
+        const char *const **words = malloc((n ? n : 1) * sizeof(*words));
+        size_t *nw = malloc((n ? n : 1) * sizeof(*nw));
+        if (!d->ner_ids || !words || !nw) {
+            free(words);
+            free(nw);
+            return -1;
+        }
+        for (size_t i = 0; i < n; i++) {
+            const struct ev_ner_sentence *s = &d->ner.s[i];
+            words[i] = (const char *const *)s->tokens;
+            nw[i] = s->n;
+            d->ner_ids[i] = malloc((s->n ? s->n : 1) * sizeof(int32_t));
+            if (!d->ner_ids[i]) {
+                free(words);
+                free(nw);
+                return -1;
+            }
+            for (size_t w = 0; w < s->n; w++) {
+                d->ner_ids[i][w] =
+                    ev_labels_find(labels, s->tags[w], false);
+                *n_unseen += d->ner_ids[i][w] < 0;
+            }
+        }
+        p.labels_ner = d->ner_ids;
+        rc = features(&p, n, NULL, words, nw, what);
+        free(words);
+        free(nw);
+        if (p.n_dropped_words)
+            fprintf(stderr, "  %s: %zu word(s) beyond max_seq_len were dropped (predicted O)\n",
+                    what, p.n_dropped_words);
+    }
+    if (p.n_truncated && o->task == T_CLASSIFY)
+        fprintf(stderr, "  %s: %zu text(s) longer than %zu tokens: their head is used, as socled does\n",
+                what, p.n_truncated, b->max_seq);
+    return rc;
+}
+
+int main(int argc, char **argv) {
+    struct opts o;
+    if (parse_args(argc, argv, &o) != 0)
+        return 2;
+    bool ner = o.task == T_NER;
+    struct dataset all = {0}, tr = {0}, dv = {0}, te = {0};
+    struct ev_labels labels = {0};
+    struct backbone b = {0};
+    struct featset f_tr = {0}, f_dv = {0}, f_te = {0};
+    struct tr_head *h = NULL;
+    uint8_t *part = NULL;
+    int rc = 1;
+    bool have_b = false;
+
+    /* data */
+    if (load_set(&o, o.train, &all) != 0)
+        goto done;
+    size_t n_all = ner ? all.ner.n : all.cls.n;
+    size_t n_dev = o.dev ? 0 : (size_t)(o.dev_ratio * (double)n_all + 0.5);
+    size_t n_test = o.test ? 0 : (size_t)(o.test_ratio * (double)n_all + 0.5);
+    part = calloc(n_all, 1);
+    if (!part)
+        goto done;
+    split_indices(n_all, o.seed, n_dev, n_test, part);
+    take_part(&all, part, 0, &tr, ner);
+    if (!o.dev && n_dev)
+        take_part(&all, part, 1, &dv, ner);
+    if (!o.test && n_test)
+        take_part(&all, part, 2, &te, ner);
+    /* the strings now belong to the parts: release only all's arrays */
+    free(all.cls.ex);
+    free(all.ner.s);
+    memset(&all, 0, sizeof(all));
+    if (o.dev && load_set(&o, o.dev, &dv) != 0)
+        goto done;
+    if (o.test && load_set(&o, o.test, &te) != 0)
+        goto done;
+    size_t n_tr = ner ? tr.ner.n : tr.cls.n, n_dv = ner ? dv.ner.n : dv.cls.n,
+           n_te = ner ? te.ner.n : te.cls.n;
+    if (n_tr == 0) {
+        fprintf(stderr, "socle-train: no training examples left\n");
+        goto done;
+    }
+
+    /* labels */
+    if (o.labels) {
+        if (labels_from_list(o.labels, &labels) != 0) {
+            fprintf(stderr, "socle-train: bad --labels list\n");
+            goto done;
+        }
+    } else if (!ner) {
+        for (size_t i = 0; i < tr.cls.n; i++)
+            ev_labels_find(&labels, tr.cls.ex[i].label, true);
+        ev_labels_sort(&labels);
+    } else {
+        /* O, then B-X and I-X for every type X seen in train, types sorted */
+        struct ev_labels types = {0};
+        for (size_t i = 0; i < tr.ner.n; i++)
+            for (size_t w = 0; w < tr.ner.s[i].n; w++)
+                if (strcmp(tr.ner.s[i].tags[w], "O") != 0)
+                    ev_labels_find(&types, tr.ner.s[i].tags[w] + 2, true);
+        ev_labels_sort(&types);
+        ev_labels_find(&labels, "O", true);
+        for (size_t t = 0; t < types.n; t++) {
+            char tag[600];
+            snprintf(tag, sizeof(tag), "B-%s", types.names[t]);
+            ev_labels_find(&labels, tag, true);
+            snprintf(tag, sizeof(tag), "I-%s", types.names[t]);
+            ev_labels_find(&labels, tag, true);
+        }
+        ev_labels_clear(&types);
+    }
+    if (labels.n < 2) {
+        fprintf(stderr, "socle-train: need at least 2 labels, found %zu\n", labels.n);
+        goto done;
+    }
+
+    /* frozen model: one features pass per set */
+    have_b = true; /* backbone_close copes with a partly opened backbone */
+    if (backbone_open(&o, &b) != 0)
+        goto done;
+    size_t unseen = 0;
+    double t0 = now_s();
+    if (compute_set_features(&o, &b, &tr, &labels, &f_tr, "train", &unseen) != 0)
+        goto done;
+    if (unseen) {
+        fprintf(stderr, "socle-train: %zu training label(s) not in --labels\n", unseen);
+        goto done;
+    }
+    double t_feat_train = now_s() - t0;
+    t0 = now_s();
+    if (n_dv && compute_set_features(&o, &b, &dv, &labels, &f_dv, "dev", &unseen) != 0)
+        goto done;
+    if (unseen)
+        fprintf(stderr,
+                "socle-train: warning: %zu dev %s with a label never seen in train: scored as "
+                "errors (the head cannot predict them)\n",
+                unseen, ner ? "words" : "examples");
+    if (n_te && compute_set_features(&o, &b, &te, &labels, &f_te, "test", &unseen) != 0)
+        goto done;
+    if (unseen)
+        fprintf(stderr, "socle-train: warning: %zu test %s with a label never seen in train\n",
+                unseen, ner ? "words" : "examples");
+    double t_feat_eval = now_s() - t0;
+    size_t d = (size_t)b.info->d_model;
+    fprintf(stderr,
+            "features: train %zu %s -> %zu rows in %.1fs (%.1f %s/s); dev+test %zu+%zu in %.1fs; "
+            "cache %.1f MiB\n",
+            n_tr, ner ? "sentences" : "texts", f_tr.n, t_feat_train,
+            (double)n_tr / (t_feat_train > 0 ? t_feat_train : 1), ner ? "sent" : "texts", n_dv,
+            n_te, t_feat_eval,
+            (double)(f_tr.n + f_dv.n + f_te.n) * (double)(b.n_mix * d) * 4.0 / 1048576.0);
+
+    /* head */
+    struct tr_head_cfg hc = {d, b.n_mix, o.mlp, o.hidden, o.act, labels.n};
+    if (tr_head_new(&hc, o.seed, &h) != TR_OK)
+        goto done;
+    struct eval_ctx dev_e = {&o, &f_dv, &labels, &dv.cls, ner ? &dv.ner : NULL, 0, 0, 0, 0, 0};
+    struct tr_fit_opts fo = {0};
+    fo.epochs = o.epochs;
+    fo.batch_size = o.batch;
+    fo.lr = o.lr;
+    fo.weight_decay = o.wd;
+    fo.warmup_ratio = o.warmup;
+    fo.patience = o.patience;
+    fo.seed = o.seed;
+    fo.dev_metric = n_dv ? dev_metric : NULL;
+    fo.dev_ud = &dev_e;
+    fo.progress = on_progress;
+    fo.progress_ud = &o;
+    struct tr_data td = {f_tr.n, f_tr.x, f_tr.y};
+    struct tr_fit_result fr;
+    t0 = now_s();
+    int st = tr_fit(h, &td, &fo, &fr);
+    if (st != TR_OK) {
+        fprintf(stderr, "socle-train: training failed: %s\n", tr_strerror(st));
+        goto done;
+    }
+    double t_fit = now_s() - t0;
+    printf("trained %s head (%zu labels, %zu params) on %zu rows: %zu epochs in %.1fs "
+           "(%.2fs/epoch), loss %.4f -> %.4f, best epoch %zu\n",
+           o.mlp ? "mlp" : "linear", labels.n, h->n_params, f_tr.n, fr.epochs_run, t_fit,
+           t_fit / (double)fr.epochs_run, fr.first_loss, fr.final_loss, fr.best_epoch);
+    if (n_dv) {
+        dev_metric(h, &dev_e);
+        print_metrics("dev", &dev_e, ner);
+    }
+    if (n_te) {
+        struct eval_ctx te_e = {&o, &f_te, &labels, &te.cls, ner ? &te.ner : NULL, 0, 0, 0, 0, 0};
+        dev_metric(h, &te_e);
+        print_metrics("test", &te_e, ner);
+    }
+
+    /* adapter */
+    int *layer_idx = NULL;
+    size_t n_li = 0;
+    if (b.n_mix > 1) {
+        layer_idx = malloc(b.n_mix * sizeof(int));
+        if (!layer_idx)
+            goto done;
+        for (size_t k = 0; k < b.n_mix; k++)
+            layer_idx[k] = -(int)(b.n_mix - k);
+        n_li = b.n_mix;
+    }
+    char extra[512];
+    snprintf(extra, sizeof(extra),
+             "{\"tool\":\"socle-train\",\"train\":\"%s\",\"rows\":%zu,\"epochs\":%zu,"
+             "\"best_epoch\":%zu,\"seed\":%llu,\"lr\":%g,\"batch\":%zu,\"dev_metric\":%.6f}",
+             base_name(o.train), f_tr.n, fr.epochs_run, fr.best_epoch, (unsigned long long)o.seed,
+             o.lr, o.batch, fr.best_dev);
+    static const char *const pools[] = {"cls", "mean", "pooler"};
+    struct tr_adapter_meta meta = {
+        o.name ? o.name : base_name(o.out), ner ? "ner" : "classify", b.info->model_type,
+        b.info->d_model, b.info->n_layers, b.info->vocab_size, labels.n,
+        (const char *const *)labels.names, ner ? NULL : pools[o.pool], layer_idx, n_li,
+        ner ? "IOB2" : NULL, strchr(o.train, '"') ? NULL : extra};
+    char err[512] = "";
+    st = tr_adapter_write(o.out, &meta, h, err, sizeof(err));
+    free(layer_idx);
+    if (st != TR_OK) {
+        fprintf(stderr, "socle-train: %s\n", err[0] ? err : tr_strerror(st));
+        goto done;
+    }
+    printf("adapter written: %s (adapter.json, head.safetensors)\n", o.out);
+    rc = 0;
+done:
+    tr_head_free(h);
+    featset_clear(&f_tr);
+    featset_clear(&f_dv);
+    featset_clear(&f_te);
+    if (have_b)
+        backbone_close(&b);
+    ev_labels_clear(&labels);
+    dataset_clear(&tr);
+    dataset_clear(&dv);
+    dataset_clear(&te);
+    dataset_clear(&all);
+    free(part);
+    return rc;
+}
