@@ -84,6 +84,10 @@ struct eng_model {
     struct eng_weight cls_w, cls_b; /* (n_labels, d_model) */
 };
 
+/* Tests only: make a context process its batches in chunks of at most `tokens`
+ * tokens (never below its longest sequence, never above what it allocated). */
+void eng_ctx_shrink_chunk(struct eng_ctx *c, size_t tokens);
+
 /* ---- BLAS and kernels (engine/blas.c, engine/kernels.c) ------------------- */
 
 /* C (m, n) (ldc) = alpha * A (m, k) (lda) . B^T where B is (n, k) (ldb) + beta * C. */

@@ -17,6 +17,19 @@ static double now(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* Peak resident set (VmHWM) in MB. */
+static double peak_rss_mb(void) {
+    FILE *fp = fopen("/proc/self/status", "r");
+    char line[256];
+    double kb = -1;
+    while (fp && fgets(line, sizeof line, fp))
+        if (strncmp(line, "VmHWM:", 6) == 0)
+            kb = atof(line + 6);
+    if (fp)
+        fclose(fp);
+    return kb / 1024.0;
+}
+
 static int cmp_d(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
@@ -90,6 +103,9 @@ int main(int argc, char **argv) {
     double lin = 2.0 * (double)n * (4.0 * (double)(d * d) + 2.0 * (double)(d * ff));
     double att = 4.0 * (double)B * (double)(L * L) * (double)d;
     double flops = (double)in->n_layers * (lin + att);
+    printf("peak RSS after the forwards: %.1f MB (weights %.1f MB, ratio %.3f)\n", peak_rss_mb(),
+           (double)in->weights_bytes / 1e6 * (1e6 / 1048576.0),
+           peak_rss_mb() / ((double)in->weights_bytes / 1048576.0));
     if (getenv("ENG_PERF_FORWARD_ONLY")) {
         printf("L=%zu B=%zu threads=%d: forward %.2f ms (min %.2f max %.2f)\n", L, B, th, med * 1e3,
                lo * 1e3, hi * 1e3);

@@ -4,6 +4,8 @@
  * batch, and shuffled into random-sized sub-batches. */
 #include "tests/engine/eng_testutil.h"
 
+#include "engine/eng_impl.h" /* eng_ctx_shrink_chunk */
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -188,8 +190,12 @@ int main(int argc, char **argv) {
         start[s] = t;
 
     /* mode 0: each sequence alone; 1: all packed in order; 2-4: shuffled,
-     * random-sized sub-batches. */
-    for (int mode = 0; mode < 5; mode++) {
+     * random-sized sub-batches; 5: all packed, the layers run in chunks of whole
+     * sequences of at most max_seq_len tokens (the fixtures are smaller than
+     * the default chunk). */
+    for (int mode = 0; mode < 6; mode++) {
+        if (mode == 5)
+            eng_ctx_shrink_chunk(ctx, 0);
         size_t before = n_bad;
         for (size_t s = 0; s < ids.n_seqs; s++)
             order[s] = s;
@@ -201,7 +207,9 @@ int main(int argc, char **argv) {
             }
         size_t next = 0;
         while (next < ids.n_seqs) {
-            size_t k = mode == 0 ? 1 : mode == 1 ? ids.n_seqs : 1 + rnd(ids.n_seqs - next);
+            size_t k = mode == 0                ? 1
+                       : mode == 1 || mode == 5 ? ids.n_seqs
+                                                : 1 + rnd(ids.n_seqs - next);
             if (k > ids.n_seqs - next)
                 k = ids.n_seqs - next;
             size_t nt = 0;
@@ -231,7 +239,10 @@ int main(int argc, char **argv) {
             next += k;
         }
         printf("%s mode %d (%s): %zu mismatches\n", argv[1], mode,
-               mode == 0 ? "alone" : mode == 1 ? "one packed batch" : "random sub-batches",
+               mode == 0   ? "alone"
+               : mode == 1 ? "one packed batch"
+               : mode == 5 ? "one batch, layers in chunks of max_seq_len tokens"
+                           : "random sub-batches",
                n_bad - before);
     }
     printf("%s: %zu values checked, %zu outside tolerance, worst error = %.3f x tolerance\n",
