@@ -42,7 +42,7 @@ static void *worker(void *arg) {
     return NULL;
 }
 
-int main(void) {
+int main(int argc, char **argv) {
     char fx[4096], p[4300], err[512];
     if (!etu_fixture_dir("roberta-tokcls", fx, sizeof fx))
         return ETU_SKIP;
@@ -51,8 +51,9 @@ int main(void) {
         fprintf(stderr, "load: %s\n", err);
         return 1;
     }
-    /* One BLAS thread per worker: workers x BLAS threads <= cores. */
-    eng_set_blas_threads(1);
+    /* argv[1]: BLAS threads per sgemm (1 = the recommended workers x 1; 2 checks
+     * that concurrent callers of a threaded OpenBLAS still get exact results). */
+    eng_set_blas_threads(argc > 1 ? atoi(argv[1]) : 1);
     struct etu_seqs ids;
     snprintf(p, sizeof p, "%s/ids.txt", fx);
     etu_read_seqs(p, &ids);
