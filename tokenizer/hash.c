@@ -125,55 +125,34 @@ int32_t tok_hash_get(const struct tok_hash *h, const char *key, size_t len) {
     return -1;
 }
 
-static inline uint64_t mix64(uint64_t x) {
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdull;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ull;
-    x ^= x >> 33;
-    return x;
-}
-
 int tok_pairmap_init(struct tok_pairmap *m, size_t expect) {
     memset(m, 0, sizeof *m);
     size_t cap = 16;
     while (cap < expect * 2) cap <<= 1;
-    m->keys = calloc(cap, sizeof *m->keys);
-    m->rank = malloc(cap * sizeof *m->rank);
-    m->newid = malloc(cap * sizeof *m->newid);
-    if (!m->keys || !m->rank || !m->newid) {
-        tok_pairmap_free(m);
-        return TOK_ENOMEM;
-    }
+    m->e = calloc(cap, sizeof *m->e);
+    if (!m->e) return TOK_ENOMEM;
     m->cap = cap;
     return TOK_OK;
 }
 
 void tok_pairmap_free(struct tok_pairmap *m) {
-    free(m->keys);
-    free(m->rank);
-    free(m->newid);
+    free(m->e);
     memset(m, 0, sizeof *m);
 }
 
-static int pairmap_insert(struct tok_pairmap *m, uint64_t key, int32_t rank, int32_t newid,
-                          bool keep_first) {
-    size_t j = mix64(key) & (m->cap - 1);
-    while (m->keys[j]) {
-        if (m->keys[j] == key + 1) {
-            if (!keep_first) {
-                m->rank[j] = rank;
-                m->newid[j] = newid;
-            }
-            return TOK_OK;
+/* key is already +1 */
+static void pairmap_insert(struct tok_pairmap *m, uint64_t key, int32_t rank, int32_t newid) {
+    size_t j = tok_mix64(key) & (m->cap - 1);
+    while (m->e[j].key) {
+        if (m->e[j].key == key) {
+            m->e[j].rank = rank;
+            m->e[j].newid = newid;
+            return;
         }
         j = (j + 1) & (m->cap - 1);
     }
-    m->keys[j] = key + 1;
-    m->rank[j] = rank;
-    m->newid[j] = newid;
+    m->e[j] = (struct tok_pairent){key, rank, newid};
     m->n++;
-    return TOK_OK;
 }
 
 int tok_pairmap_put(struct tok_pairmap *m, int32_t a, int32_t b, int32_t rank, int32_t newid) {
@@ -182,27 +161,11 @@ int tok_pairmap_put(struct tok_pairmap *m, int32_t a, int32_t b, int32_t rank, i
         int rc = tok_pairmap_init(&g, m->cap);
         if (rc) return rc;
         for (size_t i = 0; i < m->cap; i++)
-            if (m->keys[i]) pairmap_insert(&g, m->keys[i] - 1, m->rank[i], m->newid[i], false);
+            if (m->e[i].key) pairmap_insert(&g, m->e[i].key, m->e[i].rank, m->e[i].newid);
         tok_pairmap_free(m);
         *m = g;
     }
-    uint64_t key = ((uint64_t)(uint32_t)a << 32) | (uint32_t)b;
     /* HF collects merges into a HashMap: a pair listed twice keeps its last rank. */
-    return pairmap_insert(m, key, rank, newid, false);
-}
-
-bool tok_pairmap_get(const struct tok_pairmap *m, int32_t a, int32_t b, int32_t *rank,
-                     int32_t *newid) {
-    if (!m->cap) return false;
-    uint64_t key = ((uint64_t)(uint32_t)a << 32) | (uint32_t)b;
-    size_t j = mix64(key) & (m->cap - 1);
-    while (m->keys[j]) {
-        if (m->keys[j] == key + 1) {
-            *rank = m->rank[j];
-            *newid = m->newid[j];
-            return true;
-        }
-        j = (j + 1) & (m->cap - 1);
-    }
-    return false;
+    pairmap_insert(m, (((uint64_t)(uint32_t)a << 32) | (uint32_t)b) + 1, rank, newid);
+    return TOK_OK;
 }

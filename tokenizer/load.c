@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include <json-c/json.h>
+#include <stdatomic.h>
 
 #include "tokenizer/tok_impl.h"
 
@@ -564,9 +565,35 @@ static int set_id(struct ld *L, struct tok_tokenizer *tok, int64_t id, const cha
     return TOK_OK;
 }
 
+/* Record each char X that a merge result holds right before a "▁" (U+2581): BPE may not cut
+ * a word between X and ▁ (see bpe.c). Too many such chars: no cutting at all. */
+static void note_cuts(struct tok_model *md, const char *s, size_t n) {
+    if (!md->chunk_meta) return;
+    for (size_t i = 1; i + 3 <= n; i++) {
+        if ((unsigned char)s[i] != 0xE2 || (unsigned char)s[i + 1] != 0x96 ||
+            (unsigned char)s[i + 2] != 0x81)
+            continue;
+        size_t p = i - 1;
+        while (p > 0 && ((unsigned char)s[p] & 0xC0) == 0x80) p--;
+        int32_t c;
+        tok_utf8_dec((const unsigned char *)s + p, &c);
+        if (c == 0x2581) continue;
+        bool have = false;
+        for (size_t k = 0; k < md->n_nocut; k++) have |= md->nocut[k] == c;
+        if (have) continue;
+        if (md->n_nocut == sizeof md->nocut / sizeof *md->nocut) {
+            md->chunk_meta = false;
+            return;
+        }
+        md->nocut[md->n_nocut++] = c;
+    }
+}
+
 static int load_model(struct ld *L, struct tok_tokenizer *tok, json_object *m) {
+    static atomic_uint_fast64_t gen_counter;
     struct tok_model *md = &tok->model;
     int rc;
+    md->gen = (uint64_t)atomic_fetch_add(&gen_counter, 1) + 1; /* never 0: 0 = empty cache */
     md->unk_id = -1;
     for (int i = 0; i < 256; i++) md->byte_ids[i] = -1;
     if (!m || !json_object_is_type(m, json_type_object))
@@ -717,6 +744,7 @@ static int load_model(struct ld *L, struct tok_tokenizer *tok, json_object *m) {
         return fail(L, TOK_EPARSE, "BPE merges must be an array");
     }
     size_t nm = json_object_array_length(merges);
+    md->chunk_meta = !md->prefix_len && !md->suffix_len && !md->ignore_merges;
     if (nm > TOK_MAX_VOCAB * 2) {
         json_object_put(merges);
         return fail(L, TOK_ELIMIT, "%zu merges exceed the limit", nm);
@@ -776,6 +804,7 @@ static int load_model(struct ld *L, struct tok_tokenizer *tok, json_object *m) {
             break;
         }
         rc = tok_pairmap_put(&md->merges, ia, ib, (int32_t)i, nid);
+        note_cuts(md, buf, al + bl - skip);
     }
     free(buf);
     json_object_put(merges);

@@ -55,16 +55,39 @@ int tok_hash_put(struct tok_hash *h, const char *key, size_t len, int32_t val);
 int32_t tok_hash_get(const struct tok_hash *h, const char *key, size_t len); /* -1 absent */
 
 /* uint64 → (int32,int32) map for BPE merges */
+struct tok_pairent {
+    uint64_t key; /* key+1, 0 = empty */
+    int32_t rank, newid;
+};
 struct tok_pairmap {
-    uint64_t *keys; /* (cap) key+1, 0 = empty */
-    int32_t *rank, *newid;
+    struct tok_pairent *e; /* (cap) one cache line holds the key and the value */
     size_t cap, n;
 };
 int tok_pairmap_init(struct tok_pairmap *m, size_t expect);
 void tok_pairmap_free(struct tok_pairmap *m);
 int tok_pairmap_put(struct tok_pairmap *m, int32_t a, int32_t b, int32_t rank, int32_t newid);
-bool tok_pairmap_get(const struct tok_pairmap *m, int32_t a, int32_t b, int32_t *rank,
-                     int32_t *newid);
+static inline uint64_t tok_mix64(uint64_t x) {
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    return x;
+}
+static inline bool tok_pairmap_get(const struct tok_pairmap *m, int32_t a, int32_t b,
+                                   int32_t *rank, int32_t *newid) {
+    if (!m->cap) return false;
+    uint64_t key = (((uint64_t)(uint32_t)a << 32) | (uint32_t)b) + 1;
+    size_t j = tok_mix64(key) & (m->cap - 1);
+    for (;;) {
+        const struct tok_pairent *e = &m->e[j];
+        if (e->key == key) {
+            *rank = e->rank;
+            *newid = e->newid;
+            return true;
+        }
+        if (!e->key) return false;
+        j = (j + 1) & (m->cap - 1);
+    }
+}
 
 /* ---- UTF-8 helpers ---- */
 /* Decode one code point at s[0..n); returns its length (1..4). Input is already valid. */
@@ -236,6 +259,10 @@ struct tok_model {
     bool byte_fallback, fuse_unk, ignore_merges;
     struct tok_pairmap merges;
     int32_t byte_ids[256]; /* <0xXX> ids, -1 if absent */
+    uint64_t gen;          /* unique per loaded tokenizer: keys per-thread caches */
+    bool chunk_meta;       /* BPE words may be cut before "▁" (see bpe.c) */
+    int32_t nocut[16];     /* ...except after these chars */
+    size_t n_nocut;
     /* Unigram */
     struct tok_unigram *unigram;
 };
