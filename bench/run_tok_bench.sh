@@ -26,7 +26,7 @@ mkdir -p "$OUT"
   (cd "$ROOT/bench" && npm install --no-audit --no-fund >/dev/null)
 
 cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSOCLE_SANITIZE= \
-  -DSOCLE_BUILD_TESTS=OFF -DSOCLE_BUILD_BENCH=ON >/dev/null
+  -DSOCLE_BUILD_TESTS=ON -DSOCLE_BUILD_BENCH=ON >/dev/null
 cmake --build "$BUILD" --target tok_bench -j2 >/dev/null
 
 TEXT=$OUT/bench_text.txt
@@ -56,20 +56,25 @@ for t in $TOKS; do
 done
 
 echo
-echo "## socle / HF throughput (MB/s at the median of $REPEATS; single thread)"
-awk '
+echo "## socle / HF throughput, single thread: MB/s at the median of $REPEATS passes; ratios of"
+echo "## medians and (min) ratios of best passes, the steadier figure on a shared machine"
+LC_ALL=C awk -v order="$TOKS" '
 /^RESULT/ {
   delete kv; for (i = 2; i <= NF; i++) { split($i, p, "="); kv[p[1]] = p[2] }
-  key = kv["tok"]; toks[key] = 1
-  v[key, kv["impl"], kv["mode"]] = kv["mbps"]; sp[key, kv["impl"], kv["mode"]] = kv["spread_pct"]
-  if (kv["impl"] == "socle" && kv["mode"] == "encode") mm[key] = kv["mismatches"]
+  k = kv["tok"] SUBSEP kv["impl"] SUBSEP kv["mode"]
+  mb[k] = kv["mbps"]; best[k] = kv["min_s"]; sp[k] = kv["spread_pct"]
+  if (kv["impl"] == "socle" && kv["mode"] == "encode") mm[kv["tok"]] = kv["mismatches"]
 }
+function r(a, b) { return b > 0 ? sprintf("%.2fx", a / b) : "n/a" }
 END {
-  printf "%-20s %10s %10s %12s %10s %12s %12s %10s\n", "tokenizer", "socle", "socle", "hf", "hf", "ratio", "ratio", "count";
-  printf "%-20s %10s %10s %12s %10s %12s %12s %10s\n", "", "encode", "count", "encodeBatch", "encode", "vs batch", "vs encode", "mismatch";
-  for (k in toks) {
-    s = v[k, "socle", "encode"]; c = v[k, "socle", "count"]; hb = v[k, "hf", "encodeBatch"]; he = v[k, "hf", "encode"]
-    printf "%-20s %10s %10s %12s %10s %11.2fx %11.2fx %10s\n", k, s, c, hb, he,
-      (hb > 0 ? s / hb : 0), (he > 0 ? s / he : 0), mm[k]
+  printf "%-18s %8s %8s %8s %8s %16s %16s %9s\n", "tokenizer", "socle", "socle", "hf", "hf", "socle/hf", "socle/hf", "count";
+  printf "%-18s %8s %8s %8s %8s %16s %16s %9s\n", "", "encode", "count", "batch", "encode", "vs batch (min)", "vs encode (min)", "mismatch";
+  n = split(order, t, " ")
+  for (i = 1; i <= n; i++) {
+    k = t[i]; if (!((k SUBSEP "socle" SUBSEP "encode") in mb)) continue
+    s = k SUBSEP "socle" SUBSEP "encode"; c = k SUBSEP "socle" SUBSEP "count"
+    hb = k SUBSEP "hf" SUBSEP "encodeBatch"; he = k SUBSEP "hf" SUBSEP "encode"
+    printf "%-18s %8s %8s %8s %8s %7s (%6s) %7s (%6s) %9s\n", k, mb[s], mb[c], mb[hb], mb[he],
+      r(mb[s], mb[hb]), r(best[hb], best[s]), r(mb[s], mb[he]), r(best[he], best[s]), mm[k]
   }
 }' "$RES"
