@@ -38,23 +38,23 @@ enum eng_head { ENG_HEAD_NONE, ENG_HEAD_SEQCLS, ENG_HEAD_TOKCLS, ENG_HEAD_QA };
 
 struct eng_model_info {
     enum eng_arch arch;
-    const char *model_type;     /* config.model_type: "bert", "roberta", "camembert"… */
-    const char *architecture;   /* config.architectures[0], or "" */
+    const char *model_type;   /* config.model_type: "bert", "roberta", "camembert"… */
+    const char *architecture; /* config.architectures[0], or "" */
     int d_model, n_layers, n_heads, d_ff;
     int vocab_size, max_positions, type_vocab_size;
     int pad_token_id;
-    int position_offset;        /* first position id: 0 (BERT), pad_token_id + 1 (RoBERTa) */
-    int max_seq_len;            /* longest sequence accepted = max_positions - position_offset */
+    int position_offset; /* first position id: 0 (BERT), pad_token_id + 1 (RoBERTa) */
+    int max_seq_len;     /* longest sequence accepted = max_positions - position_offset */
     bool has_pooler;
     enum eng_head head;
-    int n_labels;               /* seqcls / tokcls; 2 for QA */
+    int n_labels;                /* seqcls / tokcls; 2 for QA */
     const char *const *id2label; /* (n_labels) or NULL */
-    const char *weights_dtype;  /* "float32", "float16", "bfloat16" */
-    size_t weights_bytes;       /* bytes of tensor data mapped */
+    const char *weights_dtype;   /* "float32", "float16", "bfloat16" */
+    size_t weights_bytes;        /* bytes of tensor data mapped */
 };
 
 struct eng_model_params {
-    bool load_head;   /* load the checkpoint's task head if present (default true) */
+    bool load_head; /* load the checkpoint's task head if present (default true) */
 };
 struct eng_model_params eng_model_params_default(void);
 
@@ -82,24 +82,24 @@ void eng_ctx_free(struct eng_ctx *ctx);
 /* A packed batch: sequence s occupies ids[start_s .. start_s + seq_len[s]). */
 struct eng_batch {
     size_t n_seqs;
-    const size_t *seq_len;    /* (n_seqs) */
-    const int32_t *ids;       /* (n_tokens) n_tokens = sum(seq_len) */
-    const int32_t *type_ids;  /* (n_tokens) or NULL = all 0 */
+    const size_t *seq_len;   /* (n_seqs) */
+    const int32_t *ids;      /* (n_tokens) n_tokens = sum(seq_len) */
+    const int32_t *type_ids; /* (n_tokens) or NULL = all 0 */
 };
 
 enum eng_want {
-    ENG_WANT_HIDDEN = 1 << 0,      /* last_hidden_state (always computed) */
-    ENG_WANT_POOLER = 1 << 1,      /* pooler output, when the model has one */
-    ENG_WANT_HEAD = 1 << 2,        /* the checkpoint head's logits */
-    ENG_WANT_ALL_LAYERS = 1 << 3,  /* hidden states of every layer (n_layers + 1) */
+    ENG_WANT_HIDDEN = 1 << 0,     /* last_hidden_state (always computed) */
+    ENG_WANT_POOLER = 1 << 1,     /* pooler output, when the model has one */
+    ENG_WANT_HEAD = 1 << 2,       /* the checkpoint head's logits */
+    ENG_WANT_ALL_LAYERS = 1 << 3, /* hidden states of every layer (n_layers + 1) */
 };
 
 /* Outputs point into ctx memory, valid until the next forward on ctx. */
 struct eng_output {
     size_t n_seqs, n_tokens;
-    const float *last_hidden;  /* (n_tokens, d_model) */
-    const float *pooler;       /* (n_seqs, d_model) or NULL */
-    const float *logits;       /* SEQCLS (n_seqs, n_labels); TOKCLS (n_tokens, n_labels); else NULL */
+    const float *last_hidden; /* (n_tokens, d_model) */
+    const float *pooler;      /* (n_seqs, d_model) or NULL */
+    const float *logits; /* SEQCLS (n_seqs, n_labels); TOKCLS (n_tokens, n_labels); else NULL */
     const float *start_logits; /* QA (n_tokens) or NULL */
     const float *end_logits;   /* QA (n_tokens) or NULL */
     const float *all_layers;   /* (n_layers + 1, n_tokens, d_model) or NULL; [0] = embeddings */

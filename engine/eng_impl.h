@@ -9,8 +9,22 @@
 /* ---- safetensors (engine/safetensors.c) ---------------------------------- */
 
 enum st_dtype {
-    ST_F32, ST_F16, ST_BF16, ST_F64, ST_I64, ST_I32, ST_I16, ST_I8, ST_U8, ST_BOOL,
-    ST_U16, ST_U32, ST_U64, ST_F8_E4M3, ST_F8_E5M2, ST_N_DTYPES
+    ST_F32,
+    ST_F16,
+    ST_BF16,
+    ST_F64,
+    ST_I64,
+    ST_I32,
+    ST_I16,
+    ST_I8,
+    ST_U8,
+    ST_BOOL,
+    ST_U16,
+    ST_U32,
+    ST_U64,
+    ST_F8_E4M3,
+    ST_F8_E5M2,
+    ST_N_DTYPES
 };
 
 struct st_tensor {
@@ -75,7 +89,7 @@ struct eng_model {
 
     struct eng_weight word_emb, pos_emb, type_emb; /* type_emb.data NULL for DistilBERT */
     struct eng_weight emb_ln_g, emb_ln_b;
-    struct eng_layer *layers; /* (n_layers) */
+    struct eng_layer *layers;         /* (n_layers) */
     struct eng_weight pool_w, pool_b; /* BERT pooler, or NULL data */
     /* Heads. SEQCLS: BERT classifier on the pooler; RoBERTa dense+tanh then
      * out_proj on <s>; DistilBERT pre_classifier+ReLU then classifier on [CLS].

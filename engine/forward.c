@@ -38,11 +38,11 @@ struct eng_ctx {
     size_t max_tokens, max_seq, chunk;
     float *x, *a, *t, *u;
     float *cls, *pool, *hid;
-    float *scores; /* (max_seq, max_seq) one head of one sequence */
-    float *logits; /* (max_tokens, max(n_labels, 2)) */
+    float *scores;      /* (max_seq, max_seq) one head of one sequence */
+    float *logits;      /* (max_tokens, max(n_labels, 2)) */
     float *start, *end; /* (max_tokens) QA */
-    float *all;    /* (n_layers + 1, max_tokens, d_model), allocated on first use */
-    int32_t *pos;  /* (max_tokens) position id of each token */
+    float *all;         /* (n_layers + 1, max_tokens, d_model), allocated on first use */
+    int32_t *pos;       /* (max_tokens) position id of each token */
     char err[256];
 };
 
@@ -162,7 +162,8 @@ static int check_batch(struct eng_ctx *c, const struct eng_batch *b, size_t *n_t
      * DistilBERT takes none. */
     if (b->type_ids && in->arch != ENG_ARCH_DISTILBERT)
         for (size_t i = 0; i < n; i++)
-            if (b->type_ids[i] < 0 || b->type_ids[i] >= (in->type_vocab_size ? in->type_vocab_size : 1))
+            if (b->type_ids[i] < 0 ||
+                b->type_ids[i] >= (in->type_vocab_size ? in->type_vocab_size : 1))
                 return ctx_err(c, ENG_EINVAL, "token %zu: type id %d out of range [0, %d)", i,
                                (int)b->type_ids[i], in->type_vocab_size);
     *n_tokens = n;
@@ -203,8 +204,7 @@ static void embed(struct eng_ctx *c, const struct eng_batch *b, size_t n_tokens)
                 row[j] = w[j] + p[j];
         }
     }
-    eng_k_bias_res_ln(c->x, NULL, NULL, m->emb_ln_g.data, m->emb_ln_b.data, n_tokens, d,
-                      m->ln_eps);
+    eng_k_bias_res_ln(c->x, NULL, NULL, m->emb_ln_g.data, m->emb_ln_b.data, n_tokens, d, m->ln_eps);
 }
 
 /* Attention of sequences seq_len[0 .. n_seqs): Q|K|V rows in c->a, output rows in c->u. */
@@ -217,11 +217,11 @@ static void attention(struct eng_ctx *c, const size_t *seq_len, size_t n_seqs) {
         size_t L = seq_len[s];
         const float *q = c->a + t0 * 3 * d; /* (L, 3 d) Q | K | V */
         for (size_t h = 0; h < H; h++) {
-            eng_gemm_nt(L, L, dh, scale, q + h * dh, 3 * d, q + d + h * dh, 3 * d, 0.0f,
-                        c->scores, L);
+            eng_gemm_nt(L, L, dh, scale, q + h * dh, 3 * d, q + d + h * dh, 3 * d, 0.0f, c->scores,
+                        L);
             eng_k_softmax_rows(c->scores, L, L, L);
-            eng_gemm_nn(L, dh, L, c->scores, L, q + 2 * d + h * dh, 3 * d,
-                        c->u + t0 * d + h * dh, d);
+            eng_gemm_nn(L, dh, L, c->scores, L, q + 2 * d + h * dh, 3 * d, c->u + t0 * d + h * dh,
+                        d);
         }
         t0 += L;
     }
@@ -343,7 +343,8 @@ int eng_ctx_forward(struct eng_ctx *c, const struct eng_batch *b, unsigned want,
         out->start_logits = c->start;
         out->end_logits = c->end;
         break;
-    case ENG_HEAD_NONE: break;
+    case ENG_HEAD_NONE:
+        break;
     }
     return ENG_OK;
 }

@@ -10,12 +10,13 @@
 #include <string.h>
 
 static void usage(FILE *fp) {
-    fprintf(fp, "usage: socle-forward --model DIR --ids IDS.txt [--type-ids T.txt] "
-                "[--hidden-states] [--threads N]\n"
-                "  IDS.txt: one sequence per line, token ids separated by spaces.\n"
-                "  Prints {\"model_dir\", \"class\", \"model_type\", \"inputs\", \"outputs\": [...]}\n"
-                "  with last_hidden_state, pooler_output, logits, start_logits, end_logits\n"
-                "  and (--hidden-states) hidden_states per sequence.\n");
+    fprintf(fp,
+            "usage: socle-forward --model DIR --ids IDS.txt [--type-ids T.txt] "
+            "[--hidden-states] [--threads N]\n"
+            "  IDS.txt: one sequence per line, token ids separated by spaces.\n"
+            "  Prints {\"model_dir\", \"class\", \"model_type\", \"inputs\", \"outputs\": [...]}\n"
+            "  with last_hidden_state, pooler_output, logits, start_logits, end_logits\n"
+            "  and (--hidden-states) hidden_states per sequence.\n");
 }
 
 struct seqs {
@@ -175,8 +176,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "socle-forward: context: %s\n", eng_strerror(rc));
         goto done;
     }
-    struct eng_batch b = {.n_seqs = s.n_seqs, .seq_len = s.len, .ids = s.ids,
-                          .type_ids = types_path ? t.ids : NULL};
+    struct eng_batch b = {
+        .n_seqs = s.n_seqs, .seq_len = s.len, .ids = s.ids, .type_ids = types_path ? t.ids : NULL};
     struct eng_output o;
     unsigned want = ENG_WANT_HIDDEN | ENG_WANT_POOLER | ENG_WANT_HEAD |
                     (hidden_states ? ENG_WANT_ALL_LAYERS : 0u);

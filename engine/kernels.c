@@ -52,7 +52,7 @@ static inline float sqdev8(const float *x, size_t n, float mean) {
 }
 
 ENG_HOT void eng_k_bias_res_ln(float *y, const float *bias, const float *res, const float *g,
-                       const float *b, size_t rows, size_t n, float eps) {
+                               const float *b, size_t rows, size_t n, float eps) {
     for (size_t r = 0; r < rows; r++) {
         float *restrict row = y + r * n;
         if (res && bias) {
@@ -166,7 +166,8 @@ ENG_HOT void eng_k_bias_act(float *y, const float *bias, size_t rows, size_t n, 
         case ENG_ACT_GELU_TANH:
             for (size_t j = 0; j < n; j++) {
                 float x = row[j] + bias[j];
-                row[j] = 0.5f * x * (1.0f + tanhf(0.79788456080286536f * (x + 0.044715f * x * x * x)));
+                row[j] =
+                    0.5f * x * (1.0f + tanhf(0.79788456080286536f * (x + 0.044715f * x * x * x)));
             }
             break;
         case ENG_ACT_RELU:

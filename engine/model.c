@@ -39,15 +39,24 @@ int eng_errf(char *err, size_t errlen, int status, const char *fmt, ...) {
 
 const char *eng_strerror(int status) {
     switch (status) {
-    case ENG_OK: return "ok";
-    case ENG_ENOMEM: return "out of memory";
-    case ENG_EIO: return "file missing or unreadable";
-    case ENG_EFORMAT: return "corrupt safetensors or config.json";
-    case ENG_EUNSUPPORTED: return "unsupported architecture or dtype";
-    case ENG_EINVAL: return "invalid argument";
-    case ENG_ESHAPE: return "tensor missing or of the wrong shape";
-    case ENG_ELIMIT: return "size over a limit";
-    default: return "unknown status";
+    case ENG_OK:
+        return "ok";
+    case ENG_ENOMEM:
+        return "out of memory";
+    case ENG_EIO:
+        return "file missing or unreadable";
+    case ENG_EFORMAT:
+        return "corrupt safetensors or config.json";
+    case ENG_EUNSUPPORTED:
+        return "unsupported architecture or dtype";
+    case ENG_EINVAL:
+        return "invalid argument";
+    case ENG_ESHAPE:
+        return "tensor missing or of the wrong shape";
+    case ENG_ELIMIT:
+        return "size over a limit";
+    default:
+        return "unknown status";
     }
 }
 
@@ -177,8 +186,8 @@ static int open_sharded(struct eng_model *m, const char *dir, const char *index_
         goto done;
     }
     json_object_object_foreach(wm, tname, fval) {
-        const char *fn = json_object_is_type(fval, json_type_string) ? json_object_get_string(fval)
-                                                                     : NULL;
+        const char *fn =
+            json_object_is_type(fval, json_type_string) ? json_object_get_string(fval) : NULL;
         if (!fn || !*fn || strchr(fn, '/') || strcmp(fn, ".") == 0 || strcmp(fn, "..") == 0) {
             rc = eng_errf(err, errlen, ENG_EFORMAT,
                           "%s: tensor '%s': shard must be a file name in the model directory",
@@ -313,8 +322,8 @@ static int parse_config(struct eng_model *m, struct json_object *cfg, char *err,
             (rc = cfg_int(cfg, "n_heads", 12, 1, LIM_D_MODEL, &in->n_heads, err, errlen)) ||
             (rc = cfg_int(cfg, "hidden_dim", 3072, 1, LIM_D_FF, &in->d_ff, err, errlen)) ||
             (rc = cfg_int(cfg, "vocab_size", 30522, 1, LIM_VOCAB, &in->vocab_size, err, errlen)) ||
-            (rc = cfg_int(cfg, "max_position_embeddings", 512, 1, LIM_POSITIONS,
-                          &in->max_positions, err, errlen)) ||
+            (rc = cfg_int(cfg, "max_position_embeddings", 512, 1, LIM_POSITIONS, &in->max_positions,
+                          err, errlen)) ||
             (rc = cfg_int(cfg, "pad_token_id", 0, -1, LIM_VOCAB, &in->pad_token_id, err, errlen)))
             return rc;
         in->type_vocab_size = 0;
@@ -331,8 +340,8 @@ static int parse_config(struct eng_model *m, struct json_object *cfg, char *err,
                           errlen)) ||
             (rc = cfg_int(cfg, "intermediate_size", 3072, 1, LIM_D_FF, &in->d_ff, err, errlen)) ||
             (rc = cfg_int(cfg, "vocab_size", 30522, 1, LIM_VOCAB, &in->vocab_size, err, errlen)) ||
-            (rc = cfg_int(cfg, "max_position_embeddings", 512, 1, LIM_POSITIONS,
-                          &in->max_positions, err, errlen)) ||
+            (rc = cfg_int(cfg, "max_position_embeddings", 512, 1, LIM_POSITIONS, &in->max_positions,
+                          err, errlen)) ||
             (rc = cfg_int(cfg, "type_vocab_size", 2, 0, LIM_TYPES, &in->type_vocab_size, err,
                           errlen)) ||
             (rc = cfg_int(cfg, "pad_token_id", roberta ? 1 : 0, roberta ? 0 : -1, LIM_VOCAB,
@@ -343,7 +352,8 @@ static int parse_config(struct eng_model *m, struct json_object *cfg, char *err,
         if (json_object_object_get_ex(cfg, "layer_norm_eps", &v) &&
             !json_object_is_type(v, json_type_null)) {
             if (!json_object_is_type(v, json_type_double) && !json_object_is_type(v, json_type_int))
-                return eng_errf(err, errlen, ENG_EFORMAT, "config.json: layer_norm_eps is not a number");
+                return eng_errf(err, errlen, ENG_EFORMAT,
+                                "config.json: layer_norm_eps is not a number");
             eps = json_object_get_double(v);
         }
         if (!(eps >= 0.0 && eps < 1.0))
@@ -389,7 +399,8 @@ static int parse_config(struct eng_model *m, struct json_object *cfg, char *err,
     /* Labels: id2label {"0": "neg", ...}, else num_labels, else HF's default 2. */
     struct json_object *jl;
     int n_labels = 2;
-    if (json_object_object_get_ex(cfg, "id2label", &jl) && json_object_is_type(jl, json_type_object)) {
+    if (json_object_object_get_ex(cfg, "id2label", &jl) &&
+        json_object_is_type(jl, json_type_object)) {
         n_labels = json_object_object_length(jl);
         if (n_labels < 1 || n_labels > LIM_LABELS)
             return eng_errf(err, errlen, ENG_ELIMIT, "config.json: %d labels", n_labels);
@@ -436,10 +447,17 @@ static float *to_f32(const struct st_tensor *t) {
     const unsigned char *d = t->data;
     for (size_t i = 0; i < t->n_elems; i++) {
         switch (t->dtype) {
-        case ST_F32: memcpy(&p[i], d + 4 * i, 4); break;
-        case ST_F16: p[i] = eng_f16_to_f32((uint16_t)(d[2 * i] | d[2 * i + 1] << 8)); break;
-        case ST_BF16: p[i] = eng_bf16_to_f32((uint16_t)(d[2 * i] | d[2 * i + 1] << 8)); break;
-        default: break;
+        case ST_F32:
+            memcpy(&p[i], d + 4 * i, 4);
+            break;
+        case ST_F16:
+            p[i] = eng_f16_to_f32((uint16_t)(d[2 * i] | d[2 * i + 1] << 8));
+            break;
+        case ST_BF16:
+            p[i] = eng_bf16_to_f32((uint16_t)(d[2 * i] | d[2 * i + 1] << 8));
+            break;
+        default:
+            break;
         }
     }
     return p;
@@ -447,9 +465,12 @@ static float *to_f32(const struct st_tensor *t) {
 
 static const char *arch_prefix(const struct eng_model *m) {
     switch (m->info.arch) {
-    case ENG_ARCH_BERT: return "bert.";
-    case ENG_ARCH_ROBERTA: return "roberta.";
-    case ENG_ARCH_DISTILBERT: return "distilbert.";
+    case ENG_ARCH_BERT:
+        return "bert.";
+    case ENG_ARCH_ROBERTA:
+        return "roberta.";
+    case ENG_ARCH_DISTILBERT:
+        return "distilbert.";
     }
     return "";
 }
@@ -588,7 +609,8 @@ static int load_weights(struct eng_model *m, const struct eng_model_params *para
         in->head = ENG_HEAD_NONE;
     int nl = in->n_labels;
     switch (in->head) {
-    case ENG_HEAD_NONE: break;
+    case ENG_HEAD_NONE:
+        break;
     case ENG_HEAD_SEQCLS:
         if (in->arch == ENG_ARCH_BERT) {
             if (!in->has_pooler)
@@ -683,7 +705,7 @@ int eng_model_load(const char *dir, const struct eng_model_params *params, struc
     const struct st_tensor *we = find_tensor(m, tmp);
     if (!we)
         we = find_tensor(m, "embeddings.word_embeddings.weight");
-    const char *dn = !we ? "float32"
+    const char *dn = !we                    ? "float32"
                      : we->dtype == ST_F16  ? "float16"
                      : we->dtype == ST_BF16 ? "bfloat16"
                                             : "float32";

@@ -57,7 +57,9 @@ struct span {
 };
 static int cmp_span(const void *a, const void *b) {
     const struct span *x = a, *y = b;
-    return x->begin < y->begin ? -1 : x->begin > y->begin ? 1 : (x->end > y->end) - (x->end < y->end);
+    return x->begin < y->begin   ? -1
+           : x->begin > y->begin ? 1
+                                 : (x->end > y->end) - (x->end < y->end);
 }
 
 /* A non-negative JSON integer, or -1. json-c clamps huge values to INT64_MAX,
@@ -87,13 +89,12 @@ static int parse_tensor(struct st_file *f, const char *name, struct json_object 
         if (strcmp(ds, st_dtypes[i].name) == 0)
             dt = i;
     if (dt < 0)
-        return eng_errf(err, errlen, ENG_EFORMAT, "%s: tensor '%s': unknown dtype '%.32s'", p,
-                        name, ds);
+        return eng_errf(err, errlen, ENG_EFORMAT, "%s: tensor '%s': unknown dtype '%.32s'", p, name,
+                        ds);
     t->dtype = (enum st_dtype)dt;
     if (!json_object_is_type(js, json_type_array) || json_object_array_length(js) > 8)
         return eng_errf(err, errlen, ENG_EFORMAT,
-                        "%s: tensor '%s': shape must be an array of at most 8 dimensions", p,
-                        name);
+                        "%s: tensor '%s': shape must be an array of at most 8 dimensions", p, name);
     t->n_dims = (int)json_object_array_length(js);
     uint64_t n = 1;
     bool overflow = false;
@@ -101,8 +102,7 @@ static int parse_tensor(struct st_file *f, const char *name, struct json_object 
         int64_t d = json_nonneg(json_object_array_get_idx(js, (size_t)i));
         if (d < 0)
             return eng_errf(err, errlen, ENG_EFORMAT,
-                            "%s: tensor '%s': shape[%d] is not a non-negative integer", p, name,
-                            i);
+                            "%s: tensor '%s': shape[%d] is not a non-negative integer", p, name, i);
         t->shape[i] = d;
         if (d != 0 && n > UINT64_MAX / (uint64_t)d)
             overflow = true;
@@ -113,8 +113,8 @@ static int parse_tensor(struct st_file *f, const char *name, struct json_object 
     if (overflow || n > UINT64_MAX / esz)
         return eng_errf(err, errlen, ENG_EFORMAT, "%s: tensor '%s': shape overflows", p, name);
     if (!json_object_is_type(jo, json_type_array) || json_object_array_length(jo) != 2)
-        return eng_errf(err, errlen, ENG_EFORMAT, "%s: tensor '%s': data_offsets must be [begin, end]",
-                        p, name);
+        return eng_errf(err, errlen, ENG_EFORMAT,
+                        "%s: tensor '%s': data_offsets must be [begin, end]", p, name);
     int64_t b = json_nonneg(json_object_array_get_idx(jo, 0));
     int64_t e = json_nonneg(json_object_array_get_idx(jo, 1));
     if (b < 0 || e < 0 || b > e)

@@ -60,7 +60,8 @@ static double time_gemm(int m, int n, int k, int reps) {
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: %s MODEL_DIR [seq_len 128] [batch 8] [threads 1] [reps 5]\n", argv[0]);
+        fprintf(stderr, "usage: %s MODEL_DIR [seq_len 128] [batch 8] [threads 1] [reps 5]\n",
+                argv[0]);
         return 2;
     }
     size_t L = argc > 2 ? (size_t)atoi(argv[2]) : 128, B = argc > 3 ? (size_t)atoi(argv[3]) : 8;
@@ -118,12 +119,13 @@ int main(int argc, char **argv) {
     double gemm_layer = 4 * g_dd + g_up + g_dn;
     double peak_t = time_gemm(2048, 2048, 2048, 3);
     double peak = 2.0 * 2048 * 2048 * 2048 / peak_t / 1e9;
-    printf("L=%zu B=%zu threads=%d: forward %.2f ms (min %.2f max %.2f), %.1f seq/s, %.1f GFLOP/s\n",
-           L, B, th, med * 1e3, lo * 1e3, hi * 1e3, (double)B / med, flops / med / 1e9);
+    printf(
+        "L=%zu B=%zu threads=%d: forward %.2f ms (min %.2f max %.2f), %.1f seq/s, %.1f GFLOP/s\n",
+        L, B, th, med * 1e3, lo * 1e3, hi * 1e3, (double)B / med, flops / med / 1e9);
     printf("  sgemm on the linear shapes alone: %.2f ms per forward (%.1f GFLOP/s); "
            "sgemm peak (2048^3): %.1f GFLOP/s\n",
-           gemm_layer * in->n_layers * 1e3, (double)in->n_layers * lin / (gemm_layer * in->n_layers) / 1e9,
-           peak);
+           gemm_layer * in->n_layers * 1e3,
+           (double)in->n_layers * lin / (gemm_layer * in->n_layers) / 1e9, peak);
     printf("  forward = %.1f%% of sgemm peak; non-linear-gemm time %.2f ms (%.1f%%)\n",
            100.0 * flops / med / 1e9 / peak, (med - gemm_layer * in->n_layers) * 1e3,
            100.0 * (med - gemm_layer * in->n_layers) / med);

@@ -102,8 +102,8 @@ static void checkpoint_cases(void) {
 
     expect_load("header length absurd (2^62)", make_case(NULL, NULL, 1ull << 62), ENG_EFORMAT,
                 "absurd");
-    expect_load("header length past the end", make_case(NULL, NULL, 1ull << 26),
-                ENG_EFORMAT, "truncated");
+    expect_load("header length past the end", make_case(NULL, NULL, 1ull << 26), ENG_EFORMAT,
+                "truncated");
     expect_load("header length too short", make_case(NULL, NULL, 100), ENG_EFORMAT, "JSON");
 
     /* Offsets outside the file: moved past the end of the data area. */
@@ -286,8 +286,8 @@ static void forward_cases(void) {
             ids[cases[k].bad_at] = cases[k].bad_id;
         if (cases[k].bad_type)
             types[cases[k].bad_at] = cases[k].bad_type;
-        struct eng_batch b = {.n_seqs = cases[k].n_seqs, .seq_len = cases[k].len, .ids = ids,
-                              .type_ids = types};
+        struct eng_batch b = {
+            .n_seqs = cases[k].n_seqs, .seq_len = cases[k].len, .ids = ids, .type_ids = types};
         struct eng_output o;
         int rc = eng_ctx_forward(ctx, &b, ENG_WANT_HEAD, &o);
         const char *e = eng_ctx_last_error(ctx);
@@ -325,7 +325,8 @@ static void misaligned_case(void) {
     size_t pad = (4 - (8 + strlen(h)) % 4) % 4 + 2; /* data at 2 mod 4 */
     etu_st_write_padded(p, &good, pad);
     struct eng_model *m1, *m2;
-    if (eng_model_load(fx, NULL, &m1, err, sizeof err) || eng_model_load(dir, NULL, &m2, err, sizeof err)) {
+    if (eng_model_load(fx, NULL, &m1, err, sizeof err) ||
+        eng_model_load(dir, NULL, &m2, err, sizeof err)) {
         fprintf(stderr, "FAIL misaligned load: %s\n", err);
         failures++;
         return;
@@ -337,7 +338,8 @@ static void misaligned_case(void) {
     size_t len = 7;
     struct eng_batch b = {.n_seqs = 1, .seq_len = &len, .ids = ids};
     struct eng_output o1, o2;
-    if (eng_ctx_forward(c1, &b, ENG_WANT_HEAD, &o1) || eng_ctx_forward(c2, &b, ENG_WANT_HEAD, &o2) ||
+    if (eng_ctx_forward(c1, &b, ENG_WANT_HEAD, &o1) ||
+        eng_ctx_forward(c2, &b, ENG_WANT_HEAD, &o2) ||
         memcmp(o1.logits, o2.logits, 3 * sizeof(float)) != 0 ||
         memcmp(o1.last_hidden, o2.last_hidden, 7 * 32 * sizeof(float)) != 0) {
         fprintf(stderr, "FAIL misaligned checkpoint gives different outputs\n");

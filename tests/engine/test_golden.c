@@ -95,8 +95,8 @@ static void check_seq(const struct eng_model_info *in, struct json_object *ref, 
             }
             fields++;
         } else {
-            fprintf(stderr, "seq %zu: reference field '%s' has no counterpart in our output\n",
-                    seq, key);
+            fprintf(stderr, "seq %zu: reference field '%s' has no counterpart in our output\n", seq,
+                    key);
             n_bad++;
         }
     }
@@ -121,7 +121,8 @@ int main(int argc, char **argv) {
     }
     char dir[4096], p[4200], err[512];
     if (!etu_fixture_dir(argv[1], dir, sizeof dir)) {
-        fprintf(stderr, "fixture %s not found (tests/data/models or ../shared): skipped\n", argv[1]);
+        fprintf(stderr, "fixture %s not found (tests/data/models or ../shared): skipped\n",
+                argv[1]);
         return ETU_SKIP;
     }
     struct eng_model *m;
@@ -221,8 +222,8 @@ int main(int argc, char **argv) {
                     memcpy(btypes + nt, types.ids + start[s], ids.len[s] * sizeof *btypes);
                 nt += ids.len[s];
             }
-            struct eng_batch b = {.n_seqs = k, .seq_len = blen, .ids = bids,
-                                  .type_ids = use_types ? btypes : NULL};
+            struct eng_batch b = {
+                .n_seqs = k, .seq_len = blen, .ids = bids, .type_ids = use_types ? btypes : NULL};
             struct eng_output o;
             if ((rc = eng_ctx_forward(ctx, &b, want, &o)) != ENG_OK) {
                 fprintf(stderr, "forward: %s\n", eng_ctx_last_error(ctx));

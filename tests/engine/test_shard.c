@@ -33,7 +33,8 @@ static void write_sharded(const char *dir, const char *cfg_path, const struct et
     etu_st_write(p, b, 0);
     struct json_object *idx = json_object_new_object(), *wm = json_object_new_object();
     struct json_object *meta = json_object_new_object();
-    json_object_object_add(meta, "total_size", json_object_new_int64((int64_t)(a->data_size + b->data_size)));
+    json_object_object_add(meta, "total_size",
+                           json_object_new_int64((int64_t)(a->data_size + b->data_size)));
     json_object_object_add(idx, "metadata", meta);
     const struct etu_st *sts[2] = {a, b};
     const char *names[2] = {name_a, name_b};
@@ -96,9 +97,11 @@ int main(void) {
     eng_ctx_new(m2, ids.n_tokens, &c2);
     struct eng_batch bt = {.n_seqs = ids.n_seqs, .seq_len = ids.len, .ids = ids.ids};
     struct eng_output o1, o2;
-    size_t d = (size_t)eng_model_get_info(m1)->d_model, nl = (size_t)eng_model_get_info(m1)->n_labels;
-    if (eng_ctx_forward(c1, &bt, ENG_WANT_HEAD, &o1) || eng_ctx_forward(c2, &bt, ENG_WANT_HEAD, &o2) ||
-        !o2.logits || memcmp(o1.logits, o2.logits, ids.n_tokens * nl * sizeof(float)) != 0 ||
+    size_t d = (size_t)eng_model_get_info(m1)->d_model,
+           nl = (size_t)eng_model_get_info(m1)->n_labels;
+    if (eng_ctx_forward(c1, &bt, ENG_WANT_HEAD, &o1) ||
+        eng_ctx_forward(c2, &bt, ENG_WANT_HEAD, &o2) || !o2.logits ||
+        memcmp(o1.logits, o2.logits, ids.n_tokens * nl * sizeof(float)) != 0 ||
         memcmp(o1.last_hidden, o2.last_hidden, ids.n_tokens * d * sizeof(float)) != 0) {
         fprintf(stderr, "FAIL sharded outputs differ\n");
         failures++;

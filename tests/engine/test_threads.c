@@ -27,8 +27,8 @@ static void *worker(void *arg) {
         return NULL;
     }
     size_t nl = (size_t)eng_model_get_info(j->m)->n_labels;
-    struct eng_batch b = {.n_seqs = j->count, .seq_len = j->ids->len + j->first,
-                          .ids = j->ids->ids + j->tok0};
+    struct eng_batch b = {
+        .n_seqs = j->count, .seq_len = j->ids->len + j->first, .ids = j->ids->ids + j->tok0};
     for (int r = 0; r < N_ROUNDS; r++) {
         struct eng_output o;
         if (eng_ctx_forward(c, &b, ENG_WANT_HEAD, &o) != ENG_OK) {
@@ -74,8 +74,8 @@ int main(int argc, char **argv) {
         /* Expected: the same batch on this thread, before any concurrency. */
         struct eng_ctx *c;
         eng_ctx_new(m, j->n_tok, &c);
-        struct eng_batch b = {.n_seqs = j->count, .seq_len = ids.len + j->first,
-                              .ids = ids.ids + j->tok0};
+        struct eng_batch b = {
+            .n_seqs = j->count, .seq_len = ids.len + j->first, .ids = ids.ids + j->tok0};
         struct eng_output o;
         if (eng_ctx_forward(c, &b, ENG_WANT_HEAD, &o) != ENG_OK)
             return 1;
