@@ -481,19 +481,20 @@ static int encode_unit(struct pass *p, size_t i, const char *text, size_t len,
     if (u->enc->n_overflowing || u->enc->n_tokens >= p->b->max_seq)
         p->n_truncated++;
     if (words) {
-        /* first token whose start offset falls inside word w */
-        size_t w = 0;
-        for (size_t t = 0; t < u->enc->n_tokens; t++) {
-            if (u->enc->special_mask[t])
-                continue;
-            size_t s = u->enc->offsets[t].start;
-            while (w < n_words && s >= we[w])
-                w++;
-            if (w == n_words)
-                break;
-            if (s >= ws[w] && u->word_tok[w] < 0)
-                u->word_tok[w] = (int32_t)t;
+        size_t nt = u->enc->n_tokens;
+        uint32_t *ts = malloc((nt ? nt : 1) * sizeof(*ts)), *te = malloc((nt ? nt : 1) * sizeof(*te));
+        if (!ts || !te) {
+            free(ts);
+            free(te);
+            goto oom;
         }
+        for (size_t t = 0; t < nt; t++) {
+            ts[t] = u->enc->offsets[t].start;
+            te[t] = u->enc->offsets[t].end;
+        }
+        tr_word_first_tokens(ts, te, u->enc->special_mask, nt, ws, we, n_words, u->word_tok);
+        free(ts);
+        free(te);
         for (size_t k = 0; k < n_words; k++)
             p->n_dropped_words += u->word_tok[k] < 0;
     }

@@ -361,6 +361,25 @@ void tr_adamw_step(struct tr_adamw *o, struct tr_head *h, const double *grad, do
     }
 }
 
+void tr_word_first_tokens(const uint32_t *tok_start, const uint32_t *tok_end,
+                          const uint8_t *special, size_t n_tokens, const size_t *word_start,
+                          const size_t *word_end, size_t n_words, int32_t *word_tok) {
+    for (size_t w = 0; w < n_words; w++)
+        word_tok[w] = -1;
+    size_t w = 0;
+    for (size_t t = 0; t < n_tokens; t++) {
+        if (special && special[t])
+            continue;
+        size_t s = tok_start[t], e = tok_end[t];
+        while (w < n_words && s >= word_end[w])
+            w++;
+        if (w == n_words)
+            break;
+        if (e > word_start[w] && word_tok[w] < 0)
+            word_tok[w] = (int32_t)t;
+    }
+}
+
 size_t tr_argmax(const float *x, size_t n) {
     size_t b = 0;
     for (size_t i = 1; i < n; i++)

@@ -132,6 +132,15 @@ int tr_fit(struct tr_head *h, const struct tr_data *data, const struct tr_fit_op
 /* Index of the largest logit (first on ties). */
 size_t tr_argmax(const float *x, size_t n);
 
+/* NER labels go on each word's first token: word_tok[w] = the first
+ * non-special token whose byte span [tok_start, tok_end) overlaps word w's span
+ * [word_start, word_end), or -1 (the word was truncated away). Spans ascend.
+ * Overlap, not "starts inside": Metaspace and byte-level tokens may carry the
+ * preceding space in their offsets ("▁Paris" starts on the space). */
+void tr_word_first_tokens(const uint32_t *tok_start, const uint32_t *tok_end,
+                          const uint8_t *special, size_t n_tokens, const size_t *word_start,
+                          const size_t *word_end, size_t n_words, int32_t *word_tok);
+
 /* ---- adapter files (docs/adapters.md) ---- */
 
 struct tr_adapter_meta {
