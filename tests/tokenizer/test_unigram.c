@@ -9,6 +9,7 @@
 #include "tokenizer/spm_impl.h"
 
 #include <json-c/json.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -546,6 +547,79 @@ static void compare_tricky(const char *shared)
     json_object_put(m.root);
 }
 
+/* Thread safety: both objects are immutable after _new, so two threads hammering the same
+ * ones must get the single-threaded results (run under SOCLE_SANITIZE=thread to check for
+ * races as well). */
+struct thr_arg {
+    const struct tok_unigram *u;
+    const struct tok_precompiled *pc;
+    int bad;
+};
+
+static const char *const thr_words[] = {"\xe2\x96\x81Hello", "\xe2\x96\x81world",
+                                        "\xe2\x96\x81" "caf\xc3\xa9", "\xe2\x96\x81\xef\xac\x81x"};
+static int32_t thr_want[4][16];
+static size_t thr_want_n[4];
+
+static void *thr_main(void *p)
+{
+    struct thr_arg *a = p;
+    for (int rep = 0; rep < 2000; rep++) {
+        for (int w = 0; w < 4; w++) {
+            int32_t ids[64];
+            struct tok_span sp[64];
+            size_t n = 0;
+            if (tok_unigram_encode_into(a->u, thr_words[w], strlen(thr_words[w]), ids, sp, &n) !=
+                    TOK_OK ||
+                n != thr_want_n[w] || memcmp(ids, thr_want[w], n * sizeof *ids) != 0)
+                a->bad++;
+            if (a->pc) {
+                char *o;
+                size_t ol;
+                struct tok_span *al;
+                if (tok_precompiled_normalize(a->pc, thr_words[w], strlen(thr_words[w]), &o, &ol,
+                                              &al) != TOK_OK)
+                    a->bad++;
+                else {
+                    free(o);
+                    free(al);
+                }
+            }
+        }
+    }
+    return NULL;
+}
+
+static void test_threads(const char *shared)
+{
+    char path[4096];
+    struct model m;
+    snprintf(path, sizeof path, "%s/data/tokenizers/t5-small/tokenizer.json", shared);
+    if (load_model(path, &m) != 0) {
+        json_object_put(m.root);
+        m.root = NULL;
+        m.u = toy(false, 0); /* without ../shared: the toy vocabulary */
+        m.pc = NULL;
+    }
+    if (!m.u)
+        return;
+    for (int w = 0; w < 4; w++) {
+        struct tok_span sp[16];
+        CHECK(tok_unigram_encode_into(m.u, thr_words[w], strlen(thr_words[w]), thr_want[w], sp,
+                                      &thr_want_n[w]) == TOK_OK);
+    }
+    struct thr_arg args[2] = {{m.u, m.pc, 0}, {m.u, m.pc, 0}};
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        CHECK(pthread_create(&th[i], NULL, thr_main, &args[i]) == 0);
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    CHECK(args[0].bad == 0 && args[1].bad == 0);
+    tok_unigram_free(m.u);
+    tok_precompiled_free(m.pc);
+    json_object_put(m.root);
+}
+
 int main(void)
 {
     test_toy();
@@ -555,6 +629,7 @@ int main(void)
     compare_corpus(shared, "t5-small");
     compare_corpus(shared, "camembert-base");
     compare_tricky(shared);
+    test_threads(shared);
     if (failures) {
         fprintf(stderr, "%d failure(s)\n", failures);
         return 1;
