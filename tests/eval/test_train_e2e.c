@@ -130,6 +130,20 @@ int main(void) {
     CHECK(run(cmd) == 0);
     check_loss_decreased("classify mlp mean");
 
+    /* A dev label never seen in train (politics): a warning, not a failure. */
+    snprintf(cmd, sizeof(cmd),
+             "%s --model %s --task classify --train tests/data/eval/cls_tiny.jsonl "
+             "--dev tests/data/eval/cls_tiny_dev_unseen.jsonl --epochs 2 --quiet --out %s/d/cls-d",
+             train, model, tmp);
+    CHECK(run(cmd) == 0);
+    CHECK(strstr(g_out, "1 dev examples with a label never seen in train") != NULL);
+    /* Malformed CoNLL for training: clear error with the line, non-zero exit. */
+    snprintf(cmd, sizeof(cmd),
+             "%s --model %s --task ner --train tests/data/eval/ner_badtag.conll --out %s/e/x", train,
+             model, tmp);
+    CHECK(run(cmd) == 1);
+    CHECK(strstr(g_out, "ner_badtag.conll:2: tag \"X-PER\" is not IOB2") != NULL);
+
     /* The adapter through the tasks library, as socled would load it. */
     snprintf(cmd, sizeof(cmd),
              "%s --task ner --model %s --adapters %s/a --adapter ner-a "

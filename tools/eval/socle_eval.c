@@ -790,143 +790,177 @@ done:
 /* CoNLL sentence -> text (tokens joined by one space) and token code point
  * spans; predicted entity spans are mapped back to IOB2 tags over tokens: the
  * first token an entity overlaps gets B-, later ones I-. */
+struct ner_item {
+    char *text;
+    size_t len, n_tok;
+    size_t *cps, *cpe; /* (n_tok) token code point spans (CoNLL input) */
+};
+
+static void ner_item_clear(struct ner_item *it) {
+    free(it->text);
+    free(it->cps);
+    free(it->cpe);
+    memset(it, 0, sizeof(*it));
+}
+
+static int ner_item_from_sentence(const struct ev_ner_sentence *se, struct ner_item *it) {
+    size_t tl = 0, nt = se->n;
+    memset(it, 0, sizeof(*it));
+    for (size_t k = 0; k < nt; k++)
+        tl += strlen(se->tokens[k]) + 1;
+    it->text = malloc(tl + 1);
+    it->cps = malloc((nt ? nt : 1) * sizeof(size_t));
+    it->cpe = malloc((nt ? nt : 1) * sizeof(size_t));
+    if (!it->text || !it->cps || !it->cpe) {
+        ner_item_clear(it);
+        return -1;
+    }
+    size_t off = 0, cp = 0;
+    for (size_t k = 0; k < nt; k++) {
+        size_t l = strlen(se->tokens[k]);
+        if (k) {
+            it->text[off++] = ' ';
+            cp++;
+        }
+        memcpy(it->text + off, se->tokens[k], l);
+        off += l;
+        it->cps[k] = cp;
+        cp += ev_utf8_count(se->tokens[k], l);
+        it->cpe[k] = cp;
+    }
+    it->text[off] = '\0';
+    it->len = off;
+    it->n_tok = nt;
+    return 0;
+}
+
+/* Score one NER result against its gold sentence (tags) or document (spans). */
+static int score_ner_result(struct ev_ner *s, const struct task_result *r,
+                            const struct ner_item *it, const struct ev_ner_sentence *gs,
+                            const struct ev_span_doc *gd) {
+    size_t ne = r->status == 0 ? r->n_items : 0;
+    int rc = -1;
+    if (gd) {
+        struct ev_entity *ge = NULL, *pe = malloc((ne ? ne : 1) * sizeof(*pe));
+        if (pe && spans_to_entities(s, gd, &ge) == EV_OK) {
+            rc = 0;
+            for (size_t k = 0; rc == 0 && k < ne; k++) {
+                const char *ty = bare_type(r->u.entities[k].type);
+                pe[k].start = r->u.entities[k].span.cp_start;
+                pe[k].end = r->u.entities[k].span.cp_end;
+                if (ev_ner_type(s, ty, strlen(ty), &pe[k].type) != EV_OK)
+                    rc = -1;
+            }
+            if (rc == 0 && ev_ner_add_entities(s, ge, gd->n, pe, ne) != EV_OK)
+                rc = -1;
+        }
+        free(ge);
+        free(pe);
+        return rc;
+    }
+    size_t nt = it->n_tok;
+    char **ptags = calloc(nt ? nt : 1, sizeof(*ptags));
+    if (!ptags)
+        return -1;
+    bool ok = true;
+    for (size_t e = 0; ok && e < ne; e++) {
+        const struct task_entity *en = &r->u.entities[e];
+        const char *ty = bare_type(en->type);
+        bool first = true;
+        for (size_t k = 0; k < nt; k++) {
+            if (it->cpe[k] <= en->span.cp_start || it->cps[k] >= en->span.cp_end || ptags[k])
+                continue;
+            size_t l = strlen(ty) + 3;
+            if (!(ptags[k] = malloc(l))) {
+                ok = false;
+                break;
+            }
+            snprintf(ptags[k], l, "%c-%s", first ? 'B' : 'I', ty);
+            first = false;
+        }
+    }
+    for (size_t k = 0; ok && k < nt; k++)
+        if (!ptags[k] && !(ptags[k] = strdup("O")))
+            ok = false;
+    size_t bad = 0;
+    if (ok && ev_ner_add_tags(s, (const char *const *)gs->tags, (const char *const *)ptags, nt,
+                              &bad) == EV_OK)
+        rc = 0;
+    for (size_t k = 0; k < nt; k++)
+        free(ptags[k]);
+    free(ptags);
+    return rc;
+}
+
 static int run_ner_model(const struct opts *o) {
     struct ev_ner *s = NULL;
     struct model_run m = {0};
     struct ev_ner_data g = {0};
     struct ev_span_data sd = {0};
+    struct ner_item *items = NULL;
+    const char **texts = NULL;
+    size_t *lens = NULL, n = 0;
     int rc = 1;
     if (ev_ner_new(o->ner_mode, &s) != EV_OK)
         return 1;
     bool spans = fmt_is(o, "spans") || (!o->format && has_ext(o->data, ".jsonl"));
     if ((spans ? load_spans(o, o->data, &sd) : load_conll(o, o->data, &g)) != EV_OK)
         goto done;
+    n = spans ? sd.n : g.n;
+    items = calloc(n, sizeof(*items));
+    texts = malloc(o->batch * sizeof(*texts));
+    lens = malloc(o->batch * sizeof(*lens));
+    if (!items || !texts || !lens)
+        goto done;
+    for (size_t i = 0; i < n; i++) {
+        if (spans) {
+            items[i].text = strdup(sd.d[i].text);
+            items[i].len = items[i].text ? strlen(items[i].text) : 0;
+            if (!items[i].text)
+                goto done;
+        } else if (ner_item_from_sentence(&g.s[i], &items[i]) != 0) {
+            goto done;
+        }
+    }
     if (model_open(o, &m) != TASK_OK)
         goto done;
-    size_t n = spans ? sd.n : g.n;
     double t0 = now_s();
-    for (size_t i = 0; i < n; i++) {
-        char *text = NULL;
-        size_t tl = 0, *cps = NULL, *cpe = NULL, nt = 0;
-        if (spans) {
-            text = strdup(sd.d[i].text);
-            tl = strlen(text);
-        } else {
-            const struct ev_ner_sentence *se = &g.s[i];
-            nt = se->n;
-            for (size_t k = 0; k < nt; k++)
-                tl += strlen(se->tokens[k]) + 1;
-            text = malloc(tl + 1);
-            cps = malloc(nt * sizeof(*cps));
-            cpe = malloc(nt * sizeof(*cpe));
-            if (!text || !cps || !cpe) {
-                free(text);
-                free(cps);
-                free(cpe);
-                goto done;
-            }
-            size_t off = 0, cp = 0;
-            for (size_t k = 0; k < nt; k++) {
-                size_t l = strlen(se->tokens[k]);
-                if (k)
-                    text[off++] = ' ', cp++;
-                memcpy(text + off, se->tokens[k], l);
-                off += l;
-                cps[k] = cp;
-                cp += ev_utf8_count(se->tokens[k], l);
-                cpe[k] = cp;
-            }
-            text[off] = '\0';
-            tl = off;
+    for (size_t b = 0; b < n; b += o->batch) {
+        size_t nb = n - b < o->batch ? n - b : o->batch;
+        for (size_t k = 0; k < nb; k++) {
+            texts[k] = items[b + k].text;
+            lens[k] = items[b + k].len;
         }
-        const char *tp[1] = {text};
-        size_t lp[1] = {tl};
         struct task_request req;
         memset(&req, 0, sizeof(req));
         req.kind = TASK_NER;
-        req.n_texts = 1;
-        req.texts = tp;
-        req.text_lens = lp;
+        req.n_texts = nb;
+        req.texts = texts;
+        req.text_lens = lens;
         req.opts.ner.aggregation = TASK_AGG_FIRST;
         struct task_response *resp = NULL;
-        int st = model_batch(o, &m, &req, &resp);
-        if (st != TASK_OK) {
-            free(text);
-            free(cps);
-            free(cpe);
+        if (model_batch(o, &m, &req, &resp) != TASK_OK)
             goto done;
-        }
-        const struct task_result *r = &resp->results[0];
-        size_t ne = r->status == 0 ? r->n_items : 0;
-        if (spans) {
-            struct ev_entity *ge = NULL, *pe = malloc((ne ? ne : 1) * sizeof(*pe));
-            bool ok = pe && spans_to_entities(s, &sd.d[i], &ge) == EV_OK;
-            for (size_t k = 0; ok && k < ne; k++) {
-                const char *ty = bare_type(r->u.entities[k].type);
-                pe[k].start = r->u.entities[k].span.cp_start;
-                pe[k].end = r->u.entities[k].span.cp_end;
-                ok = ev_ner_type(s, ty, strlen(ty), &pe[k].type) == EV_OK;
-            }
-            if (ok)
-                ok = ev_ner_add_entities(s, ge, sd.d[i].n, pe, ne) == EV_OK;
-            free(ge);
-            free(pe);
-            if (!ok) {
+        for (size_t k = 0; k < nb; k++) {
+            size_t i = b + k;
+            if (score_ner_result(s, &resp->results[k], &items[i], spans ? NULL : &g.s[i],
+                                 spans ? &sd.d[i] : NULL) != 0) {
+                fprintf(stderr, "socle-eval: example %zu (%s:%zu) could not be scored\n", i + 1,
+                        o->data, spans ? sd.d[i].line : g.s[i].line);
                 task_response_free(resp);
-                free(text);
-                goto done;
-            }
-        } else {
-            char **ptags = calloc(nt ? nt : 1, sizeof(*ptags));
-            bool ok = ptags != NULL;
-            for (size_t k = 0; ok && k < nt; k++)
-                ptags[k] = NULL;
-            for (size_t e = 0; ok && e < ne; e++) {
-                const struct task_entity *en = &r->u.entities[e];
-                const char *ty = bare_type(en->type);
-                bool first = true;
-                for (size_t k = 0; k < nt; k++) {
-                    if (cpe[k] <= en->span.cp_start || cps[k] >= en->span.cp_end || ptags[k])
-                        continue;
-                    size_t l = strlen(ty) + 3;
-                    ptags[k] = malloc(l);
-                    if (!ptags[k]) {
-                        ok = false;
-                        break;
-                    }
-                    snprintf(ptags[k], l, "%c-%s", first ? 'B' : 'I', ty);
-                    first = false;
-                }
-            }
-            for (size_t k = 0; ok && k < nt; k++)
-                if (!ptags[k] && !(ptags[k] = strdup("O")))
-                    ok = false;
-            size_t bad = 0;
-            if (ok)
-                ok = ev_ner_add_tags(s, (const char *const *)g.s[i].tags,
-                                     (const char *const *)ptags, nt, &bad) == EV_OK;
-            for (size_t k = 0; ptags && k < nt; k++)
-                free(ptags[k]);
-            free(ptags);
-            if (!ok) {
-                fprintf(stderr, "socle-eval: sentence %zu (%s:%zu) could not be scored\n", i + 1,
-                        o->data, g.s[i].line);
-                task_response_free(resp);
-                free(text);
-                free(cps);
-                free(cpe);
                 goto done;
             }
         }
         task_response_free(resp);
-        free(text);
-        free(cps);
-        free(cpe);
-        if ((i + 1) % 64 == 0 || i + 1 == n)
-            progress(o, t0, i + 1, n);
+        progress(o, t0, b + nb, n);
     }
     rc = report_ner(o, s, !spans);
 done:
+    for (size_t i = 0; items && i < n; i++)
+        ner_item_clear(&items[i]);
+    free(items);
+    free(texts);
+    free(lens);
     ev_ner_data_clear(&g);
     ev_span_data_clear(&sd);
     if (m.rt)
