@@ -1,7 +1,7 @@
 /* engine_bench.c — throughput, exactness and memory of the engine on a BERT-base checkpoint.
  *
  *   engine_bench forward --model DIR [--threads 1,2] [--batch 1,8,32] [--seq 128]
- *                        [--repeat 5] [--warmup 1] [--floor-repeat 3] [--no-floor]
+ *                        [--repeat 5] [--warmup 1] [--floor-repeat 3] [--no-floor] [--ops]
  *   engine_bench check   --model DIR --ids IDS.txt --ref REF.f32 [--tol 1e-3] [--threads 1]
  *   engine_bench rss     --model DIR [--batch 1] [--seq 128] [--threads 1]
  *
@@ -16,12 +16,20 @@
  *   states of the same sequences, concatenated, little-endian float32) and fails beyond tol.
  * - rss: a fresh process loads the model, runs one forward and reports getrusage's
  *   ru_maxrss against the weights' size, so nothing else in the process inflates it.
+ * - forward --ops: one more JSON line per (threads, batch) splitting the forward's time by
+ *   operation. This program defines cblas_sgemm itself: the executable's definition wins
+ *   over libopenblas's for the engine's calls (engine/blas.c), and forwards to the real
+ *   one (dlsym RTLD_NEXT) while timing each call and classifying it by shape (QKV, attention
+ *   output, FFN up / down, scores, context, pooler). What is not inside sgemm is the
+ *   element-wise work (softmax, GELU, LayerNorm, biases, embeddings): perf splits that.
  * Inputs of the timed runs are deterministic random ids in [1000, vocab) with [CLS] = 101
  * first and [SEP] = 102 last, token types 0, as the peers use.
  */
 #include "bench/sgemm_shapes.h"
 #include "engine/eng.h"
 
+#include <cblas.h>
+#include <dlfcn.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -31,12 +39,74 @@
 
 #define MAX_LIST 8
 
+/* ---- sgemm accounting (see DESIGN) ---- */
+enum op { OP_QKV, OP_ATTN_OUT, OP_FFN_UP, OP_FFN_DOWN, OP_SCORES, OP_CONTEXT, OP_POOLER,
+          OP_OTHER, OP_COUNT };
+static const char *const op_names[OP_COUNT] = {"qkv", "attn_out", "ffn_up", "ffn_down",
+                                               "scores", "context", "pooler", "other_sgemm"};
+static struct {
+    bool on;
+    int d_model, d_ff, n_heads, n_tokens, n_seqs;
+    double s[OP_COUNT], gflop[OP_COUNT];
+    long calls[OP_COUNT];
+} acct;
+
+typedef void (*sgemm_fn)(const enum CBLAS_ORDER, const enum CBLAS_TRANSPOSE,
+                         const enum CBLAS_TRANSPOSE, const blasint, const blasint, const blasint,
+                         const float, const float *, const blasint, const float *, const blasint,
+                         const float, float *, const blasint);
+
+static enum op classify(enum CBLAS_TRANSPOSE tb, blasint m, blasint n, blasint k, blasint ldc) {
+    const blasint d = acct.d_model, f = acct.d_ff;
+    if (tb == CblasNoTrans)
+        return OP_CONTEXT; /* P (L, L) · V_h: the only product with B not transposed */
+    if (k == d / acct.n_heads)
+        return OP_SCORES;
+    if (n == f && k == d)
+        return OP_FFN_UP;
+    if (n == d && k == f)
+        return OP_FFN_DOWN;
+    if ((n == d && k == d && ldc == 3 * d) || (n == 3 * d && k == d))
+        return OP_QKV; /* three products into one (n, 3d) buffer, or one fused product */
+    if (n == d && k == d && m == acct.n_tokens)
+        return OP_ATTN_OUT;
+    if (n == d && k == d && m == acct.n_seqs)
+        return OP_POOLER;
+    return OP_OTHER;
+}
+
+void cblas_sgemm(OPENBLAS_CONST enum CBLAS_ORDER order, OPENBLAS_CONST enum CBLAS_TRANSPOSE ta,
+                 OPENBLAS_CONST enum CBLAS_TRANSPOSE tb, OPENBLAS_CONST blasint m,
+                 OPENBLAS_CONST blasint n, OPENBLAS_CONST blasint k, OPENBLAS_CONST float alpha,
+                 OPENBLAS_CONST float *a, OPENBLAS_CONST blasint lda, OPENBLAS_CONST float *b,
+                 OPENBLAS_CONST blasint ldb, OPENBLAS_CONST float beta, float *c,
+                 OPENBLAS_CONST blasint ldc) {
+    static sgemm_fn real;
+    if (!real) {
+        /* POSIX guarantees a function pointer round-trips through dlsym's void * */
+        void *p = dlsym(RTLD_NEXT, "cblas_sgemm");
+        if (!p)
+            abort();
+        memcpy(&real, &p, sizeof real);
+    }
+    if (!acct.on) {
+        real(order, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
+    double t0 = bench_now();
+    real(order, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    enum op o = classify(tb, m, n, k, ldc);
+    acct.s[o] += bench_now() - t0;
+    acct.gflop[o] += 2.0 * m * n * k / 1e9;
+    acct.calls[o]++;
+}
+
 struct opts {
     const char *cmd, *model, *ids, *ref;
     int threads[MAX_LIST], n_threads;
     int batch[MAX_LIST], n_batch;
     int seq, repeat, warmup, floor_repeat;
-    bool floor;
+    bool floor, ops;
     double tol;
 };
 
@@ -56,7 +126,7 @@ static int parse_list(const char *s, int *out, int cap) {
 static void usage(void) {
     fprintf(stderr,
             "usage: engine_bench forward --model DIR [--threads 1,2] [--batch 1,8,32] [--seq 128]\n"
-            "                            [--repeat 5] [--warmup 1] [--floor-repeat 3] [--no-floor]\n"
+            "                            [--repeat 5] [--warmup 1] [--floor-repeat 3] [--no-floor] [--ops]\n"
             "       engine_bench check --model DIR --ids IDS.txt --ref REF.f32 [--tol 1e-3]\n"
             "                          [--threads 1]\n"
             "       engine_bench rss --model DIR [--batch 1] [--seq 128] [--threads 1]\n");
@@ -82,6 +152,10 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
         const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(k, "--no-floor") == 0) {
             o->floor = false;
+            continue;
+        }
+        if (strcmp(k, "--ops") == 0) {
+            o->ops = true;
             continue;
         }
         if (!v)
@@ -142,16 +216,73 @@ static void make_ids(int32_t *ids, int batch, int seq, int vocab) {
     }
 }
 
+static double cpu_s(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec +
+           (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec;
+}
+
+/* `repeat` more forwards with every sgemm timed and classified; one JSON line of means per
+ * forward, next to the per-shape floor of the same op when measured. */
+static int print_ops(struct eng_ctx *ctx, const struct eng_batch *batch, unsigned want,
+                     const struct opts *o, int threads, const struct bench_floor *fl) {
+    struct eng_output out;
+    memset(acct.s, 0, sizeof acct.s);
+    memset(acct.gflop, 0, sizeof acct.gflop);
+    memset(acct.calls, 0, sizeof acct.calls);
+    acct.n_seqs = (int)batch->n_seqs;
+    acct.n_tokens = 0;
+    for (size_t i = 0; i < batch->n_seqs; i++)
+        acct.n_tokens += (int)batch->seq_len[i];
+    acct.on = true;
+    double t0 = bench_now();
+    for (int r = 0; r < o->repeat; r++) {
+        int st = eng_ctx_forward(ctx, batch, want, &out);
+        if (st != ENG_OK) {
+            acct.on = false;
+            fprintf(stderr, "engine_bench: forward: %s\n", eng_strerror(st));
+            return -1;
+        }
+    }
+    double total = (bench_now() - t0) / o->repeat, in_sgemm = 0;
+    acct.on = false;
+    printf("{\"impl\": \"socle_ops\", \"threads\": %d, \"batch\": %zu, \"seq\": %d, \"runs\": %d, "
+           "\"forward_ms\": %.3f, \"ops\": {",
+           threads, batch->n_seqs, o->seq, o->repeat, 1e3 * total);
+    for (int i = 0; i < OP_COUNT; i++) {
+        double s = acct.s[i] / o->repeat;
+        in_sgemm += s;
+        double floor_ms = -1;
+        for (int j = 0; fl && j < fl->n_ops; j++)
+            if (strcmp(fl->ops[j].name, op_names[i]) == 0)
+                floor_ms = 1e3 * fl->ops[j].s;
+        printf("%s\"%s\": {\"ms\": %.3f, \"calls\": %ld, \"gflops\": %.2f, \"floor_ms\": %.3f}",
+               i ? ", " : "", op_names[i], 1e3 * s, acct.calls[i] / o->repeat,
+               s > 0 ? acct.gflop[i] / o->repeat / s : 0.0, floor_ms);
+    }
+    double fused = -1;
+    for (int j = 0; fl && j < fl->n_ops; j++)
+        if (strcmp(fl->ops[j].name, "qkv_fused") == 0)
+            fused = 1e3 * fl->ops[j].s;
+    printf("}, \"sgemm_ms\": %.3f, \"non_sgemm_ms\": %.3f, \"qkv_fused_floor_ms\": %.3f, "
+           "\"floor_ms\": %.3f}\n",
+           1e3 * in_sgemm, 1e3 * (total - in_sgemm), fused, fl ? 1e3 * fl->floor_s : -1.0);
+    fflush(stdout);
+    return 0;
+}
+
 static int cmd_forward(const struct opts *o) {
     struct eng_model *model = NULL;
     struct eng_ctx *ctx = NULL;
     int32_t *ids = NULL;
     size_t *lens = NULL;
-    double *ms = NULL, *sorted = NULL;
+    double *ms = NULL, *sorted = NULL, *cpu = NULL;
     int rc = 1, max_batch = 0;
     if (load(o->model, &model) != ENG_OK)
         goto done;
     const struct eng_model_info *mi = eng_model_get_info(model);
+    acct.d_model = mi->d_model, acct.d_ff = mi->d_ff, acct.n_heads = mi->n_heads;
     if (mi->vocab_size <= 1000 || o->seq > mi->max_seq_len) {
         fprintf(stderr, "engine_bench: model too small for the inputs (vocab %d, max_seq_len %d)\n",
                 mi->vocab_size, mi->max_seq_len);
@@ -165,7 +296,8 @@ static int cmd_forward(const struct opts *o) {
     lens = malloc(sizeof *lens * (size_t)max_batch);
     ms = malloc(sizeof *ms * (size_t)o->repeat);
     sorted = malloc(sizeof *sorted * (size_t)o->repeat);
-    if (st != ENG_OK || !ids || !lens || !ms || !sorted) {
+    cpu = malloc(sizeof *cpu * (size_t)o->repeat);
+    if (st != ENG_OK || !ids || !lens || !ms || !sorted || !cpu) {
         fprintf(stderr, "engine_bench: context for %d tokens: %s\n", max_batch * o->seq,
                 st != ENG_OK ? eng_strerror(st) : "out of memory");
         goto done;
@@ -205,9 +337,10 @@ static int cmd_forward(const struct opts *o) {
                 }
             }
             for (int r = 0; r < o->repeat; r++) {
-                double t0 = bench_now();
+                double c0 = cpu_s(), t0 = bench_now();
                 st = eng_ctx_forward(ctx, &batch, want, &out);
                 ms[r] = 1e3 * (bench_now() - t0);
+                cpu[r] = 1e3 * (cpu_s() - c0);
                 if (st != ENG_OK) {
                     fprintf(stderr, "engine_bench: forward: %s\n", eng_strerror(st));
                     goto done;
@@ -217,6 +350,9 @@ static int cmd_forward(const struct opts *o) {
             memcpy(sorted, ms, sizeof *ms * (size_t)n);
             struct bench_stats s;
             bench_stats_of(sorted, n, &s);
+            struct bench_stats cs;
+            memcpy(sorted, cpu, sizeof *cpu * (size_t)n);
+            bench_stats_of(sorted, n, &cs);
             double gf = bench_bert_gflop(mi->n_layers, mi->d_model, mi->d_ff, bsz, o->seq);
             double gflops = gf / (s.median / 1e3);
             printf("{\"impl\": \"socle\", \"threads\": %d, \"batch\": %d, \"seq\": %d, "
@@ -230,11 +366,16 @@ static int cmd_forward(const struct opts *o) {
                        "\"ffn_up_gflops_this_batch\": %.2f",
                        peak, gflops / peak, 1e3 * floors[bi].floor_s,
                        1e3 * floors[bi].floor_s / s.median, floors[bi].ffn_up_gflops);
-            printf(", \"times_ms\": [");
+            /* CPU time of the process per forward: with 1 thread, cpu / wall well below 1
+             * means the machine was busy and the forward waited for a core. */
+            printf(", \"cpu_ms_median\": %.3f, \"cpu_over_wall\": %.3f, \"times_ms\": [",
+                   cs.median, cs.median / s.median);
             for (int r = 0; r < o->repeat; r++)
                 printf("%s%.3f", r ? ", " : "", ms[r]);
             printf("]}\n");
             fflush(stdout);
+            if (o->ops && print_ops(ctx, &batch, want, o, th, o->floor ? &floors[bi] : NULL) != 0)
+                goto done;
         }
     }
     rc = 0;
@@ -243,6 +384,7 @@ done:
     free(lens);
     free(ms);
     free(sorted);
+    free(cpu);
     eng_ctx_free(ctx);
     eng_model_free(model);
     return rc;

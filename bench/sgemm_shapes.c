@@ -54,10 +54,11 @@ size_t bench_bert_gemms(int n_layers, int d_model, int n_heads, int d_ff, int ba
     i = push(out, cap, i, (struct bench_gemm){"attn_out", m, d, d, true, d, d, nl, false});
     i = push(out, cap, i, (struct bench_gemm){"ffn_up", m, d_ff, d, true, d, d, nl, false});
     i = push(out, cap, i, (struct bench_gemm){"ffn_down", m, d, d_ff, true, d_ff, d_ff, nl, false});
-    /* scores (seq, seq) = Q_h (seq, dh) · K_h^T, both read with stride d_model */
-    i = push(out, cap, i, (struct bench_gemm){"scores", seq, seq, dh, true, d, d, heads_total, false});
-    /* context_h (seq, dh) = P (seq, seq) · V_h (seq, dh), V_h read with stride d_model */
-    i = push(out, cap, i, (struct bench_gemm){"context", seq, dh, seq, false, seq, d, heads_total, false});
+    /* scores (seq, seq) = Q_h (seq, dh) · K_h^T, both read in place from the (n_tokens, 3 d)
+     * projection buffer (engine/forward.c layout) */
+    i = push(out, cap, i, (struct bench_gemm){"scores", seq, seq, dh, true, 3 * d, 3 * d, heads_total, false});
+    /* context_h (seq, dh) = P (seq, seq) · V_h (seq, dh), V_h read with stride 3 d */
+    i = push(out, cap, i, (struct bench_gemm){"context", seq, dh, seq, false, seq, 3 * d, heads_total, false});
     i = push(out, cap, i, (struct bench_gemm){"pooler", batch, d, d, true, d, d, 1, false});
     return i;
 }
@@ -147,6 +148,11 @@ int bench_sgemm_floor(int n_layers, int d_model, int n_heads, int d_ff, int batc
             gflop += gs[i].count * gf;
         if (strcmp(gs[i].name, "ffn_up") == 0)
             out->ffn_up_gflops = st.median;
+        if (out->n_ops < (int)(sizeof out->ops / sizeof *out->ops)) {
+            out->ops[out->n_ops].name = gs[i].name;
+            out->ops[out->n_ops].s = t;
+            out->n_ops++;
+        }
         if (json) {
             fprintf(json,
                     "{\"impl\": \"openblas_sgemm\", %s%s\"batch\": %d, \"seq\": %d, \"shape\": \"%s\", "

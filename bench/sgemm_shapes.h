@@ -13,8 +13,8 @@
 
 /* One sgemm as the forward issues it: C (m, n) = A (m, k) · B, B stored (n, k) row-major
  * (an nn.Linear weight, used transposed) when trans_b, else (k, n). lda / ldb are the
- * leading dimensions the forward uses: attention reads one head's 64 columns out of a
- * (n_tokens, d_model) matrix, so its lda / ldb are d_model, not 64. */
+ * leading dimensions the forward uses: attention reads one head's 64 columns out of the
+ * (n_tokens, 3 d_model) Q | K | V matrix, so its lda / ldb are 3 d_model, not 64. */
 struct bench_gemm {
     const char *name; /* "qkv", "qkv_fused", "attn_out", "ffn_up", "ffn_down", "scores", "context", "pooler" */
     int m, n, k;
@@ -61,6 +61,11 @@ struct bench_floor {
     double floor_s;       /* sum over the forward of count * gflop / median GFLOP/s */
     double gflop;         /* FLOPs of those sgemms, GFLOP (equals bench_bert_gflop) */
     double ffn_up_gflops; /* median GFLOP/s of the FFN-up shape (n_tokens x d_model) x (d_model x d_ff) */
+    struct {
+        const char *name; /* as struct bench_gemm */
+        double s;         /* count * gflop / median GFLOP/s of this shape (both QKV variants) */
+    } ops[16];
+    int n_ops;
 };
 int bench_sgemm_floor(int n_layers, int d_model, int n_heads, int d_ff, int batch, int seq,
                       int repeats, double min_rep_s, FILE *json, const char *tag,

@@ -34,7 +34,7 @@ def main():
     stamps = [r["stamp"] for r in recs if "stamp" in r]
     out.append("## Run\n")
     out.append(f"- commit `{run.get('commit')}`, CPU {run.get('cpu')} ({run.get('nproc')} cores), "
-               f"shapes {run.get('shapes')}, {run.get('repeat')} timed runs after 1 warm-up, "
+               f"shapes {run.get('shapes')}, {run.get('repeat')} timed runs after 1 warm-up, priority {run.get('priority')}, "
                f"load average at start {run.get('loadavg_start')}, at end {end.get('loadavg_end')}")
     for s in stamps:
         out.append(f"- {s['tool']}: {s['compiler']}, flags `{s['flags']}`, {s['blas']}, {s['utc']}")
@@ -121,6 +121,31 @@ def main():
         out.append("\nShapes (m × n × k, calls per forward at batch 1): " + ", ".join(
             f"{n} {r['m']}×{r['n']}×{r['k']} ×{r['calls_per_forward']:.0f}" for n, r in r0.items()))
     out.append("")
+
+    ops = [r for r in recs if r.get("impl") == "socle_ops"]
+    if ops:
+        out.append("## Where socle's forward time goes (ms per forward, mean of the runs; in brackets the "
+                   "same op's sgemm floor)\n")
+        names = list(ops[0]["ops"])
+        out.append("| threads | batch | forward | " + " | ".join(names) + " | all sgemm | non-sgemm | sgemm floor |")
+        out.append("|---|---|---|" + "---|" * (len(names) + 3))
+        for r in ops:
+            cells = []
+            for n in names:
+                o = r["ops"][n]
+                fl = f" ({o['floor_ms']:.1f})" if o["floor_ms"] >= 0 else ""
+                cells.append(f"{o['ms']:.1f}{fl}")
+            out.append(f"| {r['threads']} | {r['batch']} | {r['forward_ms']:.1f} | " + " | ".join(cells) +
+                       f" | {r['sgemm_ms']:.1f} | {r['non_sgemm_ms']:.1f} | {r['floor_ms']:.1f} |")
+        out.append("\nqkv floor is for three separate products as the engine issues them; one fused "
+                   "(n, 3·d) product: " + ", ".join(f"t{r['threads']} b{r['batch']} {r['qkv_fused_floor_ms']:.1f} ms"
+                                                    for r in ops))
+        out.append("")
+    cw = [r for r in socle.values() if "cpu_over_wall" in r]
+    if cw:
+        out.append("socle CPU time / wall time per forward (1.0 per thread when it had its cores): " + ", ".join(
+            f"t{r['threads']} b{r['batch']} {r['cpu_over_wall']:.2f}" for r in cw))
+        out.append("")
 
     rss = [r for r in recs if r.get("rss")]
     if rss:
