@@ -18,6 +18,7 @@
  */
 #include "tokenizer/spm_impl.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -207,7 +208,7 @@ int tok_unigram_new(const char *const *pieces, const size_t *piece_lens, const d
     u->unk_id = unk_id;
     u->byte_fallback = byte_fallback;
 
-    double min_score = n ? scores[0] : 0.0;
+    double min_score = HUGE_VAL; /* HF: f64::INFINITY, so NaN scores never become the min */
     size_t n_keys = 0;
     for (size_t i = 0; i < n; i++) {
         if (scores[i] < min_score)

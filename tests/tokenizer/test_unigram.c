@@ -9,6 +9,7 @@
 #include "tokenizer/spm_impl.h"
 
 #include <json-c/json.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -155,6 +156,14 @@ static void test_toy(void)
         }
         tok_unigram_free(u1);
         tok_unigram_free(u2);
+        /* A NaN score never becomes the minimum (HF starts from +inf and compares with <):
+         * same choice as with s1. */
+        double s3[] = {NAN, -10, -9.95, -0.01};
+        struct tok_unigram *u3 = NULL;
+        CHECK(tok_unigram_new(p, lens, s3, 4, 0, false, &u3) == TOK_OK);
+        if (u3)
+            expect(u3, "qaa", W({1, 0, 2}, {2, 2, 3}));
+        tok_unigram_free(u3);
     }
 
     /* bad arguments */
