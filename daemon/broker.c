@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -661,9 +660,9 @@ static void on_back(struct broker *b)
 
 static void on_signal(struct broker *b)
 {
-    struct signalfd_siginfo si;
-    while (read(b->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
-        if (si.ssi_signo == SIGHUP) {
+    unsigned char signo;
+    while (read(b->sigfd, &signo, 1) == 1) {
+        if (signo == SIGHUP) {
 #ifdef SOCLE_HAVE_TASKS
             if (b->d->rt) {
                 char err[512], q[600];
@@ -683,10 +682,10 @@ static void on_signal(struct broker *b)
             b->draining = true;
             b->drain_deadline_us = now_us() + (uint64_t)b->d->cfg.drain_timeout_ms * 1000u;
             slog(CFG_LOG_INFO, "draining", "signal=%s in_flight=%zu queued=%zu",
-                 si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT", b->n_inflight, b->q_len);
+                 signo == SIGTERM ? "SIGTERM" : "SIGINT", b->n_inflight, b->q_len);
         } else {
             slog(CFG_LOG_WARN, "drain_abort", "signal=%s in_flight=%zu",
-                 si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT", b->n_inflight);
+                 signo == SIGTERM ? "SIGTERM" : "SIGINT", b->n_inflight);
             b->drain_deadline_us = now_us();
         }
     }

@@ -110,7 +110,8 @@ size_t utf8_check(const uint8_t *s, size_t len);
 /* Create and bind the client ROUTER (every endpoint) and the workers' inproc ROUTER; fills
  * d->endpoints. Call before starting workers. Returns 0, or -1 (logged). */
 int broker_bind(struct daemon *d);
-/* Run the broker until drained after SIGTERM/SIGINT. sigfd: a signalfd for TERM/INT/HUP.
+/* Run the broker until drained after SIGTERM/SIGINT. sigfd: the read end of the signal
+ * self-pipe (one byte per SIGTERM/SIGINT/SIGHUP received).
  * Returns 0 on a clean drain. */
 int broker_run(struct daemon *d, int sigfd);
 

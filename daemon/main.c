@@ -1,15 +1,17 @@
 /* main.c — socled: configuration, model/tokenizer loading, worker threads, signals, broker.
  *
- * Signals are blocked in every thread and read by the broker through a signalfd in its poll
- * set, so a signal is a plain event of the broker loop (no handler races, no EINTR juggling
- * in the workers). exit() appears only here. */
+ * Signals: a handler writes the signal number into a self-pipe whose read end is in the
+ * broker's poll set, so a signal is a plain event of the broker loop. (Not a signalfd with
+ * the signals blocked: libraries such as OpenBLAS start threads from constructors before
+ * main, where we cannot block anything, and a process-directed SIGTERM delivered to one of
+ * them would kill the process.) exit() appears only here. */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
+#include <fcntl.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -123,6 +125,18 @@ static int load_models(struct daemon *d)
     return 0;
 }
 
+static int sig_pipe[2] = {-1, -1};
+
+static void on_signal(int signo)
+{
+    int saved = errno;
+    unsigned char b = (unsigned char)signo;
+    if (write(sig_pipe[1], &b, 1) < 0) {
+        /* pipe full: enough signals are already pending for the broker */
+    }
+    errno = saved;
+}
+
 int main(int argc, char **argv)
 {
     static struct daemon d;
@@ -146,18 +160,19 @@ int main(int argc, char **argv)
     slog_set_level(d.cfg.log_level);
     d.t_start_us = now_us();
     signal(SIGPIPE, SIG_IGN);
-    /* Block before any thread exists so every thread inherits the mask. */
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    int sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-    if (sigfd < 0) {
-        fprintf(stderr, "socled: signalfd: %s\n", strerror(errno));
+    if (pipe2(sig_pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
+        fprintf(stderr, "socled: pipe: %s\n", strerror(errno));
         return 1;
     }
+    int sigfd = sig_pipe[0];
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     if (cores < 1)
         cores = 1;
@@ -213,7 +228,11 @@ out:
 #ifdef SOCLE_HAVE_TASKS
     task_runtime_free(d.rt);
 #endif
-    close(sigfd);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGHUP, SIG_DFL);
+    close(sig_pipe[0]);
+    close(sig_pipe[1]);
     slog(CFG_LOG_INFO, "exit", "code=%d", exit_code);
     cfg_free(&d.cfg);
     return exit_code;

@@ -16,6 +16,8 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include <json-c/json.h>
+
 extern char **environ;
 int hx_failures;
 
@@ -102,22 +104,34 @@ int hx_start(struct hx_daemon *d, const char *socled, const char *const *extra)
         fprintf(stderr, "spawn %s: %s\n", socled, strerror(rc));
         return -1;
     }
-    /* Ready when it answers info (the client's Lazy Pirate retries cover the start-up). */
-    struct socle_client *c = hx_client(d->ipc, 500, 40);
+    /* Ready when it answers info; a daemon that died at start fails the test at once. */
     Socle__V1__Request req = SOCLE__V1__REQUEST__INIT;
     Socle__V1__InfoRequest info = SOCLE__V1__INFO_REQUEST__INIT;
     req.task_case = SOCLE__V1__REQUEST__TASK_INFO;
     req.info = &info;
-    Socle__V1__Response *r = NULL;
-    rc = c ? socle_client_call(c, &req, &r) : SOCLE_ENOMEM;
-    socle_client_free(c);
-    if (rc != SOCLE_OK || !r || r->result_case != SOCLE__V1__RESPONSE__RESULT_INFO) {
-        fprintf(stderr, "socled did not come up (%s); log %s\n", socle_strerror(rc), d->log);
+    long t0 = hx_now_ms();
+    for (;;) {
+        int st;
+        if (waitpid(d->pid, &st, WNOHANG) == d->pid) {
+            fprintf(stderr, "socled exited at start (status %d); log %s\n",
+                    WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), d->log);
+            d->pid = 0;
+            return -1;
+        }
+        struct socle_client *c = hx_client(d->ipc, 300, 0);
+        Socle__V1__Response *r = NULL;
+        req.id = 0;
+        rc = c ? socle_client_call(c, &req, &r) : SOCLE_ENOMEM;
+        socle_client_free(c);
+        bool up = rc == SOCLE_OK && r && r->result_case == SOCLE__V1__RESPONSE__RESULT_INFO;
         socle_response_free(r);
-        return -1;
+        if (up)
+            return 0;
+        if (hx_now_ms() - t0 > 20000) {
+            fprintf(stderr, "socled did not answer info within 20 s; log %s\n", d->log);
+            return -1;
+        }
     }
-    socle_response_free(r);
-    return 0;
 }
 
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
@@ -141,7 +155,7 @@ bool hx_log_has(const struct hx_daemon *d, const char *needle)
 
 int hx_stop(struct hx_daemon *d, int timeout_ms, int *status)
 {
-    int rc = -1, st = 0;
+    int rc = d->pid > 0 ? -1 : 0, st = 0;
     if (d->pid > 0) {
         kill(d->pid, SIGTERM);
         long t0 = hx_now_ms();
@@ -282,3 +296,79 @@ Socle__V1__Response *hx_raw(const char *endpoint, const void *const *frames, con
     zmq_ctx_term(ctx);
     return r;
 }
+
+char *hx_read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+    }
+    if (buf)
+        buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+/* Split text into lines on '\n' only (in place); returns the count. */
+size_t hx_split_lines(char *text, char **lines, size_t max)
+{
+    size_t n = 0;
+    char *p = text;
+    while (*p && n < max) {
+        char *nl = strchr(p, '\n');
+        lines[n++] = p;
+        if (!nl)
+            break;
+        *nl = '\0';
+        p = nl + 1;
+    }
+    return n;
+}
+
+/* Compare JSON lines `got` with the expected file on ids, tokens and offsets. */
+int hx_compare_jsonl(const char *got, const char *expected_path, size_t want_lines)
+{
+    char *exp = hx_read_file(expected_path);
+    char *g = strdup(got);
+    char *el[256], *gl[256];
+    if (!exp || !g) {
+        fprintf(stderr, "cannot read %s\n", expected_path);
+        free(exp);
+        free(g);
+        return -1;
+    }
+    size_t ne = hx_split_lines(exp, el, 256), ng = hx_split_lines(g, gl, 256);
+    int bad = 0;
+    if (ne != want_lines || ng != want_lines) {
+        fprintf(stderr, "line counts: expected file %zu, got %zu, want %zu\n", ne, ng, want_lines);
+        bad++;
+    }
+    for (size_t i = 0; i < ne && i < ng; i++) {
+        struct json_object *a = json_tokener_parse(el[i]), *b = json_tokener_parse(gl[i]);
+        static const char *const keys[] = {"ids", "tokens", "offsets"};
+        for (int k = 0; k < 3; k++) {
+            struct json_object *x = NULL, *y = NULL;
+            if (!a || !b || !json_object_object_get_ex(a, keys[k], &x) ||
+                !json_object_object_get_ex(b, keys[k], &y) || !json_object_equal(x, y)) {
+                if (bad < 3)
+                    fprintf(stderr, "line %zu differs on %s:\n  want %s\n  got  %s\n", i + 1,
+                            keys[k], el[i], gl[i]);
+                bad++;
+                break;
+            }
+        }
+        json_object_put(a);
+        json_object_put(b);
+    }
+    free(exp);
+    free(g);
+    return bad ? -1 : 0;
+}
+

@@ -57,4 +57,12 @@ Socle__V1__Response *hx_raw(const char *endpoint, const void *const *frames, con
 
 long hx_now_ms(void);
 
+/* Whole file, NUL-terminated (malloc'd), or NULL. */
+char *hx_read_file(const char *path);
+/* Split on '\n' only, in place; returns the number of lines (at most max). */
+size_t hx_split_lines(char *text, char **lines, size_t max);
+/* Compare JSON lines `got` with the file expected_path on "ids", "tokens" and "offsets";
+ * both must have want_lines lines. 0 when equal, -1 (differences printed) otherwise. */
+int hx_compare_jsonl(const char *got, const char *expected_path, size_t want_lines);
+
 #endif

@@ -10,81 +10,6 @@
 
 #include "tests/integ/harness.h"
 
-static char *read_file(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    if (buf)
-        buf[n] = '\0';
-    fclose(f);
-    return buf;
-}
-
-/* Split text into lines on '\n' only (in place); returns the count. */
-static size_t split_lines(char *text, char **lines, size_t max)
-{
-    size_t n = 0;
-    char *p = text;
-    while (*p && n < max) {
-        char *nl = strchr(p, '\n');
-        lines[n++] = p;
-        if (!nl)
-            break;
-        *nl = '\0';
-        p = nl + 1;
-    }
-    return n;
-}
-
-/* Compare JSON lines `got` with the expected file on ids, tokens and offsets. */
-static int compare_jsonl(const char *got, const char *expected_path, size_t want_lines)
-{
-    char *exp = read_file(expected_path);
-    char *g = strdup(got);
-    char *el[256], *gl[256];
-    if (!exp || !g) {
-        fprintf(stderr, "cannot read %s\n", expected_path);
-        free(exp);
-        free(g);
-        return -1;
-    }
-    size_t ne = split_lines(exp, el, 256), ng = split_lines(g, gl, 256);
-    int bad = 0;
-    if (ne != want_lines || ng != want_lines) {
-        fprintf(stderr, "line counts: expected file %zu, got %zu, want %zu\n", ne, ng, want_lines);
-        bad++;
-    }
-    for (size_t i = 0; i < ne && i < ng; i++) {
-        struct json_object *a = json_tokener_parse(el[i]), *b = json_tokener_parse(gl[i]);
-        static const char *const keys[] = {"ids", "tokens", "offsets"};
-        for (int k = 0; k < 3; k++) {
-            struct json_object *x = NULL, *y = NULL;
-            if (!a || !b || !json_object_object_get_ex(a, keys[k], &x) ||
-                !json_object_object_get_ex(b, keys[k], &y) || !json_object_equal(x, y)) {
-                if (bad < 3)
-                    fprintf(stderr, "line %zu differs on %s:\n  want %s\n  got  %s\n", i + 1,
-                            keys[k], el[i], gl[i]);
-                bad++;
-                break;
-            }
-        }
-        json_object_put(a);
-        json_object_put(b);
-    }
-    free(exp);
-    free(g);
-    return bad ? -1 : 0;
-}
-
 static Socle__V1__Response *call_info(const char *endpoint)
 {
     struct socle_client *c = hx_client(endpoint, 2000, 2);
@@ -139,11 +64,11 @@ int main(int argc, char **argv)
 
     /* tokenize: 40 corpus lines in ONE request over tcp, against HF tokenizers' output */
     char path[512], epath[512];
-    char *corpus = read_file(hx_data(path, sizeof path, "corpus40.txt"));
+    char *corpus = hx_read_file(hx_data(path, sizeof path, "corpus40.txt"));
     CHECK(corpus != NULL);
     if (corpus) {
         char *lines[64];
-        size_t n = split_lines(corpus, lines, 64);
+        size_t n = hx_split_lines(corpus, lines, 64);
         CHECK(n == 40);
         ProtobufCBinaryData texts[64];
         for (size_t i = 0; i < n; i++)
@@ -188,7 +113,7 @@ int main(int argc, char **argv)
                 json_object_put(o);
             }
             fclose(m);
-            CHECK(compare_jsonl(buf, hx_data(epath, sizeof epath,
+            CHECK(hx_compare_jsonl(buf, hx_data(epath, sizeof epath,
                                               "corpus40.bert-base-uncased.jsonl"),
                                 40) == 0);
             CHECK(r->n_tokens == total);
@@ -205,20 +130,20 @@ int main(int argc, char **argv)
     hx_data(path, sizeof path, "corpus40.txt");
     char *a1[] = {socle, "--endpoint", d.ipc, "tokenize", "--file", path, NULL};
     CHECK(hx_run(a1, NULL, &out) == 0);
-    CHECK(out && compare_jsonl(out, hx_data(epath, sizeof epath,
+    CHECK(out && hx_compare_jsonl(out, hx_data(epath, sizeof epath,
                                             "corpus40.bert-base-uncased.jsonl"), 40) == 0);
     free(out);
     char *a2[] = {socle, "tokenize", "--no-special", "--endpoint", d.tcp, "--window", "4",
                   "--file", path, NULL};
     CHECK(hx_run(a2, NULL, &out) == 0);
-    CHECK(out && compare_jsonl(out, hx_data(epath, sizeof epath,
+    CHECK(out && hx_compare_jsonl(out, hx_data(epath, sizeof epath,
                                             "corpus40.bert-base-uncased.nospecial.jsonl"),
                                40) == 0);
     free(out);
-    char *pairs = read_file(hx_data(path, sizeof path, "pairs10.txt"));
+    char *pairs = hx_read_file(hx_data(path, sizeof path, "pairs10.txt"));
     char *a3[] = {socle, "--endpoint", d.ipc, "tokenize", "--pair", NULL};
     CHECK(pairs && hx_run(a3, pairs, &out) == 0); /* from stdin */
-    CHECK(out && compare_jsonl(out, hx_data(epath, sizeof epath,
+    CHECK(out && hx_compare_jsonl(out, hx_data(epath, sizeof epath,
                                             "pairs10.bert-base-uncased.jsonl"), 10) == 0);
     free(out);
     free(pairs);
