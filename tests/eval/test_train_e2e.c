@@ -130,6 +130,17 @@ int main(void) {
     CHECK(run(cmd) == 0);
     check_loss_decreased("classify mlp mean");
 
+    /* --features-cache: the second run loads the features and trains the same head */
+    for (int k = 0; k < 2; k++) {
+        snprintf(cmd, sizeof(cmd), "%s --model %s %s --seed 7 --features-cache %s/fc.bin "
+                 "--out %s/f%d/ner-a --name ner-a", train, model, ner_args, tmp, tmp, k);
+        CHECK(run(cmd) == 0);
+        if (k == 1)
+            CHECK(strstr(g_out, "features: loaded from") != NULL);
+    }
+    snprintf(a, sizeof(a), "%s/f1/ner-a/head.safetensors", tmp);
+    CHECK(same_file(a, b));
+
     /* A dev label never seen in train (politics): a warning, not a failure. */
     snprintf(cmd, sizeof(cmd),
              "%s --model %s --task classify --train tests/data/eval/cls_tiny.jsonl "

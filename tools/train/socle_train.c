@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,7 +33,7 @@ enum pool { P_CLS, P_MEAN, P_POOLER };
 
 struct opts {
     enum task task;
-    const char *model, *train, *dev, *test, *out, *name, *format, *labels;
+    const char *model, *train, *dev, *test, *out, *name, *format, *labels, *cache;
     const char *text_field, *label_field;
     bool no_header, quiet, progress, metric_acc;
     enum pool pool;
@@ -77,6 +78,8 @@ static void usage(FILE *f) {
             "  --max-seq-len N            tokens per sequence (default: the model's maximum)\n"
             "  --threads N                BLAS threads for the features pass (default 2)\n"
             "  --max-feature-mb N         refuse a features cache larger than N MiB (4096)\n"
+            "  --features-cache FILE      reuse the features of an earlier run with the same model,\n"
+            "                             data, layers, pooling and split (else compute and save)\n"
             "  --quiet                    no progress lines\n");
 }
 
@@ -134,6 +137,7 @@ static int parse_args(int argc, char **argv, struct opts *o) {
         else if (ARG("--name")) o->name = v;
         else if (ARG("--format")) o->format = v;
         else if (ARG("--labels")) o->labels = v;
+        else if (ARG("--features-cache")) o->cache = v;
         else if (ARG("--text-field")) o->text_field = v;
         else if (ARG("--label-field")) o->label_field = v;
         else if (!strcmp(a, "--no-header")) o->no_header = true;
@@ -733,6 +737,107 @@ static void split_indices(size_t n, uint64_t seed, size_t n_dev, size_t n_test, 
     free(idx);
 }
 
+/* ---- features cache (--features-cache) ---- */
+
+/* Everything the features depend on; a cache whose key differs is recomputed. */
+static void cache_key(const struct opts *o, const struct ev_labels *labels, size_t max_seq,
+                      char *key, size_t n) {
+    size_t k = 0;
+    const char *files[3] = {o->train, o->dev, o->test};
+    k += (size_t)snprintf(key + k, n - k, "socle-train-features/1|model=%s|task=%d|layers=%zu|pool=%d|"
+                          "seq=%zu|max=%zu|dev=%g|test=%g|seed=%llu|fmt=%s|tf=%s|lf=%s|nh=%d",
+                          o->model, (int)o->task, o->layers, (int)o->pool, max_seq,
+                          o->limits.max_examples, o->dev_ratio, o->test_ratio,
+                          (unsigned long long)o->seed, o->format ? o->format : "",
+                          o->text_field ? o->text_field : "", o->label_field ? o->label_field : "",
+                          (int)o->no_header);
+    char mpath[4200];
+    snprintf(mpath, sizeof(mpath), "%s/model.safetensors", o->model);
+    struct stat st;
+    if (k < n && stat(mpath, &st) == 0)
+        k += (size_t)snprintf(key + k, n - k, "|msize=%lld|mtime=%lld", (long long)st.st_size,
+                              (long long)st.st_mtime);
+    for (int i = 0; i < 3 && k < n; i++) {
+        if (!files[i])
+            continue;
+        long long sz = -1, mt = -1;
+        if (stat(files[i], &st) == 0) {
+            sz = (long long)st.st_size;
+            mt = (long long)st.st_mtime;
+        }
+        k += (size_t)snprintf(key + k, n - k, "|f%d=%s:%lld:%lld", i, files[i], sz, mt);
+    }
+    for (size_t i = 0; i < labels->n && k < n; i++)
+        k += (size_t)snprintf(key + k, n - k, "|%s", labels->names[i]);
+}
+
+static bool wr(FILE *f, const void *p, size_t n) { return n == 0 || fwrite(p, 1, n, f) == n; }
+static bool rd(FILE *f, void *p, size_t n) { return n == 0 || fread(p, 1, n, f) == n; }
+
+static int cache_save(const char *path, const char *key, size_t row, struct featset *const fs[3]) {
+    char tmp[4200];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    FILE *f = fopen(tmp, "wb");
+    if (!f)
+        return -1;
+    uint64_t kl = strlen(key), r = row;
+    bool ok = wr(f, "SOCLEFC1", 8) && wr(f, &kl, 8) && wr(f, key, kl) && wr(f, &r, 8);
+    for (int i = 0; ok && i < 3; i++) {
+        uint64_t n = fs[i]->n;
+        ok = wr(f, &n, 8) && wr(f, fs[i]->x, n * row * sizeof(float)) &&
+             wr(f, fs[i]->y, n * sizeof(int32_t)) && wr(f, fs[i]->sent, n * sizeof(size_t)) &&
+             wr(f, fs[i]->word, n * sizeof(size_t));
+    }
+    ok = (fclose(f) == 0) && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        remove(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+/* 1 = loaded, 0 = absent or stale (recompute), -1 = error. */
+static int cache_load(const char *path, const char *key, size_t row, size_t max_bytes,
+                      struct featset *const fs[3]) {
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    char magic[8];
+    uint64_t kl = 0, r = 0;
+    int rc = 0;
+    char *k = NULL;
+    if (!rd(f, magic, 8) || memcmp(magic, "SOCLEFC1", 8) || !rd(f, &kl, 8) || kl != strlen(key))
+        goto done;
+    k = malloc(kl + 1);
+    if (!k || !rd(f, k, kl) || memcmp(k, key, kl) || !rd(f, &r, 8) || r != row)
+        goto done;
+    for (int i = 0; i < 3; i++) {
+        uint64_t n = 0;
+        if (!rd(f, &n, 8) || n > SIZE_MAX / (row * sizeof(float) + 32)) {
+            rc = -1;
+            goto done;
+        }
+        if (n && featset_reserve(fs[i], (size_t)n, row, max_bytes) != 0) {
+            rc = -1;
+            goto done;
+        }
+        if (!rd(f, fs[i]->x, n * row * sizeof(float)) || !rd(f, fs[i]->y, n * sizeof(int32_t)) ||
+            !rd(f, fs[i]->sent, n * sizeof(size_t)) || !rd(f, fs[i]->word, n * sizeof(size_t))) {
+            rc = -1;
+            goto done;
+        }
+        fs[i]->n = (size_t)n;
+    }
+    rc = 1;
+done:
+    free(k);
+    fclose(f);
+    if (rc != 1)
+        for (int i = 0; i < 3; i++)
+            fs[i]->n = 0;
+    return rc;
+}
+
 /* ---- main flows ---- */
 
 static const char *base_name(const char *p) {
@@ -966,30 +1071,46 @@ int main(int argc, char **argv) {
     if (backbone_open(&o, &b) != 0)
         goto done;
     size_t unseen = 0;
-    double t0 = now_s();
-    if (compute_set_features(&o, &b, &tr, &labels, &f_tr, "train", &unseen) != 0)
-        goto done;
-    if (unseen) {
-        fprintf(stderr, "socle-train: %zu training label(s) not in --labels\n", unseen);
-        goto done;
-    }
-    double t_feat_train = now_s() - t0;
-    t0 = now_s();
-    if (n_dv && compute_set_features(&o, &b, &dv, &labels, &f_dv, "dev", &unseen) != 0)
-        goto done;
-    if (unseen)
-        fprintf(stderr,
-                "socle-train: warning: %zu dev %s with a label never seen in train: scored as "
-                "errors (the head cannot predict them)\n",
-                unseen, ner ? "words" : "examples");
-    if (n_te && compute_set_features(&o, &b, &te, &labels, &f_te, "test", &unseen) != 0)
-        goto done;
-    if (unseen)
-        fprintf(stderr, "socle-train: warning: %zu test %s with a label never seen in train\n",
-                unseen, ner ? "words" : "examples");
-    double t_feat_eval = now_s() - t0;
+    double t0 = now_s(), t_feat_train = 0;
     size_t d = (size_t)b.info->d_model;
-    fprintf(stderr,
+    char ckey[8192] = "";
+    struct featset *const sets[3] = {&f_tr, &f_dv, &f_te};
+    int cached = 0;
+    if (o.cache) {
+        cache_key(&o, &labels, b.max_seq, ckey, sizeof(ckey));
+        cached = cache_load(o.cache, ckey, b.n_mix * d, o.max_feature_mb << 20, sets);
+        if (cached < 0)
+            fprintf(stderr, "socle-train: %s unreadable: recomputing\n", o.cache);
+        if (cached == 1)
+            fprintf(stderr, "features: loaded from %s\n", o.cache);
+    }
+    if (cached != 1) {
+        if (compute_set_features(&o, &b, &tr, &labels, &f_tr, "train", &unseen) != 0)
+            goto done;
+        if (unseen) {
+            fprintf(stderr, "socle-train: %zu training label(s) not in --labels\n", unseen);
+            goto done;
+        }
+        t_feat_train = now_s() - t0;
+        t0 = now_s();
+        if (n_dv && compute_set_features(&o, &b, &dv, &labels, &f_dv, "dev", &unseen) != 0)
+            goto done;
+        if (unseen)
+            fprintf(stderr,
+                    "socle-train: warning: %zu dev %s with a label never seen in train: scored as "
+                    "errors (the head cannot predict them)\n",
+                    unseen, ner ? "words" : "examples");
+        if (n_te && compute_set_features(&o, &b, &te, &labels, &f_te, "test", &unseen) != 0)
+            goto done;
+        if (unseen)
+            fprintf(stderr, "socle-train: warning: %zu test %s with a label never seen in train\n",
+                    unseen, ner ? "words" : "examples");
+        if (o.cache && cache_save(o.cache, ckey, b.n_mix * d, sets) != 0)
+            fprintf(stderr, "socle-train: warning: could not write %s\n", o.cache);
+    }
+    double t_feat_eval = cached == 1 ? 0 : now_s() - t0;
+    if (cached != 1)
+        fprintf(stderr,
             "features: train %zu %s -> %zu rows in %.1fs (%.1f %s/s); dev+test %zu+%zu in %.1fs; "
             "cache %.1f MiB\n",
             n_tr, ner ? "sentences" : "texts", f_tr.n, t_feat_train,
