@@ -972,19 +972,32 @@ done:
 static int run_qa_model(const struct opts *o) {
     struct ev_qa_data g = {0};
     struct model_run m = {0};
+    const char **qs = NULL, **cs = NULL;
+    size_t *ql = NULL, *cl = NULL;
     int rc = 1;
     if (load_squad(o, o->data, &g) != EV_OK || model_open(o, &m) != TASK_OK)
         goto done;
+    qs = malloc(o->batch * sizeof(*qs));
+    cs = malloc(o->batch * sizeof(*cs));
+    ql = malloc(o->batch * sizeof(*ql));
+    cl = malloc(o->batch * sizeof(*cl));
+    if (!qs || !cs || !ql || !cl)
+        goto done;
     bool v2 = o->squad_v2 || strncmp(g.version, "v2", 2) == 0;
     double sem = 0, sf1 = 0, t0 = now_s();
-    for (size_t i = 0; i < g.n; i++) {
-        const struct ev_qa_item *q = &g.q[i];
-        const char *qs[1] = {q->question}, *cs[1] = {g.contexts[q->context]};
-        size_t ql[1] = {strlen(q->question)}, cl[1] = {strlen(cs[0])};
+    for (size_t b = 0; b < g.n; b += o->batch) {
+        size_t nb = g.n - b < o->batch ? g.n - b : o->batch;
+        for (size_t k = 0; k < nb; k++) {
+            const struct ev_qa_item *q = &g.q[b + k];
+            qs[k] = q->question;
+            ql[k] = strlen(q->question);
+            cs[k] = g.contexts[q->context];
+            cl[k] = strlen(cs[k]);
+        }
         struct task_request req;
         memset(&req, 0, sizeof(req));
         req.kind = TASK_QA;
-        req.n_texts = 1;
+        req.n_texts = nb;
         req.texts = qs;
         req.text_lens = ql;
         req.contexts = cs;
@@ -994,20 +1007,26 @@ static int run_qa_model(const struct opts *o) {
         struct task_response *resp = NULL;
         if (model_batch(o, &m, &req, &resp) != TASK_OK)
             goto done;
-        const struct task_result *r = &resp->results[0];
-        const char *ans = r->status == 0 && r->n_items > 0 ? r->u.answers[0].text : "";
-        double em, f1;
-        int st = score_question(o, v2, q, ans, &em, &f1);
+        for (size_t k = 0; k < nb; k++) {
+            const struct task_result *r = &resp->results[k];
+            const char *ans = r->status == 0 && r->n_items > 0 ? r->u.answers[0].text : "";
+            double em, f1;
+            if (score_question(o, v2, &g.q[b + k], ans, &em, &f1) != EV_OK) {
+                task_response_free(resp);
+                goto done;
+            }
+            sem += em;
+            sf1 += f1;
+        }
         task_response_free(resp);
-        if (st != EV_OK)
-            goto done;
-        sem += em;
-        sf1 += f1;
-        if ((i + 1) % 32 == 0 || i + 1 == g.n)
-            progress(o, t0, i + 1, g.n);
+        progress(o, t0, b + nb, g.n);
     }
     rc = report_qa(o, sem / (double)g.n, sf1 / (double)g.n, g.n, 0, g.n_bad_offsets);
 done:
+    free(qs);
+    free(cs);
+    free(ql);
+    free(cl);
     ev_qa_data_clear(&g);
     if (m.rt)
         model_close(&m);
