@@ -10,7 +10,9 @@
 #
 # Env: SOCLE_SHARED_DIR (default ../shared), TOK_BENCH_TOKENIZERS (default
 # "bert-base-uncased llama3 t5-small"), TOK_BENCH_MB (2), TOK_BENCH_REPEATS (5),
-# TOK_BENCH_BUILD (build-spm/rel), TOK_BENCH_OUT (bench/out/tok).
+# TOK_BENCH_ROUNDS (1; alternating HF/socle rounds, ratios paired per round),
+# TOK_BENCH_BUILD (build-spm/rel), TOK_BENCH_OUT (bench/out/tok), TOK_BENCH_PERF=1 to also
+# record a perf profile of tok_bench per tokenizer (top symbols in $OUT/<tok>.perf.txt).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SHARED=${SOCLE_SHARED_DIR:-$ROOT/../shared}
@@ -18,6 +20,7 @@ BUILD=${TOK_BENCH_BUILD:-$ROOT/build-spm/rel}
 OUT=${TOK_BENCH_OUT:-$ROOT/bench/out/tok}
 MB=${TOK_BENCH_MB:-2}
 REPEATS=${TOK_BENCH_REPEATS:-5}
+ROUNDS=${TOK_BENCH_ROUNDS:-1}
 TOKS=${TOK_BENCH_TOKENIZERS:-"bert-base-uncased llama3 t5-small"}
 mkdir -p "$OUT"
 
@@ -48,33 +51,61 @@ for t in $TOKS; do
     zcat "$SHARED/data/tokenizers/$t/tokenizer.json.gz" > "$json"
   fi
   [ -f "$json" ] || { echo "run_tok_bench: no tokenizer.json for $t" >&2; continue; }
-  node "$ROOT/bench/tok_bench_hf.js" --tokenizer "$json" --text "$TEXT" --name "$t" \
-    --repeats "$REPEATS" --counts "$OUT/$t.hf.counts" | tee -a "$RES"
-  "$BUILD/bench/tok_bench" --tokenizer "$json" --text "$TEXT" --name "$t" --repeats "$REPEATS" \
-    --expect "$OUT/$t.hf.counts" --counts "$OUT/$t.socle.counts" --count-too | tee -a "$RES" ||
-    echo "run_tok_bench: tok_bench failed for $t" >&2
+  # Rounds alternate HF and socle so that both see the same load drift; ratios are taken
+  # per round (paired), then the median over rounds.
+  for round in $(seq 1 "$ROUNDS"); do
+    counts=()
+    [ "$round" = 1 ] && counts=(--counts "$OUT/$t.hf.counts")
+    node "$ROOT/bench/tok_bench_hf.js" --tokenizer "$json" --text "$TEXT" --name "$t" \
+      --repeats "$REPEATS" "${counts[@]}" | sed "s/^RESULT .*/& round=$round/" | tee -a "$RES"
+    "$BUILD/bench/tok_bench" --tokenizer "$json" --text "$TEXT" --name "$t" --repeats "$REPEATS" \
+      --expect "$OUT/$t.hf.counts" --counts "$OUT/$t.socle.counts" --count-too |
+      sed "s/^RESULT .*/& round=$round/" | tee -a "$RES" ||
+      echo "run_tok_bench: tok_bench failed for $t" >&2
+  done
+  if [ "${TOK_BENCH_PERF:-0}" = 1 ] && command -v perf >/dev/null; then
+    perf record -q -g -o "$OUT/$t.perf.data" "$BUILD/bench/tok_bench" --tokenizer "$json" \
+      --text "$TEXT" --name "$t" --repeats 3 --warmup 0 >/dev/null 2>&1 &&
+      perf report -i "$OUT/$t.perf.data" --no-children --percent-limit 1 2>/dev/null |
+      grep -v '^#' | grep '%' | grep -v '^ *|' | grep -v -- '--' > "$OUT/$t.perf.txt" &&
+      echo "# $t: perf profile (self time) in $OUT/$t.perf.txt" || true
+  fi
 done
 
 echo
-echo "## socle / HF throughput, single thread: MB/s at the median of $REPEATS passes; ratios of"
-echo "## medians and (min) ratios of best passes, the steadier figure on a shared machine"
+echo "## socle / HF, single thread, $ROUNDS round(s) x $REPEATS passes. MB/s: median pass of the"
+echo "## last round. Ratios: per round, of median passes and (in parentheses) of best passes,"
+echo "## then the median over rounds; the best-pass ratio is the steadier one on a shared machine."
 LC_ALL=C awk -v order="$TOKS" '
 /^RESULT/ {
   delete kv; for (i = 2; i <= NF; i++) { split($i, p, "="); kv[p[1]] = p[2] }
   k = kv["tok"] SUBSEP kv["impl"] SUBSEP kv["mode"]
-  mb[k] = kv["mbps"]; best[k] = kv["min_s"]; sp[k] = kv["spread_pct"]
+  mb[k] = kv["mbps"]; R = kv["round"] + 0; if (R > nr) nr = R
+  mbr[k, R] = kv["mbps"]; best[k, R] = kv["min_s"]
   if (kv["impl"] == "socle" && kv["mode"] == "encode") mm[kv["tok"]] = kv["mismatches"]
 }
-function r(a, b) { return b > 0 ? sprintf("%.2fx", a / b) : "n/a" }
+function med(a, n,   i, j, x) {
+  for (i = 2; i <= n; i++) { x = a[i]; for (j = i - 1; j >= 1 && a[j] > x; j--) a[j + 1] = a[j]; a[j + 1] = x }
+  return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+}
+# median over rounds of num/den (by MB/s when bymb, else of den/num best times)
+function ratio(num, den, bymb,   R, n, v) {
+  n = 0; delete v
+  for (R = 1; R <= nr; R++) {
+    if (bymb && mbr[den, R] > 0 && mbr[num, R] > 0) v[++n] = mbr[num, R] / mbr[den, R]
+    if (!bymb && best[num, R] > 0 && best[den, R] > 0) v[++n] = best[den, R] / best[num, R]
+  }
+  return n ? sprintf("%.2fx", med(v, n)) : "n/a"
+}
 END {
   printf "%-18s %8s %8s %8s %8s %16s %16s %9s\n", "tokenizer", "socle", "socle", "hf", "hf", "socle/hf", "socle/hf", "count";
-  printf "%-18s %8s %8s %8s %8s %16s %16s %9s\n", "", "encode", "count", "batch", "encode", "vs batch (min)", "vs encode (min)", "mismatch";
+  printf "%-18s %8s %8s %8s %8s %16s %16s %9s\n", "", "encode", "count", "batch", "encode", "vs batch (best)", "vs encode (best)", "mismatch";
   n = split(order, t, " ")
   for (i = 1; i <= n; i++) {
     k = t[i]; if (!((k SUBSEP "socle" SUBSEP "encode") in mb)) continue
     s = k SUBSEP "socle" SUBSEP "encode"; c = k SUBSEP "socle" SUBSEP "count"
     hb = k SUBSEP "hf" SUBSEP "encodeBatch"; he = k SUBSEP "hf" SUBSEP "encode"
     printf "%-18s %8s %8s %8s %8s %7s (%6s) %7s (%6s) %9s\n", k, mb[s], mb[c], mb[hb], mb[he],
-      r(mb[s], mb[hb]), r(best[hb], best[s]), r(mb[s], mb[he]), r(best[he], best[s]), mm[k]
+      ratio(s, hb, 1), ratio(s, hb, 0), ratio(s, he, 1), ratio(s, he, 0), mm[k]
   }
 }' "$RES"
