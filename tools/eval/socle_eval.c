@@ -23,12 +23,15 @@
 #ifdef SOCLE_HAVE_TASKS
 #include "tasks/task.h"
 #endif
+#ifdef SOCLE_HAVE_CLIENT
+#include "clients/socle.h"
+#endif
 
 enum task { T_NONE, T_CLASSIFY, T_NER, T_QA, T_SUMMARIZE };
 
 struct opts {
     enum task task;
-    const char *gold, *pred, *data, *model, *adapters, *adapter, *format;
+    const char *gold, *pred, *data, *model, *adapters, *adapter, *format, *endpoint;
     const char *text_field, *label_field, *pred_field, *ref_field;
     bool no_header, json, squad_v2, rouge_unicode, progress;
     enum ev_ner_mode ner_mode;
@@ -40,7 +43,11 @@ struct opts {
 static void usage(FILE *f) {
     fprintf(f,
             "usage: socle-eval --task classify|ner|qa|summarize (--gold FILE --pred FILE | --model "
-            "DIR [--adapters DIR] [--adapter NAME] --data FILE) [options]\n"
+            "DIR [--adapters DIR] [--adapter NAME] --data FILE | --endpoint EP [--adapter NAME] "
+            "--data FILE) [options]\n"
+            "\n"
+            "  --model DIR       run the adapter in-process through the tasks library\n"
+            "  --endpoint EP     run it on a running socled (tcp://HOST:PORT, ipc://PATH)\n"
             "\n"
             "  --format F        gold/data format: jsonl csv tsv (classify), conll spans (ner),\n"
             "                    squad (qa), jsonl (summarize); default from the extension\n"
@@ -103,6 +110,8 @@ static int parse_args(int argc, char **argv, struct opts *o) {
             o->data = v;
         } else if (ARG("--model")) {
             o->model = v;
+        } else if (ARG("--endpoint")) {
+            o->endpoint = v;
         } else if (ARG("--adapters")) {
             o->adapters = v;
         } else if (ARG("--adapter")) {
@@ -166,10 +175,11 @@ static int parse_args(int argc, char **argv, struct opts *o) {
         fprintf(stderr, "socle-eval: --task is required (see --help)\n");
         return -1;
     }
-    bool gold_mode = o->gold || o->pred, model_mode = o->model || o->data;
+    bool gold_mode = o->gold || o->pred, model_mode = o->model || o->endpoint || o->data;
     if (gold_mode == model_mode || (gold_mode && (!o->gold || !o->pred)) ||
-        (model_mode && (!o->model || !o->data))) {
-        fprintf(stderr, "socle-eval: give either --gold and --pred, or --model and --data\n");
+        (model_mode && (!o->data || (!o->model == !o->endpoint)))) {
+        fprintf(stderr, "socle-eval: give either --gold and --pred, or --data with one of --model "
+                        "or --endpoint\n");
         return -1;
     }
     return 0;
@@ -184,7 +194,7 @@ static bool fmt_is(const struct opts *o, const char *f) { return o->format && st
 
 /* ---- progress ---- */
 
-#ifdef SOCLE_HAVE_TASKS
+#if defined(SOCLE_HAVE_TASKS) || defined(SOCLE_HAVE_CLIENT)
 
 static double now_s(void) {
     struct timespec ts;
@@ -679,46 +689,37 @@ done:
     return rc;
 }
 
-/* ---- model mode ---- */
+/* ---- model mode: predictors ----
+ *
+ * The same evaluation runs either in-process through the tasks library
+ * (task_run, --model) or against a running socled (--endpoint, through the C
+ * client library). Both fill the small pr_out records below.
+ */
 
-#ifdef SOCLE_HAVE_TASKS
-struct model_run {
-    struct task_runtime *rt;
-    struct task_worker *w;
+#if defined(SOCLE_HAVE_TASKS) || defined(SOCLE_HAVE_CLIENT)
+#define HAVE_PREDICT 1
+
+struct pr_entity {
+    char *type;
+    size_t cp_start, cp_end;
+};
+struct pr_out {
+    bool ok;
+    char *label;  /* classify: top label */
+    char *answer; /* qa: best answer ("" = none) */
+    size_t n_ents;
+    struct pr_entity *ents; /* ner */
 };
 
-static int model_open(const struct opts *o, struct model_run *m) {
-    char err[512] = "";
-    struct task_runtime_params p = {o->model, o->adapters};
-    int st = task_runtime_open(&p, &m->rt, err, sizeof(err));
-    if (st != TASK_OK) {
-        fprintf(stderr, "socle-eval: cannot open model %s: %s (%s)\n", o->model, err,
-                task_strerror(st));
-        return st;
+static void pr_out_clear(struct pr_out *o, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        free(o[i].label);
+        free(o[i].answer);
+        for (size_t k = 0; k < o[i].n_ents; k++)
+            free(o[i].ents[k].type);
+        free(o[i].ents);
     }
-    st = task_worker_new(m->rt, 0, &m->w);
-    if (st != TASK_OK) {
-        fprintf(stderr, "socle-eval: worker: %s\n", task_strerror(st));
-        task_runtime_free(m->rt);
-        m->rt = NULL;
-    }
-    return st;
-}
-
-static void model_close(struct model_run *m) {
-    task_worker_free(m->w);
-    task_runtime_free(m->rt);
-}
-
-/* Run one batch; prints the request-level error. */
-static int model_batch(const struct opts *o, struct model_run *m, struct task_request *req,
-                       struct task_response **resp) {
-    char err[512] = "";
-    req->adapter = o->adapter;
-    int st = task_run(m->rt, m->w, req, resp, err, sizeof(err));
-    if (st != TASK_OK)
-        fprintf(stderr, "socle-eval: task_run: %s (%s)\n", err, task_strerror(st));
-    return st;
+    memset(o, 0, n * sizeof(*o));
 }
 
 /* Entity type without a B-/I- prefix (aggregation none reports token tags). */
@@ -728,26 +729,289 @@ static const char *bare_type(const char *t) {
     return t;
 }
 
+struct predictor {
+    const struct opts *o;
+#ifdef SOCLE_HAVE_TASKS
+    struct task_runtime *rt;
+    struct task_worker *w;
+#endif
+#ifdef SOCLE_HAVE_CLIENT
+    struct socle_client *cl;
+#endif
+};
+
+static int pr_open(const struct opts *o, struct predictor *p) {
+    memset(p, 0, sizeof(*p));
+    p->o = o;
+    if (o->endpoint) {
+#ifdef SOCLE_HAVE_CLIENT
+        struct socle_client_opts co = socle_client_opts_default();
+        co.timeout_ms = 120000; /* a batch of long texts on a busy daemon */
+        int st = socle_client_new(o->endpoint, &co, &p->cl);
+        if (st != SOCLE_OK) {
+            fprintf(stderr, "socle-eval: %s: %s\n", o->endpoint, socle_strerror(st));
+            return -1;
+        }
+        return 0;
+#else
+        fprintf(stderr, "socle-eval: this build has no client library: --endpoint unavailable\n");
+        return -1;
+#endif
+    }
+#ifdef SOCLE_HAVE_TASKS
+    char err[512] = "";
+    struct task_runtime_params rp = {o->model, o->adapters};
+    int st = task_runtime_open(&rp, &p->rt, err, sizeof(err));
+    if (st != TASK_OK) {
+        fprintf(stderr, "socle-eval: cannot open model %s: %s (%s)\n", o->model, err,
+                task_strerror(st));
+        return -1;
+    }
+    st = task_worker_new(p->rt, 0, &p->w);
+    if (st != TASK_OK) {
+        fprintf(stderr, "socle-eval: worker: %s\n", task_strerror(st));
+        task_runtime_free(p->rt);
+        p->rt = NULL;
+        return -1;
+    }
+    return 0;
+#else
+    fprintf(stderr, "socle-eval: this build has no tasks library (socle_tasks was not built), so "
+                    "--model mode is unavailable; use --endpoint with a running socled, or "
+                    "--gold/--pred with a predictions file\n");
+    return -1;
+#endif
+}
+
+static void pr_close(struct predictor *p) {
+#ifdef SOCLE_HAVE_TASKS
+    task_worker_free(p->w);
+    task_runtime_free(p->rt);
+#endif
+#ifdef SOCLE_HAVE_CLIENT
+    socle_client_free(p->cl);
+#endif
+    memset(p, 0, sizeof(*p));
+}
+
+#ifdef SOCLE_HAVE_TASKS
+static int pr_run_lib(struct predictor *p, enum task t, size_t n, const char *const *texts,
+                      const size_t *lens, const char *const *ctx, const size_t *clens, bool v2,
+                      struct pr_out *out) {
+    struct task_request req;
+    memset(&req, 0, sizeof(req));
+    req.adapter = p->o->adapter;
+    req.n_texts = n;
+    req.texts = texts;
+    req.text_lens = lens;
+    if (t == T_CLASSIFY) {
+        req.kind = TASK_CLASSIFY;
+        req.opts.classify.top_k = 1;
+    } else if (t == T_NER) {
+        req.kind = TASK_NER;
+        req.opts.ner.aggregation = TASK_AGG_FIRST;
+    } else {
+        req.kind = TASK_QA;
+        req.contexts = ctx;
+        req.context_lens = clens;
+        req.opts.qa.top_k = 1;
+        req.opts.qa.handle_impossible_answer = v2;
+    }
+    char err[512] = "";
+    struct task_response *resp = NULL;
+    int st = task_run(p->rt, p->w, &req, &resp, err, sizeof(err));
+    if (st != TASK_OK) {
+        fprintf(stderr, "socle-eval: task_run: %s (%s)\n", err, task_strerror(st));
+        return -1;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const struct task_result *r = &resp->results[i];
+        out[i].ok = r->status == 0;
+        if (!out[i].ok)
+            continue;
+        if (t == T_CLASSIFY && r->n_items > 0) {
+            rc = (out[i].label = strdup(r->u.labels[0].label)) ? 0 : -1;
+        } else if (t == T_QA) {
+            rc = (out[i].answer = strdup(r->n_items > 0 ? r->u.answers[0].text : "")) ? 0 : -1;
+        } else if (t == T_NER && r->n_items > 0) {
+            out[i].ents = calloc(r->n_items, sizeof(*out[i].ents));
+            if (!out[i].ents) {
+                rc = -1;
+                break;
+            }
+            for (size_t k = 0; k < r->n_items; k++) {
+                const struct task_entity *e = &r->u.entities[k];
+                out[i].ents[k].type = strdup(bare_type(e->type));
+                out[i].ents[k].cp_start = e->span.cp_start;
+                out[i].ents[k].cp_end = e->span.cp_end;
+                out[i].n_ents = k + 1;
+                if (!out[i].ents[k].type) {
+                    rc = -1;
+                    break;
+                }
+            }
+        }
+    }
+    task_response_free(resp);
+    return rc;
+}
+#endif
+
+#ifdef SOCLE_HAVE_CLIENT
+static int pr_run_client(struct predictor *p, enum task t, size_t n, const char *const *texts,
+                         const size_t *lens, const char *const *ctx, const size_t *clens, bool v2,
+                         struct pr_out *out) {
+    Socle__V1__Request req = SOCLE__V1__REQUEST__INIT;
+    Socle__V1__ClassifyRequest cr = SOCLE__V1__CLASSIFY_REQUEST__INIT;
+    Socle__V1__NerRequest nr = SOCLE__V1__NER_REQUEST__INIT;
+    Socle__V1__QaRequest qr = SOCLE__V1__QA_REQUEST__INIT;
+    ProtobufCBinaryData *bd = calloc(n ? n : 1, sizeof(*bd));
+    Socle__V1__QaPair *pairs = calloc(n ? n : 1, sizeof(*pairs));
+    Socle__V1__QaPair **pp = calloc(n ? n : 1, sizeof(*pp));
+    Socle__V1__Response *resp = NULL;
+    int rc = -1;
+    if (!bd || !pairs || !pp)
+        goto done;
+    /* const is cast away for the wire structs only: the client library encodes
+     * them and never writes through these pointers. */
+    for (size_t i = 0; i < n; i++) {
+        bd[i].data = (uint8_t *)(uintptr_t)texts[i];
+        bd[i].len = lens[i];
+    }
+    req.adapter = (char *)(uintptr_t)(p->o->adapter ? p->o->adapter : "");
+    if (t == T_CLASSIFY) {
+        cr.n_texts = n;
+        cr.texts = bd;
+        cr.top_k = 1;
+        req.task_case = SOCLE__V1__REQUEST__TASK_CLASSIFY;
+        req.classify = &cr;
+    } else if (t == T_NER) {
+        nr.n_texts = n;
+        nr.texts = bd;
+        nr.aggregation = SOCLE__V1__AGGREGATION__AGGREGATION_FIRST;
+        req.task_case = SOCLE__V1__REQUEST__TASK_NER;
+        req.ner = &nr;
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            socle__v1__qa_pair__init(&pairs[i]);
+            pairs[i].question = bd[i];
+            pairs[i].context.data = (uint8_t *)(uintptr_t)ctx[i];
+            pairs[i].context.len = clens[i];
+            pp[i] = &pairs[i];
+        }
+        qr.n_pairs = n;
+        qr.pairs = pp;
+        qr.top_k = 1;
+        qr.handle_impossible_answer = v2;
+        req.task_case = SOCLE__V1__REQUEST__TASK_QA;
+        req.qa = &qr;
+    }
+    int st = socle_client_call(p->cl, &req, &resp);
+    if (st != SOCLE_OK) {
+        fprintf(stderr, "socle-eval: %s: %s\n", p->o->endpoint, socle_strerror(st));
+        goto done;
+    }
+    if (resp->status && resp->status->code != 0) {
+        fprintf(stderr, "socle-eval: socled: %s: %s\n", socle_code_name(resp->status->code),
+                resp->status->message ? resp->status->message : "");
+        goto done;
+    }
+    size_t n_out = t == T_CLASSIFY ? (resp->classify ? resp->classify->n_outputs : 0)
+                   : t == T_NER    ? (resp->ner ? resp->ner->n_outputs : 0)
+                                   : (resp->qa ? resp->qa->n_outputs : 0);
+    if (n_out != n) {
+        fprintf(stderr, "socle-eval: socled answered %zu results for %zu inputs\n", n_out, n);
+        goto done;
+    }
+    rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (t == T_CLASSIFY) {
+            const Socle__V1__ClassifyOutput *co = resp->classify->outputs[i];
+            out[i].ok = !co->status || co->status->code == 0;
+            if (out[i].ok && co->n_labels > 0)
+                rc = (out[i].label = strdup(co->labels[0]->label)) ? 0 : -1;
+        } else if (t == T_QA) {
+            const Socle__V1__QaOutput *qo = resp->qa->outputs[i];
+            out[i].ok = !qo->status || qo->status->code == 0;
+            if (out[i].ok)
+                rc = (out[i].answer = strdup(qo->n_answers > 0 ? qo->answers[0]->text : "")) ? 0
+                                                                                              : -1;
+        } else {
+            const Socle__V1__NerOutput *no = resp->ner->outputs[i];
+            out[i].ok = !no->status || no->status->code == 0;
+            if (!out[i].ok || no->n_entities == 0)
+                continue;
+            out[i].ents = calloc(no->n_entities, sizeof(*out[i].ents));
+            if (!out[i].ents) {
+                rc = -1;
+                break;
+            }
+            for (size_t k = 0; k < no->n_entities; k++) {
+                const Socle__V1__Entity *e = no->entities[k];
+                out[i].ents[k].type = strdup(bare_type(e->type));
+                out[i].ents[k].cp_start = e->span ? e->span->cp_start : 0;
+                out[i].ents[k].cp_end = e->span ? e->span->cp_end : 0;
+                out[i].n_ents = k + 1;
+                if (!out[i].ents[k].type) {
+                    rc = -1;
+                    break;
+                }
+            }
+        }
+    }
+done:
+    socle_response_free(resp);
+    free(bd);
+    free(pairs);
+    free(pp);
+    return rc;
+}
+#endif
+
+/* Run n inputs (ctx: QA contexts) and fill out[0..n); out must be zeroed. */
+static int pr_run(struct predictor *p, enum task t, size_t n, const char *const *texts,
+                  const size_t *lens, const char *const *ctx, const size_t *clens, bool v2,
+                  struct pr_out *out) {
+#ifdef SOCLE_HAVE_CLIENT
+    if (p->cl)
+        return pr_run_client(p, t, n, texts, lens, ctx, clens, v2, out);
+#endif
+#ifdef SOCLE_HAVE_TASKS
+    if (p->rt)
+        return pr_run_lib(p, t, n, texts, lens, ctx, clens, v2, out);
+#endif
+    (void)t, (void)n, (void)texts, (void)lens, (void)ctx, (void)clens, (void)v2, (void)out;
+    return -1;
+}
+
 static int run_cls_model(const struct opts *o) {
     struct ev_cls_data g = {0};
-    struct model_run m = {0};
+    struct predictor pr;
+    bool opened = false;
     struct ev_labels labels = {0};
     int32_t *gi = NULL, *pi = NULL;
     const char **texts = NULL;
     size_t *lens = NULL;
+    struct pr_out *out = NULL;
     int rc = 1;
-    if (load_cls(o, o->data, &g) != EV_OK || model_open(o, &m) != TASK_OK)
+    if (load_cls(o, o->data, &g) != EV_OK)
         goto done;
+    if (pr_open(o, &pr) != 0)
+        goto done;
+    opened = true;
     gi = malloc(g.n * sizeof(*gi));
     pi = malloc(g.n * sizeof(*pi));
     texts = malloc(o->batch * sizeof(*texts));
     lens = malloc(o->batch * sizeof(*lens));
-    if (!gi || !pi || !texts || !lens)
+    out = calloc(o->batch, sizeof(*out));
+    if (!gi || !pi || !texts || !lens || !out)
         goto done;
     for (size_t i = 0; i < g.n; i++)
         if (ev_labels_find(&labels, g.ex[i].label, true) < 0)
             goto done;
     ev_labels_sort(&labels);
+    size_t n_err = 0;
     double t0 = now_s();
     for (size_t b = 0; b < g.n; b += o->batch) {
         size_t nb = g.n - b < o->batch ? g.n - b : o->batch;
@@ -755,35 +1019,30 @@ static int run_cls_model(const struct opts *o) {
             texts[k] = g.ex[b + k].text;
             lens[k] = strlen(texts[k]);
         }
-        struct task_request req;
-        memset(&req, 0, sizeof(req));
-        req.kind = TASK_CLASSIFY;
-        req.n_texts = nb;
-        req.texts = texts;
-        req.text_lens = lens;
-        req.opts.classify.top_k = 1;
-        struct task_response *resp = NULL;
-        if (model_batch(o, &m, &req, &resp) != TASK_OK)
+        if (pr_run(&pr, T_CLASSIFY, nb, texts, lens, NULL, NULL, false, out) != 0)
             goto done;
         for (size_t k = 0; k < nb; k++) {
-            const struct task_result *r = &resp->results[k];
-            const char *lab = r->status == 0 && r->n_items > 0 ? r->u.labels[0].label : "(error)";
+            const char *lab = out[k].ok && out[k].label ? out[k].label : "(error)";
+            n_err += !out[k].ok;
             gi[b + k] = ev_labels_find(&labels, g.ex[b + k].label, false);
             pi[b + k] = ev_labels_find(&labels, lab, true);
         }
-        task_response_free(resp);
+        pr_out_clear(out, nb);
         progress(o, t0, b + nb, g.n);
     }
+    if (n_err)
+        fprintf(stderr, "socle-eval: %zu text(s) failed (counted as label \"(error)\")\n", n_err);
     rc = report_cls(o, &labels, gi, pi, g.n);
 done:
     free(gi);
     free(pi);
     free(texts);
     free(lens);
+    free(out);
     ev_labels_clear(&labels);
     ev_cls_data_clear(&g);
-    if (m.rt)
-        model_close(&m);
+    if (opened)
+        pr_close(&pr);
     return rc;
 }
 
@@ -834,21 +1093,19 @@ static int ner_item_from_sentence(const struct ev_ner_sentence *se, struct ner_i
     return 0;
 }
 
-/* Score one NER result against its gold sentence (tags) or document (spans). */
-static int score_ner_result(struct ev_ner *s, const struct task_result *r,
-                            const struct ner_item *it, const struct ev_ner_sentence *gs,
-                            const struct ev_span_doc *gd) {
-    size_t ne = r->status == 0 ? r->n_items : 0;
+/* Score one NER prediction against its gold sentence (tags) or document (spans). */
+static int score_ner_result(struct ev_ner *s, const struct pr_out *r, const struct ner_item *it,
+                            const struct ev_ner_sentence *gs, const struct ev_span_doc *gd) {
+    size_t ne = r->ok ? r->n_ents : 0;
     int rc = -1;
     if (gd) {
         struct ev_entity *ge = NULL, *pe = malloc((ne ? ne : 1) * sizeof(*pe));
         if (pe && spans_to_entities(s, gd, &ge) == EV_OK) {
             rc = 0;
             for (size_t k = 0; rc == 0 && k < ne; k++) {
-                const char *ty = bare_type(r->u.entities[k].type);
-                pe[k].start = r->u.entities[k].span.cp_start;
-                pe[k].end = r->u.entities[k].span.cp_end;
-                if (ev_ner_type(s, ty, strlen(ty), &pe[k].type) != EV_OK)
+                pe[k].start = r->ents[k].cp_start;
+                pe[k].end = r->ents[k].cp_end;
+                if (ev_ner_type(s, r->ents[k].type, strlen(r->ents[k].type), &pe[k].type) != EV_OK)
                     rc = -1;
             }
             if (rc == 0 && ev_ner_add_entities(s, ge, gd->n, pe, ne) != EV_OK)
@@ -864,18 +1121,17 @@ static int score_ner_result(struct ev_ner *s, const struct task_result *r,
         return -1;
     bool ok = true;
     for (size_t e = 0; ok && e < ne; e++) {
-        const struct task_entity *en = &r->u.entities[e];
-        const char *ty = bare_type(en->type);
+        const struct pr_entity *en = &r->ents[e];
         bool first = true;
         for (size_t k = 0; k < nt; k++) {
-            if (it->cpe[k] <= en->span.cp_start || it->cps[k] >= en->span.cp_end || ptags[k])
+            if (it->cpe[k] <= en->cp_start || it->cps[k] >= en->cp_end || ptags[k])
                 continue;
-            size_t l = strlen(ty) + 3;
+            size_t l = strlen(en->type) + 3;
             if (!(ptags[k] = malloc(l))) {
                 ok = false;
                 break;
             }
-            snprintf(ptags[k], l, "%c-%s", first ? 'B' : 'I', ty);
+            snprintf(ptags[k], l, "%c-%s", first ? 'B' : 'I', en->type);
             first = false;
         }
     }
@@ -894,10 +1150,12 @@ static int score_ner_result(struct ev_ner *s, const struct task_result *r,
 
 static int run_ner_model(const struct opts *o) {
     struct ev_ner *s = NULL;
-    struct model_run m = {0};
+    struct predictor pr;
+    bool opened = false;
     struct ev_ner_data g = {0};
     struct ev_span_data sd = {0};
     struct ner_item *items = NULL;
+    struct pr_out *out = NULL;
     const char **texts = NULL;
     size_t *lens = NULL, n = 0;
     int rc = 1;
@@ -910,7 +1168,8 @@ static int run_ner_model(const struct opts *o) {
     items = calloc(n, sizeof(*items));
     texts = malloc(o->batch * sizeof(*texts));
     lens = malloc(o->batch * sizeof(*lens));
-    if (!items || !texts || !lens)
+    out = calloc(o->batch, sizeof(*out));
+    if (!items || !texts || !lens || !out)
         goto done;
     for (size_t i = 0; i < n; i++) {
         if (spans) {
@@ -922,8 +1181,9 @@ static int run_ner_model(const struct opts *o) {
             goto done;
         }
     }
-    if (model_open(o, &m) != TASK_OK)
+    if (pr_open(o, &pr) != 0)
         goto done;
+    opened = true;
     double t0 = now_s();
     for (size_t b = 0; b < n; b += o->batch) {
         size_t nb = n - b < o->batch ? n - b : o->batch;
@@ -931,27 +1191,19 @@ static int run_ner_model(const struct opts *o) {
             texts[k] = items[b + k].text;
             lens[k] = items[b + k].len;
         }
-        struct task_request req;
-        memset(&req, 0, sizeof(req));
-        req.kind = TASK_NER;
-        req.n_texts = nb;
-        req.texts = texts;
-        req.text_lens = lens;
-        req.opts.ner.aggregation = TASK_AGG_FIRST;
-        struct task_response *resp = NULL;
-        if (model_batch(o, &m, &req, &resp) != TASK_OK)
+        if (pr_run(&pr, T_NER, nb, texts, lens, NULL, NULL, false, out) != 0)
             goto done;
         for (size_t k = 0; k < nb; k++) {
             size_t i = b + k;
-            if (score_ner_result(s, &resp->results[k], &items[i], spans ? NULL : &g.s[i],
+            if (score_ner_result(s, &out[k], &items[i], spans ? NULL : &g.s[i],
                                  spans ? &sd.d[i] : NULL) != 0) {
                 fprintf(stderr, "socle-eval: example %zu (%s:%zu) could not be scored\n", i + 1,
                         o->data, spans ? sd.d[i].line : g.s[i].line);
-                task_response_free(resp);
+                pr_out_clear(out, nb);
                 goto done;
             }
         }
-        task_response_free(resp);
+        pr_out_clear(out, nb);
         progress(o, t0, b + nb, n);
     }
     rc = report_ner(o, s, !spans);
@@ -961,27 +1213,34 @@ done:
     free(items);
     free(texts);
     free(lens);
+    free(out);
     ev_ner_data_clear(&g);
     ev_span_data_clear(&sd);
-    if (m.rt)
-        model_close(&m);
+    if (opened)
+        pr_close(&pr);
     ev_ner_free(s);
     return rc;
 }
 
 static int run_qa_model(const struct opts *o) {
     struct ev_qa_data g = {0};
-    struct model_run m = {0};
+    struct predictor pr;
+    bool opened = false;
     const char **qs = NULL, **cs = NULL;
     size_t *ql = NULL, *cl = NULL;
+    struct pr_out *out = NULL;
     int rc = 1;
-    if (load_squad(o, o->data, &g) != EV_OK || model_open(o, &m) != TASK_OK)
+    if (load_squad(o, o->data, &g) != EV_OK)
         goto done;
+    if (pr_open(o, &pr) != 0)
+        goto done;
+    opened = true;
     qs = malloc(o->batch * sizeof(*qs));
     cs = malloc(o->batch * sizeof(*cs));
     ql = malloc(o->batch * sizeof(*ql));
     cl = malloc(o->batch * sizeof(*cl));
-    if (!qs || !cs || !ql || !cl)
+    out = calloc(o->batch, sizeof(*out));
+    if (!qs || !cs || !ql || !cl || !out)
         goto done;
     bool v2 = o->squad_v2 || strncmp(g.version, "v2", 2) == 0;
     double sem = 0, sf1 = 0, t0 = now_s();
@@ -994,31 +1253,19 @@ static int run_qa_model(const struct opts *o) {
             cs[k] = g.contexts[q->context];
             cl[k] = strlen(cs[k]);
         }
-        struct task_request req;
-        memset(&req, 0, sizeof(req));
-        req.kind = TASK_QA;
-        req.n_texts = nb;
-        req.texts = qs;
-        req.text_lens = ql;
-        req.contexts = cs;
-        req.context_lens = cl;
-        req.opts.qa.top_k = 1;
-        req.opts.qa.handle_impossible_answer = v2;
-        struct task_response *resp = NULL;
-        if (model_batch(o, &m, &req, &resp) != TASK_OK)
+        if (pr_run(&pr, T_QA, nb, qs, ql, cs, cl, v2, out) != 0)
             goto done;
         for (size_t k = 0; k < nb; k++) {
-            const struct task_result *r = &resp->results[k];
-            const char *ans = r->status == 0 && r->n_items > 0 ? r->u.answers[0].text : "";
+            const char *ans = out[k].ok && out[k].answer ? out[k].answer : "";
             double em, f1;
             if (score_question(o, v2, &g.q[b + k], ans, &em, &f1) != EV_OK) {
-                task_response_free(resp);
+                pr_out_clear(out, nb);
                 goto done;
             }
             sem += em;
             sf1 += f1;
         }
-        task_response_free(resp);
+        pr_out_clear(out, nb);
         progress(o, t0, b + nb, g.n);
     }
     rc = report_qa(o, sem / (double)g.n, sf1 / (double)g.n, g.n, 0, g.n_bad_offsets);
@@ -1027,22 +1274,23 @@ done:
     free(cs);
     free(ql);
     free(cl);
+    free(out);
     ev_qa_data_clear(&g);
-    if (m.rt)
-        model_close(&m);
+    if (opened)
+        pr_close(&pr);
     return rc;
 }
 #endif
 
 static int run_model(const struct opts *o) {
-#ifdef SOCLE_HAVE_TASKS
+#ifdef HAVE_PREDICT
     switch (o->task) {
     case T_CLASSIFY: return run_cls_model(o);
     case T_NER: return run_ner_model(o);
     case T_QA: return run_qa_model(o);
     default:
-        fprintf(stderr, "socle-eval: --model mode supports classify, ner and qa; for summaries "
-                        "write predictions and use --gold/--pred\n");
+        fprintf(stderr, "socle-eval: --model/--endpoint modes support classify, ner and qa; for "
+                        "summaries write predictions and use --gold/--pred\n");
         return 2;
     }
 #else
@@ -1057,7 +1305,7 @@ int main(int argc, char **argv) {
     struct opts o;
     if (parse_args(argc, argv, &o) != 0)
         return 2;
-    if (o.model)
+    if (o.model || o.endpoint)
         return run_model(&o);
     switch (o.task) {
     case T_CLASSIFY: return run_cls_gold(&o);
