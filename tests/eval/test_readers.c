@@ -3,9 +3,11 @@
  */
 #include "tools/eval/readers.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int g_fail;
 #define CHECK(c)                                                                    \
@@ -164,7 +166,33 @@ static void test_labels(void) {
     ev_labels_clear(&l);
 }
 
+/* A 2 GiB file (sparse: no disk used) is refused before any read, by every
+ * reader, with a message naming the size and the limit. */
+static void test_huge_file(void) {
+    char path[] = "/tmp/socle_eval_huge_XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    if (fd < 0)
+        return;
+    CHECK(ftruncate(fd, (off_t)2 << 30) == 0);
+    close(fd);
+    struct ev_cls_data c;
+    struct ev_cls_read_opts o = {0};
+    o.format = EV_CLS_JSONL;
+    CHECK(ev_cls_read(path, &o, &c, g_err, sizeof(g_err)) == EV_ELIMIT);
+    CHECK(strstr(g_err, "2147483648 bytes exceeds the limit") != NULL);
+    struct ev_ner_data n;
+    struct ev_conll_opts co = ev_conll_opts_default();
+    CHECK(ev_conll_read(path, &co, &n, g_err, sizeof(g_err)) == EV_ELIMIT);
+    struct ev_qa_data q;
+    CHECK(ev_squad_read(path, NULL, &q, g_err, sizeof(g_err)) == EV_ELIMIT);
+    struct ev_span_data sp;
+    CHECK(ev_spans_read(path, NULL, &sp, g_err, sizeof(g_err)) == EV_ELIMIT);
+    unlink(path);
+}
+
 int main(void) {
+    test_huge_file();
     test_cls();
     test_conll();
     test_spans();
