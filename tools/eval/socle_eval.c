@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -389,14 +390,21 @@ static int load_cls_preds(const struct opts *o, char ***out, size_t *n_out) {
         fprintf(stderr, "socle-eval: %s: %s\n", o->pred, strerror(errno));
         return EV_EIO;
     }
+    /* Same size cap as the readers: getline below can then never grow past it. */
+    struct stat sb;
+    size_t cap_bytes = o->limits.max_bytes ? o->limits.max_bytes : (size_t)512 << 20;
+    if (fstat(fileno(f), &sb) != 0 || (uint64_t)sb.st_size > (uint64_t)cap_bytes) {
+        fprintf(stderr, "socle-eval: %s: larger than %zu bytes (--max-bytes)\n", o->pred,
+                cap_bytes);
+        fclose(f);
+        return EV_ELIMIT;
+    }
     char *line = NULL;
     size_t cap = 0, n = 0, ncap = 0, lineno = 0;
     char **v = NULL;
     ssize_t len;
     int st = EV_OK;
     const char *field = o->pred_field ? o->pred_field : "label";
-    /* getline is bounded here by the file size check of the gold side being
-     * similar; predictions are one short label per line. */
     while ((len = getline(&line, &cap, f)) >= 0) {
         lineno++;
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
