@@ -126,7 +126,14 @@ static int parse_args(struct cli *c, int argc, char **argv)
     static const char *const pools[] = {"default", "cls", "mean"};
     c->copts = socle_client_opts_default();
     c->window = 32;
-    c->endpoint = getenv("SOCLE_ENDPOINT");
+    /* SOCLE_ENDPOINT is the daemon's list of endpoints; a client uses the first one */
+    static char env_ep[512];
+    const char *ee = getenv("SOCLE_ENDPOINT");
+    if (ee && *ee) {
+        snprintf(env_ep, sizeof env_ep, "%s", ee);
+        env_ep[strcspn(env_ep, ",")] = '\0';
+        c->endpoint = env_ep;
+    }
     c->texts = calloc((size_t)argc, sizeof *c->texts);
     if (!c->texts)
         return 2;
