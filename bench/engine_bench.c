@@ -68,10 +68,12 @@ static enum op classify(enum CBLAS_TRANSPOSE tb, blasint m, blasint n, blasint k
         return OP_FFN_DOWN;
     if ((n == d && k == d && ldc == 3 * d) || (n == 3 * d && k == d))
         return OP_QKV; /* three products into one (n, 3d) buffer, or one fused product */
-    if (n == d && k == d && m == acct.n_tokens)
-        return OP_ATTN_OUT;
+    /* The pooler reads one row per sequence; the attention output projection every token
+     * (of the batch, or of a chunk of it when the engine splits a large batch). */
     if (n == d && k == d && m == acct.n_seqs)
         return OP_POOLER;
+    if (n == d && k == d && m <= acct.n_tokens)
+        return OP_ATTN_OUT;
     return OP_OTHER;
 }
 
