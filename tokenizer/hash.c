@@ -128,7 +128,7 @@ int32_t tok_hash_get(const struct tok_hash *h, const char *key, size_t len) {
 int tok_pairmap_init(struct tok_pairmap *m, size_t expect) {
     memset(m, 0, sizeof *m);
     size_t cap = 16;
-    while (cap < expect * 2) cap <<= 1;
+    while (cap < expect + expect / 3) cap <<= 1; /* load ≤ 3/4: fewer cache misses */
     m->e = calloc(cap, sizeof *m->e);
     if (!m->e) return TOK_ENOMEM;
     m->cap = cap;
@@ -156,7 +156,7 @@ static void pairmap_insert(struct tok_pairmap *m, uint64_t key, int32_t rank, in
 }
 
 int tok_pairmap_put(struct tok_pairmap *m, int32_t a, int32_t b, int32_t rank, int32_t newid) {
-    if ((m->n + 1) * 2 > m->cap) {
+    if ((m->n + 1) * 4 > m->cap * 3) {
         struct tok_pairmap g;
         int rc = tok_pairmap_init(&g, m->cap);
         if (rc) return rc;

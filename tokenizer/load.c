@@ -15,6 +15,7 @@
 #include <json-c/json.h>
 #include <stdatomic.h>
 
+#include "tokenizer/tok_fastjson.h"
 #include "tokenizer/tok_impl.h"
 
 #define TOK_MAX_VOCAB (1u << 22)     /* 4M ids: 16× the largest vocabulary in use */
@@ -589,7 +590,97 @@ static void note_cuts(struct tok_model *md, const char *s, size_t n) {
     }
 }
 
-static int load_model(struct ld *L, struct tok_tokenizer *tok, json_object *m) {
+/* json-c fallback: the same flat arrays from json-c objects (strings borrowed from the tree). */
+static int vocab_from_json(struct ld *L, json_object *vocab, struct tok_arena *a,
+                           struct tok_vocab_in *v) {
+    memset(v, 0, sizeof *v);
+    size_t n;
+    v->is_array = json_object_is_type(vocab, json_type_array);
+    if (v->is_array) n = json_object_array_length(vocab);
+    else if (json_object_is_type(vocab, json_type_object))
+        n = (size_t)lh_table_length(json_object_get_object(vocab));
+    else return fail(L, TOK_EPARSE, "model vocab must be an object {token: id} or a list");
+    if (n > TOK_MAX_VOCAB)
+        return fail(L, TOK_ELIMIT, "vocab of %zu entries exceeds the limit of %u", n,
+                    TOK_MAX_VOCAB);
+    v->s = tok_arena_alloc(a, (n + 1) * sizeof *v->s);
+    v->l = tok_arena_alloc(a, (n + 1) * sizeof *v->l);
+    v->id = tok_arena_alloc(a, (n + 1) * sizeof *v->id);
+    v->score = tok_arena_alloc(a, (n + 1) * sizeof *v->score);
+    if (!v->s || !v->l || !v->id || !v->score) return TOK_ENOMEM;
+    if (v->is_array) {
+        for (size_t i = 0; i < n; i++) {
+            json_object *e = json_object_array_get_idx(vocab, i);
+            if (!e || !json_object_is_type(e, json_type_array) ||
+                json_object_array_length(e) != 2 || !is_str(json_object_array_get_idx(e, 0)))
+                return fail(L, TOK_EPARSE, "Unigram vocab entry %zu must be [piece, score]", i);
+            json_object *sc = json_object_array_get_idx(e, 1), *st = json_object_array_get_idx(e, 0);
+            if (!json_object_is_type(sc, json_type_double) && !json_object_is_type(sc, json_type_int))
+                return fail(L, TOK_EPARSE, "Unigram vocab entry %zu: score must be a number", i);
+            v->s[i] = json_object_get_string(st);
+            v->l[i] = (size_t)json_object_get_string_len(st);
+            v->id[i] = (int64_t)i;
+            v->score[i] = json_object_get_double(sc);
+        }
+    } else {
+        size_t i = 0;
+        for (struct lh_entry *e = json_object_get_object(vocab)->head; e; e = e->next, i++) {
+            json_object *val = (json_object *)lh_entry_v(e);
+            if (!val || !json_object_is_type(val, json_type_int))
+                return fail(L, TOK_EPARSE, "vocab entry \"%.40s\" must map to an integer id",
+                            (const char *)lh_entry_k(e));
+            v->s[i] = (const char *)lh_entry_k(e);
+            v->l[i] = strlen(v->s[i]);
+            v->id[i] = json_object_get_int64(val);
+            v->score[i] = 0;
+        }
+    }
+    v->n = n;
+    return TOK_OK;
+}
+
+static int merges_from_json(struct ld *L, json_object *merges, struct tok_arena *a,
+                            struct tok_merges_in *m) {
+    memset(m, 0, sizeof *m);
+    if (!merges) return TOK_OK;
+    if (!json_object_is_type(merges, json_type_array))
+        return fail(L, TOK_EPARSE, "BPE merges must be an array");
+    size_t n = json_object_array_length(merges);
+    if (n > TOK_MAX_VOCAB * 2) return fail(L, TOK_ELIMIT, "%zu merges exceed the limit", n);
+    m->a = tok_arena_alloc(a, (n + 1) * sizeof *m->a);
+    m->b = tok_arena_alloc(a, (n + 1) * sizeof *m->b);
+    m->al = tok_arena_alloc(a, (n + 1) * sizeof *m->al);
+    m->bl = tok_arena_alloc(a, (n + 1) * sizeof *m->bl);
+    if (!m->a || !m->b || !m->al || !m->bl) return TOK_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        json_object *e = json_object_array_get_idx(merges, i);
+        if (is_str(e)) {
+            const char *str = json_object_get_string(e);
+            size_t len = (size_t)json_object_get_string_len(e);
+            const char *sp = memchr(str, ' ', len);
+            if (!sp) return fail(L, TOK_EPARSE, "merge %zu \"%.40s\" is not \"a b\"", i, str);
+            m->a[i] = str;
+            m->al[i] = (size_t)(sp - str);
+            m->b[i] = sp + 1;
+            m->bl[i] = len - m->al[i] - 1;
+        } else if (e && json_object_is_type(e, json_type_array) &&
+                   json_object_array_length(e) == 2 && is_str(json_object_array_get_idx(e, 0)) &&
+                   is_str(json_object_array_get_idx(e, 1))) {
+            json_object *x = json_object_array_get_idx(e, 0), *y = json_object_array_get_idx(e, 1);
+            m->a[i] = json_object_get_string(x);
+            m->al[i] = (size_t)json_object_get_string_len(x);
+            m->b[i] = json_object_get_string(y);
+            m->bl[i] = (size_t)json_object_get_string_len(y);
+        } else {
+            return fail(L, TOK_EPARSE, "merge %zu must be \"a b\" or [a, b]", i);
+        }
+    }
+    m->n = n;
+    return TOK_OK;
+}
+
+static int load_model(struct ld *L, struct tok_tokenizer *tok, json_object *m,
+                      const struct tok_vocab_in *fast_v, const struct tok_merges_in *fast_m) {
     static atomic_uint_fast64_t gen_counter;
     struct tok_model *md = &tok->model;
     int rc;
@@ -608,115 +699,87 @@ static int load_model(struct ld *L, struct tok_tokenizer *tok, json_object *m) {
             t = "WordPiece";
         else t = "WordLevel";
     }
-    if (!strcmp(t, "Unigram")) {
-        md->type = TOK_MODEL_UNIGRAM;
-        if (!json_object_is_type(vocab, json_type_array))
-            return fail(L, TOK_EPARSE, "Unigram vocab must be an array of [piece, score]");
-        size_t n = json_object_array_length(vocab);
-        if (n > TOK_MAX_VOCAB)
-            return fail(L, TOK_ELIMIT, "vocab of %zu entries exceeds the limit of %u", n,
-                        TOK_MAX_VOCAB);
-        size_t total = 0;
-        for (size_t i = 0; i < n; i++) {
-            json_object *e = json_object_array_get_idx(vocab, i);
-            if (!e || !json_object_is_type(e, json_type_array) || json_object_array_length(e) != 2 ||
-                !is_str(json_object_array_get_idx(e, 0)))
-                return fail(L, TOK_EPARSE, "Unigram vocab entry %zu must be [piece, score]", i);
-            json_object *sc = json_object_array_get_idx(e, 1);
-            if (!json_object_is_type(sc, json_type_double) && !json_object_is_type(sc, json_type_int))
-                return fail(L, TOK_EPARSE, "Unigram vocab entry %zu: score must be a number", i);
-            total += (size_t)json_object_get_string_len(json_object_array_get_idx(e, 0)) + 1;
+    if (!strcmp(t, "Unigram")) md->type = TOK_MODEL_UNIGRAM;
+    else if (!strcmp(t, "BPE")) md->type = TOK_MODEL_BPE;
+    else if (!strcmp(t, "WordPiece")) md->type = TOK_MODEL_WORDPIECE;
+    else if (!strcmp(t, "WordLevel")) md->type = TOK_MODEL_WORDLEVEL;
+    else return fail(L, TOK_EUNSUPPORTED, "model type \"%s\" is not supported", t);
+
+    struct tok_arena ar = {0};
+    struct tok_vocab_in vj;
+    const struct tok_vocab_in *v = fast_v;
+    if (!v) {
+        if ((rc = vocab_from_json(L, vocab, &ar, &vj))) goto out;
+        v = &vj;
+    }
+    bool want_array = md->type == TOK_MODEL_UNIGRAM;
+    if (v->is_array != want_array) {
+        rc = fail(L, TOK_EPARSE, want_array ? "Unigram vocab must be an array of [piece, score]"
+                                            : "model vocab must be an object {token: id}");
+        goto out;
+    }
+    size_t n = v->n, total = 0, maxlen = 0;
+    for (size_t i = 0; i < n; i++) total += v->l[i] + 1;
+    tok->pool = malloc(total + 1);
+    if (!tok->pool || (rc = tok_hash_init(&md->vocab, n))) {
+        rc = TOK_ENOMEM;
+        goto out;
+    }
+    char *pp = tok->pool;
+    const char **pieces = NULL;
+    if (want_array && !(pieces = tok_arena_alloc(&ar, (n + 1) * sizeof *pieces))) {
+        rc = TOK_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char *dst = pp;
+        size_t l = v->l[i];
+        if ((rc = set_id(L, tok, v->id[i], v->s[i], l, &pp))) goto out;
+        if ((rc = tok_hash_put(&md->vocab, dst, l, (int32_t)v->id[i]))) goto out;
+        if (pieces) pieces[i] = dst;
+        if (l > maxlen) maxlen = l;
+        if (l == 6 && dst[0] == '<' && dst[1] == '0' && dst[2] == 'x' && dst[5] == '>') {
+            int h1 = dst[3], h2 = dst[4];
+            int a1 = h1 >= '0' && h1 <= '9' ? h1 - '0' : h1 >= 'A' && h1 <= 'F' ? h1 - 'A' + 10 : -1;
+            int a2 = h2 >= '0' && h2 <= '9' ? h2 - '0' : h2 >= 'A' && h2 <= 'F' ? h2 - 'A' + 10 : -1;
+            if (a1 >= 0 && a2 >= 0) md->byte_ids[a1 * 16 + a2] = (int32_t)v->id[i];
         }
-        tok->pool = malloc(total + 1);
-        const char **pieces = malloc((n + 1) * sizeof *pieces);
-        size_t *lens = malloc((n + 1) * sizeof *lens);
-        double *scores = malloc((n + 1) * sizeof *scores);
-        if (!tok->pool || !pieces || !lens || !scores) {
-            free(pieces), free(lens), free(scores);
-            return TOK_ENOMEM;
-        }
-        if ((rc = tok_hash_init(&md->vocab, n))) goto ufail;
-        char *pp = tok->pool;
-        for (size_t i = 0; i < n; i++) {
-            json_object *e = json_object_array_get_idx(vocab, i);
-            json_object *s = json_object_array_get_idx(e, 0);
-            size_t l = (size_t)json_object_get_string_len(s);
-            char *dst = pp;
-            if ((rc = set_id(L, tok, (int64_t)i, json_object_get_string(s), l, &pp))) goto ufail;
-            pieces[i] = dst;
-            lens[i] = l;
-            scores[i] = json_object_get_double(json_object_array_get_idx(e, 1));
-            if ((rc = tok_hash_put(&md->vocab, dst, l, (int32_t)i))) goto ufail;
-        }
+    }
+    if (want_array) {
         json_object *u = get(m, "unk_id");
         if (u) {
             if (!json_object_is_type(u, json_type_int) || json_object_get_int64(u) < 0 ||
                 json_object_get_int64(u) >= (int64_t)n) {
                 rc = fail(L, TOK_EINVAL, "Unigram unk_id out of range");
-                goto ufail;
+                goto out;
             }
             md->unk_id = (int32_t)json_object_get_int64(u);
         }
         md->byte_fallback = get_bool(m, "byte_fallback", false);
 #ifdef TOK_HAVE_UNIGRAM
-        rc = tok_unigram_new(pieces, lens, scores, n, md->unk_id, md->byte_fallback, &md->unigram);
+        rc = tok_unigram_new(pieces, v->l, v->score, n, md->unk_id, md->byte_fallback,
+                             &md->unigram);
         if (rc) fail(L, rc, "Unigram model: %s", tok_strerror(rc));
 #else
         rc = fail(L, TOK_EUNSUPPORTED, "Unigram model not built in");
 #endif
-    ufail:
-        free(pieces), free(lens), free(scores);
-        return rc;
-    }
-    if (!strcmp(t, "BPE")) md->type = TOK_MODEL_BPE;
-    else if (!strcmp(t, "WordPiece")) md->type = TOK_MODEL_WORDPIECE;
-    else if (!strcmp(t, "WordLevel")) md->type = TOK_MODEL_WORDLEVEL;
-    else return fail(L, TOK_EUNSUPPORTED, "model type \"%s\" is not supported", t);
-
-    if (!json_object_is_type(vocab, json_type_object))
-        return fail(L, TOK_EPARSE, "model vocab must be an object {token: id}");
-    struct lh_table *tab = json_object_get_object(vocab);
-    size_t n = (size_t)lh_table_length(tab), total = 0;
-    if (n > TOK_MAX_VOCAB)
-        return fail(L, TOK_ELIMIT, "vocab of %zu entries exceeds the limit of %u", n,
-                    TOK_MAX_VOCAB);
-    for (struct lh_entry *e = tab->head; e; e = e->next) {
-        json_object *v = (json_object *)lh_entry_v(e);
-        if (!v || !json_object_is_type(v, json_type_int))
-            return fail(L, TOK_EPARSE, "vocab entry \"%.40s\" must map to an integer id",
-                        (const char *)lh_entry_k(e));
-        total += strlen((const char *)lh_entry_k(e)) + 1;
-    }
-    tok->pool = malloc(total + 1);
-    if (!tok->pool) return TOK_ENOMEM;
-    if ((rc = tok_hash_init(&md->vocab, n))) return rc;
-    char *pp = tok->pool;
-    size_t maxlen = 0;
-    for (struct lh_entry *e = tab->head; e; e = e->next) {
-        const char *k = (const char *)lh_entry_k(e);
-        size_t l = strlen(k);
-        int64_t id = json_object_get_int64((json_object *)lh_entry_v(e));
-        char *dst = pp;
-        if ((rc = set_id(L, tok, id, k, l, &pp))) return rc;
-        if ((rc = tok_hash_put(&md->vocab, dst, l, (int32_t)id))) return rc;
-        if (l > maxlen) maxlen = l;
-        if (l == 6 && dst[0] == '<' && dst[1] == '0' && dst[2] == 'x' && dst[5] == '>') {
-            unsigned v;
-            if (sscanf(dst + 3, "%2X", &v) == 1) md->byte_ids[v & 0xFF] = (int32_t)id;
-        }
+        goto out;
     }
     const char *s;
     size_t sl;
-    if ((rc = get_str(L, m, "unk_token", &s, &sl, false))) return rc;
-    if (s) {
-        md->unk_id = tok_hash_get(&md->vocab, s, sl);
-        /* HF: a missing unk token only errors when it is needed */
-    }
-    if ((rc = get_str(L, m, "continuing_subword_prefix", &s, &sl, false))) return rc;
+    if ((rc = get_str(L, m, "unk_token", &s, &sl, false))) goto out;
+    if (s) md->unk_id = tok_hash_get(&md->vocab, s, sl); /* HF: missing unk errors when needed */
+    if ((rc = get_str(L, m, "continuing_subword_prefix", &s, &sl, false))) goto out;
     if (md->type == TOK_MODEL_WORDPIECE && !s) s = "##", sl = 2;
     if (s && sl) {
-        if (sl > 64) return fail(L, TOK_ELIMIT, "continuing_subword_prefix too long");
-        if (!(md->prefix = dupn(s, sl))) return TOK_ENOMEM;
+        if (sl > 64) {
+            rc = fail(L, TOK_ELIMIT, "continuing_subword_prefix too long");
+            goto out;
+        }
+        if (!(md->prefix = dupn(s, sl))) {
+            rc = TOK_ENOMEM;
+            goto out;
+        }
         md->prefix_len = sl;
     }
     if (md->type == TOK_MODEL_WORDPIECE) {
@@ -724,63 +787,42 @@ static int load_model(struct ld *L, struct tok_tokenizer *tok, json_object *m) {
         md->max_chars = 100;
         if (mx && json_object_is_type(mx, json_type_int) && json_object_get_int64(mx) >= 0)
             md->max_chars = (size_t)json_object_get_int64(mx);
-        if (maxlen > 500) return fail(L, TOK_ELIMIT, "WordPiece token longer than 500 bytes");
-        return TOK_OK;
+        if (maxlen > 500) rc = fail(L, TOK_ELIMIT, "WordPiece token longer than 500 bytes");
+        goto out;
     }
-    if (md->type == TOK_MODEL_WORDLEVEL) return TOK_OK;
-    if ((rc = get_str(L, m, "end_of_word_suffix", &s, &sl, false))) return rc;
+    if (md->type == TOK_MODEL_WORDLEVEL) goto out;
+    if ((rc = get_str(L, m, "end_of_word_suffix", &s, &sl, false))) goto out;
     if (s && sl) {
-        if (sl > 64) return fail(L, TOK_ELIMIT, "end_of_word_suffix too long");
-        if (!(md->suffix = dupn(s, sl))) return TOK_ENOMEM;
+        if (sl > 64) {
+            rc = fail(L, TOK_ELIMIT, "end_of_word_suffix too long");
+            goto out;
+        }
+        if (!(md->suffix = dupn(s, sl))) {
+            rc = TOK_ENOMEM;
+            goto out;
+        }
         md->suffix_len = sl;
     }
     md->byte_fallback = get_bool(m, "byte_fallback", false);
     md->fuse_unk = get_bool(m, "fuse_unk", false);
     md->ignore_merges = get_bool(m, "ignore_merges", false);
-    if (!merges) merges = json_object_new_array(); /* leaked? no: handled below */
-    else json_object_get(merges);
-    if (!json_object_is_type(merges, json_type_array)) {
-        json_object_put(merges);
-        return fail(L, TOK_EPARSE, "BPE merges must be an array");
+    struct tok_merges_in mj;
+    const struct tok_merges_in *mg = fast_m;
+    if (!mg) {
+        if ((rc = merges_from_json(L, merges, &ar, &mj))) goto out;
+        mg = &mj;
     }
-    size_t nm = json_object_array_length(merges);
+    size_t nm = mg->n;
     md->chunk_meta = !md->prefix_len && !md->suffix_len && !md->ignore_merges;
-    if (nm > TOK_MAX_VOCAB * 2) {
-        json_object_put(merges);
-        return fail(L, TOK_ELIMIT, "%zu merges exceed the limit", nm);
-    }
-    if ((rc = tok_pairmap_init(&md->merges, nm))) {
-        json_object_put(merges);
-        return rc;
-    }
-    char *buf = malloc(2 * maxlen + 2);
+    if ((rc = tok_pairmap_init(&md->merges, nm))) goto out;
+    char *buf = tok_arena_alloc(&ar, 2 * maxlen + 2);
     if (!buf) {
-        json_object_put(merges);
-        return TOK_ENOMEM;
+        rc = TOK_ENOMEM;
+        goto out;
     }
     for (size_t i = 0; i < nm && !rc; i++) {
-        json_object *e = json_object_array_get_idx(merges, i);
-        const char *a, *b;
-        size_t al, bl;
-        if (is_str(e)) {
-            const char *str = json_object_get_string(e);
-            size_t len = (size_t)json_object_get_string_len(e);
-            const char *sp = memchr(str, ' ', len);
-            if (!sp) {
-                rc = fail(L, TOK_EPARSE, "merge %zu \"%.40s\" is not \"a b\"", i, str);
-                break;
-            }
-            a = str, al = (size_t)(sp - str), b = sp + 1, bl = len - al - 1;
-        } else if (e && json_object_is_type(e, json_type_array) &&
-                   json_object_array_length(e) == 2 && is_str(json_object_array_get_idx(e, 0)) &&
-                   is_str(json_object_array_get_idx(e, 1))) {
-            json_object *x = json_object_array_get_idx(e, 0), *y = json_object_array_get_idx(e, 1);
-            a = json_object_get_string(x), al = (size_t)json_object_get_string_len(x);
-            b = json_object_get_string(y), bl = (size_t)json_object_get_string_len(y);
-        } else {
-            rc = fail(L, TOK_EPARSE, "merge %zu must be \"a b\" or [a, b]", i);
-            break;
-        }
+        const char *a = mg->a[i], *b = mg->b[i];
+        size_t al = mg->al[i], bl = mg->bl[i];
         int32_t ia = tok_hash_get(&md->vocab, a, al), ib = tok_hash_get(&md->vocab, b, bl);
         if (ia < 0 || ib < 0) {
             rc = fail(L, TOK_EINVAL, "merge %zu names a token not in the vocab: \"%.*s\"", i,
@@ -791,10 +833,6 @@ static int load_model(struct ld *L, struct tok_tokenizer *tok, json_object *m) {
                        !memcmp(b, md->prefix, md->prefix_len))
                           ? md->prefix_len
                           : 0;
-        if (al > maxlen || bl > maxlen) {
-            rc = fail(L, TOK_EINVAL, "merge %zu too long", i);
-            break;
-        }
         memcpy(buf, a, al);
         memcpy(buf + al, b + skip, bl - skip);
         int32_t nid = tok_hash_get(&md->vocab, buf, al + bl - skip);
@@ -806,8 +844,8 @@ static int load_model(struct ld *L, struct tok_tokenizer *tok, json_object *m) {
         rc = tok_pairmap_put(&md->merges, ia, ib, (int32_t)i, nid);
         note_cuts(md, buf, al + bl - skip);
     }
-    free(buf);
-    json_object_put(merges);
+out:
+    tok_arena_free(&ar);
     return rc;
 }
 
@@ -945,8 +983,45 @@ int tok_tokenizer_load_json(const char *json, size_t len, struct tok_tokenizer *
     if (!json || !out) return fail(&L, TOK_EINVAL, "NULL argument");
     if (len > TOK_MAX_FILE) return fail(&L, TOK_ELIMIT, "tokenizer.json larger than 1 GiB");
     if (len > INT32_MAX) return fail(&L, TOK_ELIMIT, "tokenizer.json too large");
+    /* Fast path for the two big arrays; json-c parses the rest with them blanked out. */
+    struct tok_arena fa = {0};
+    struct tok_vocab_in fv;
+    struct tok_merges_in fm;
+    bool have_v = false, have_m = false;
+    char *copy = NULL;
+    struct tok_span vr, mr;
+    if (tok_fj_find_model(json, len, &vr, &mr)) {
+        int frc = TOK_OK;
+        if (vr.end > vr.start) {
+            frc = tok_fj_vocab(json, vr, &fa, &fv, TOK_MAX_VOCAB, err, errlen);
+            have_v = !frc;
+        }
+        if (!frc && mr.end > mr.start) {
+            frc = tok_fj_merges(json, mr, &fa, &fm, (size_t)TOK_MAX_VOCAB * 2, err, errlen);
+            have_m = !frc;
+        }
+        if (!frc) copy = malloc(len + 1);
+        if (frc || !copy) {
+            tok_arena_free(&fa);
+            return frc ? frc : TOK_ENOMEM;
+        }
+        memcpy(copy, json, len);
+        struct tok_span *rs[2] = {have_v ? &vr : NULL, have_m ? &mr : NULL};
+        for (int k = 0; k < 2; k++) {
+            if (!rs[k]) continue;
+            char open = json[rs[k]->start];
+            memset(copy + rs[k]->start, ' ', rs[k]->end - rs[k]->start);
+            copy[rs[k]->start] = open;
+            copy[rs[k]->start + 1] = open == '{' ? '}' : ']';
+        }
+        json = copy;
+    }
     struct json_tokener *jt = json_tokener_new_ex(64);
-    if (!jt) return TOK_ENOMEM;
+    if (!jt) {
+        free(copy);
+        tok_arena_free(&fa);
+        return TOK_ENOMEM;
+    }
     json_object *root = json_tokener_parse_ex(jt, json, (int)len);
     enum json_tokener_error je = json_tokener_get_error(jt);
     if (!root || je != json_tokener_success) {
@@ -957,20 +1032,27 @@ int tok_tokenizer_load_json(const char *json, size_t len, struct tok_tokenizer *
                       off);
         json_object_put(root);
         json_tokener_free(jt);
+        free(copy);
+        tok_arena_free(&fa);
         return rc;
     }
     json_tokener_free(jt);
+    free(copy);
     int rc = TOK_OK;
     struct tok_tokenizer *tok = calloc(1, sizeof *tok);
     if (!tok) {
         json_object_put(root);
+        tok_arena_free(&fa);
         return TOK_ENOMEM;
     }
     if (!json_object_is_type(root, json_type_object)) {
         rc = fail(&L, TOK_EPARSE, "tokenizer.json must hold a JSON object");
+        tok_arena_free(&fa);
         goto done;
     }
-    if ((rc = load_model(&L, tok, get(root, "model")))) goto done;
+    rc = load_model(&L, tok, get(root, "model"), have_v ? &fv : NULL, have_m ? &fm : NULL);
+    tok_arena_free(&fa);
+    if (rc) goto done;
     if ((rc = load_added(&L, tok, get(root, "added_tokens")))) goto done;
     if (!tok->n_ids) {
         rc = fail(&L, TOK_EINVAL, "empty vocabulary");
