@@ -348,6 +348,18 @@ static int cmd_forward(const struct opts *o) {
                     goto done;
                 }
             }
+            /* A timing of a forward that produced garbage is worthless: every output finite. */
+            for (size_t i = 0; i < out.n_tokens * (size_t)mi->d_model; i++) {
+                if (!isfinite(out.last_hidden[i])) {
+                    fprintf(stderr, "engine_bench: non-finite last_hidden_state[%zu]\n", i);
+                    goto done;
+                }
+            }
+            if (out.n_tokens != (size_t)bsz * (size_t)o->seq) {
+                fprintf(stderr, "engine_bench: forward returned %zu tokens, expected %d\n",
+                        out.n_tokens, bsz * o->seq);
+                goto done;
+            }
             const int n = o->repeat;
             memcpy(sorted, ms, sizeof *ms * (size_t)n);
             struct bench_stats s;
