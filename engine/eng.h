@@ -111,6 +111,13 @@ struct eng_output {
 int eng_ctx_forward(struct eng_ctx *ctx, const struct eng_batch *batch, unsigned want,
                     struct eng_output *out);
 
+/* Threads this context uses for the element-wise loops between sgemms (bias +
+ * LayerNorm, bias + GELU): 0 (default) = as many as eng_get_blas_threads() at
+ * each forward, 1 = the calling thread only, n = n - 1 helper threads owned by
+ * the context. Results are bit-identical whatever the count. Not thread-safe
+ * against a forward running on the same ctx. ENG_EINVAL if n < 0. */
+int eng_ctx_set_threads(struct eng_ctx *ctx, int n);
+
 /* Message naming the problem of the last failed eng_ctx_forward on ctx ("" after
  * success). Owned by ctx, valid until its next forward. */
 const char *eng_ctx_last_error(const struct eng_ctx *ctx);

@@ -101,6 +101,21 @@ struct eng_model {
 /* Tests only: make a context process its batches in chunks of at most `tokens`
  * tokens (never below its longest sequence, never above what it allocated). */
 void eng_ctx_shrink_chunk(struct eng_ctx *c, size_t tokens);
+/* Tests only: hand every element-wise loop of at least `floats` floats to the
+ * helper threads (default 65536). */
+void eng_ctx_set_par_min(struct eng_ctx *c, size_t floats);
+
+/* ---- helper threads (engine/pool.c) -------------------------------------- */
+
+typedef void (*eng_pool_fn)(void *arg, size_t begin, size_t end);
+struct eng_pool;
+/* n_threads counts the caller; fewer helpers may start if threads are refused. */
+int eng_pool_new(int n_threads, struct eng_pool **out);
+void eng_pool_free(struct eng_pool *p);
+int eng_pool_threads(const struct eng_pool *p);
+/* fn over [0, n) in contiguous parts, one per thread, the caller's first;
+ * returns when every part is done. p may be NULL (runs inline). */
+void eng_pool_run(struct eng_pool *p, size_t n, eng_pool_fn fn, void *arg);
 
 /* ---- BLAS and kernels (engine/blas.c, engine/kernels.c) ------------------- */
 

@@ -38,11 +38,14 @@ struct eng_ctx {
     size_t max_tokens, max_seq, chunk;
     float *x, *a, *t, *u;
     float *cls, *pool, *hid;
-    float *scores;      /* (max_seq, max_seq) one head of one sequence */
-    float *logits;      /* (max_tokens, max(n_labels, 2)) */
-    float *start, *end; /* (max_tokens) QA */
-    float *all;         /* (n_layers + 1, max_tokens, d_model), allocated on first use */
-    int32_t *pos;       /* (max_tokens) position id of each token */
+    float *scores;            /* (max_seq, max_seq) one head of one sequence */
+    float *logits;            /* (max_tokens, max(n_labels, 2)) */
+    float *start, *end;       /* (max_tokens) QA */
+    float *all;               /* (n_layers + 1, max_tokens, d_model), allocated on first use */
+    int32_t *pos;             /* (max_tokens) position id of each token */
+    int threads_req;          /* eng_ctx_set_threads: 0 = follow eng_get_blas_threads() */
+    struct eng_pool *helpers; /* threads for the element-wise loops, or NULL */
+    size_t par_min;           /* smallest loop (floats) handed to the helpers */
     char err[256];
 };
 
@@ -62,6 +65,7 @@ void eng_ctx_free(struct eng_ctx *c) {
     free(c->end);
     free(c->all);
     free(c->pos);
+    eng_pool_free(c->helpers);
     free(c);
 }
 
@@ -92,6 +96,7 @@ int eng_ctx_new(const struct eng_model *m, size_t max_tokens, struct eng_ctx **o
     c->max_tokens = max_tokens;
     c->max_seq = max_tokens < (size_t)in->max_seq_len ? max_tokens : (size_t)in->max_seq_len;
     size_t wide = (size_t)in->d_ff > 3 * d ? (size_t)in->d_ff : 3 * d;
+    c->par_min = 65536;
     c->chunk = c->max_seq > ENG_CHUNK_TOKENS ? c->max_seq : ENG_CHUNK_TOKENS;
     if (c->chunk > max_tokens)
         c->chunk = max_tokens;
@@ -116,11 +121,94 @@ int eng_ctx_new(const struct eng_model *m, size_t max_tokens, struct eng_ctx **o
     return ENG_OK;
 }
 
+void eng_ctx_set_par_min(struct eng_ctx *c, size_t floats) { c->par_min = floats; }
+
 void eng_ctx_shrink_chunk(struct eng_ctx *c, size_t tokens) {
     if (tokens < c->max_seq)
         tokens = c->max_seq;
     if (tokens < c->chunk)
         c->chunk = tokens;
+}
+
+int eng_ctx_set_threads(struct eng_ctx *c, int n) {
+    if (!c || n < 0)
+        return ENG_EINVAL;
+    c->threads_req = n > 256 ? 256 : n;
+    return ENG_OK;
+}
+
+/* Bring the helper pool to the wanted size (before a forward). A pool that
+ * cannot be made leaves the loops on the calling thread: slower, not wrong. */
+static void ctx_threads(struct eng_ctx *c) {
+    int want = c->threads_req ? c->threads_req : eng_get_blas_threads();
+    if (want > 256)
+        want = 256;
+    if (want <= 1) {
+        eng_pool_free(c->helpers);
+        c->helpers = NULL;
+        return;
+    }
+    if (c->helpers && eng_pool_threads(c->helpers) == want)
+        return;
+    eng_pool_free(c->helpers);
+    c->helpers = NULL;
+    if (eng_pool_new(want, &c->helpers) != ENG_OK)
+        c->helpers = NULL;
+}
+
+/* Row-parallel element-wise loops. Under par_min (64k) floats the hand-off to
+ * the helpers costs more than it saves. */
+enum rows_kind { ROWS_LN, ROWS_ACT, ROWS_QKV };
+struct rows_job {
+    enum rows_kind kind;
+    float *y;
+    const float *bias, *res, *g, *b, *bk, *bv;
+    size_t n;
+    float eps;
+    enum eng_act act;
+};
+
+static void rows_fn(void *arg, size_t r0, size_t r1) {
+    const struct rows_job *j = arg;
+    switch (j->kind) {
+    case ROWS_LN:
+        eng_k_bias_res_ln(j->y + r0 * j->n, j->bias, j->res ? j->res + r0 * j->n : NULL, j->g, j->b,
+                          r1 - r0, j->n, j->eps);
+        break;
+    case ROWS_ACT:
+        eng_k_bias_act(j->y + r0 * j->n, j->bias, r1 - r0, j->n, j->act);
+        break;
+    case ROWS_QKV:
+        eng_k_qkv_bias(j->y + r0 * 3 * j->n, j->bias, j->bk, j->bv, r1 - r0, j->n);
+        break;
+    }
+}
+
+static void run_rows(struct eng_ctx *c, const struct rows_job *j, size_t rows) {
+    size_t width = j->kind == ROWS_QKV ? 3 * j->n : j->n;
+    if (!c->helpers || rows * width < c->par_min)
+        rows_fn((void *)(uintptr_t)j, 0, rows);
+    else
+        eng_pool_run(c->helpers, rows, rows_fn, (void *)(uintptr_t)j);
+}
+
+static void par_ln(struct eng_ctx *c, float *y, const float *bias, const float *res, const float *g,
+                   const float *b, size_t rows, size_t n, float eps) {
+    struct rows_job j = {
+        .kind = ROWS_LN, .y = y, .bias = bias, .res = res, .g = g, .b = b, .n = n, .eps = eps};
+    run_rows(c, &j, rows);
+}
+
+static void par_act(struct eng_ctx *c, float *y, const float *bias, size_t rows, size_t n,
+                    enum eng_act act) {
+    struct rows_job j = {.kind = ROWS_ACT, .y = y, .bias = bias, .n = n, .act = act};
+    run_rows(c, &j, rows);
+}
+
+static void par_qkv(struct eng_ctx *c, float *qkv, const float *bq, const float *bk,
+                    const float *bv, size_t rows, size_t d) {
+    struct rows_job j = {.kind = ROWS_QKV, .y = qkv, .bias = bq, .bk = bk, .bv = bv, .n = d};
+    run_rows(c, &j, rows);
 }
 
 const char *eng_ctx_last_error(const struct eng_ctx *ctx) { return ctx ? ctx->err : ""; }
@@ -204,7 +292,7 @@ static void embed(struct eng_ctx *c, const struct eng_batch *b, size_t n_tokens)
                 row[j] = w[j] + p[j];
         }
     }
-    eng_k_bias_res_ln(c->x, NULL, NULL, m->emb_ln_g.data, m->emb_ln_b.data, n_tokens, d, m->ln_eps);
+    par_ln(c, c->x, NULL, NULL, m->emb_ln_g.data, m->emb_ln_b.data, n_tokens, d, m->ln_eps);
 }
 
 /* Attention of sequences seq_len[0 .. n_seqs): Q|K|V rows in c->a, output rows in c->u. */
@@ -238,14 +326,14 @@ static void layer_chunk(struct eng_ctx *c, const struct eng_layer *W, float *x,
     eng_gemm_nt(m, d, d, 1.0f, x, d, W->wq.data, d, 0.0f, qkv, 3 * d);
     eng_gemm_nt(m, d, d, 1.0f, x, d, W->wk.data, d, 0.0f, qkv + d, 3 * d);
     eng_gemm_nt(m, d, d, 1.0f, x, d, W->wv.data, d, 0.0f, qkv + 2 * d, 3 * d);
-    eng_k_qkv_bias(qkv, W->bq.data, W->bk.data, W->bv.data, m, d);
+    par_qkv(c, qkv, W->bq.data, W->bk.data, W->bv.data, m, d);
     attention(c, seq_len, n_seqs); /* qkv -> u */
     eng_gemm_nt(m, d, d, 1.0f, c->u, d, W->wo.data, d, 0.0f, c->t, d);
-    eng_k_bias_res_ln(c->t, W->bo.data, x, W->ln1_g.data, W->ln1_b.data, m, d, mo->ln_eps);
+    par_ln(c, c->t, W->bo.data, x, W->ln1_g.data, W->ln1_b.data, m, d, mo->ln_eps);
     eng_gemm_nt(m, ff, d, 1.0f, c->t, d, W->w1.data, d, 0.0f, c->a, ff);
-    eng_k_bias_act(c->a, W->b1.data, m, ff, mo->act);
+    par_act(c, c->a, W->b1.data, m, ff, mo->act);
     eng_gemm_nt(m, d, ff, 1.0f, c->a, ff, W->w2.data, ff, 0.0f, x, d);
-    eng_k_bias_res_ln(x, W->b2.data, c->t, W->ln2_g.data, W->ln2_b.data, m, d, mo->ln_eps);
+    par_ln(c, x, W->b2.data, c->t, W->ln2_g.data, W->ln2_b.data, m, d, mo->ln_eps);
 }
 
 static void layer(struct eng_ctx *c, const struct eng_layer *W, const struct eng_batch *b) {
@@ -284,6 +372,7 @@ int eng_ctx_forward(struct eng_ctx *c, const struct eng_batch *b, unsigned want,
         return ENG_OK;
     bool all = want & ENG_WANT_ALL_LAYERS;
 
+    ctx_threads(c);
     embed(c, b, n);
     if (all)
         memcpy(c->all, c->x, n * d * sizeof(float));

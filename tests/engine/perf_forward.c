@@ -80,6 +80,8 @@ int main(int argc, char **argv) {
     struct eng_ctx *c;
     if (eng_ctx_new(m, n, &c) != ENG_OK)
         return 1;
+    if (getenv("ENG_PERF_CTX_THREADS")) /* A/B of the element-wise helper threads */
+        eng_ctx_set_threads(c, atoi(getenv("ENG_PERF_CTX_THREADS")));
     int32_t *ids = malloc(n * sizeof *ids);
     size_t *len = malloc(B * sizeof *len);
     for (size_t i = 0; i < n; i++)

@@ -193,14 +193,21 @@ int main(int argc, char **argv) {
     /* mode 0: each sequence alone; 1: all packed in order; 2-4: shuffled,
      * random-sized sub-batches; 5: all packed, the layers run in chunks of whole
      * sequences of at most max_seq_len tokens (the fixtures are smaller than
-     * the default chunk). */
-    for (int mode = 0; mode < 6; mode++) {
+     * the default chunk); 6: mode 5 again with 3 threads on every element-wise
+     * loop, whose outputs must be bit-identical to mode 5's. */
+    float *hidden5 = NULL;
+    size_t d = (size_t)in->d_model;
+    for (int mode = 0; mode < 7; mode++) {
         if (mode == 5)
             eng_ctx_shrink_chunk(ctx, 0);
+        if (mode == 6) {
+            eng_ctx_set_threads(ctx, 3);
+            eng_ctx_set_par_min(ctx, 0);
+        }
         size_t before = n_bad;
         for (size_t s = 0; s < ids.n_seqs; s++)
             order[s] = s;
-        if (mode >= 2)
+        if (mode >= 2 && mode <= 4)
             for (size_t s = ids.n_seqs - 1; s > 0; s--) {
                 size_t j = rnd(s + 1), x = order[s];
                 order[s] = order[j];
@@ -208,9 +215,9 @@ int main(int argc, char **argv) {
             }
         size_t next = 0;
         while (next < ids.n_seqs) {
-            size_t k = mode == 0                ? 1
-                       : mode == 1 || mode == 5 ? ids.n_seqs
-                                                : 1 + rnd(ids.n_seqs - next);
+            size_t k = mode == 0                             ? 1
+                       : mode == 1 || mode == 5 || mode == 6 ? ids.n_seqs
+                                                             : 1 + rnd(ids.n_seqs - next);
             if (k > ids.n_seqs - next)
                 k = ids.n_seqs - next;
             size_t nt = 0;
@@ -233,6 +240,14 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "output sizes wrong\n");
                 return 1;
             }
+            if (mode == 5) {
+                hidden5 = malloc(nt * d * sizeof *hidden5);
+                memcpy(hidden5, o.last_hidden, nt * d * sizeof *hidden5);
+            }
+            if (mode == 6 && memcmp(hidden5, o.last_hidden, nt * d * sizeof *hidden5) != 0) {
+                fprintf(stderr, "3 helper threads changed the results\n");
+                n_bad++;
+            }
             for (size_t i = 0, tok = 0; i < k; tok += blen[i], i++) {
                 size_t s = order[next + i];
                 check_seq(in, json_object_array_get_idx(outs, s), s, &o, i, tok, blen[i]);
@@ -243,11 +258,13 @@ int main(int argc, char **argv) {
                mode == 0   ? "alone"
                : mode == 1 ? "one packed batch"
                : mode == 5 ? "one batch, layers in chunks of max_seq_len tokens"
+               : mode == 6 ? "same with 3 threads, bit-identical"
                            : "random sub-batches",
                n_bad - before);
     }
     printf("%s: %zu values checked, %zu outside tolerance, worst error = %.3f x tolerance\n",
            argv[1], n_checked, n_bad, worst);
+    free(hidden5);
     free(start);
     free(order);
     free(blen);
