@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 /* Fixture directory with tokenizer.json + texts.txt, or NULL (the test then exits 77). */
-static const char *fx_dir(const char *name, char *buf, size_t n)
+static inline const char *fx_dir(const char *name, char *buf, size_t n)
 {
     const char *src = getenv("SOCLE_SOURCE_DIR"), *shared = getenv("SOCLE_SHARED_DIR");
     char probe[1200];
@@ -36,7 +36,7 @@ struct fx_tensor {
 };
 
 /* Write a safetensors file with the tensors stored as F32 (f16 = 0) or F16. */
-static int fx_write_st(const char *path, const struct fx_tensor *t, size_t n, int f16)
+static inline int fx_write_st(const char *path, const struct fx_tensor *t, size_t n, int f16)
 {
     char hdr[8192];
     size_t off = 0, hl = 0;
@@ -106,7 +106,7 @@ static int fx_write_st(const char *path, const struct fx_tensor *t, size_t n, in
 }
 
 /* <root>/<name>/adapter.json (json text) + head.safetensors. */
-static int fx_write_adapter(const char *root, const char *name, const char *json,
+static inline int fx_write_adapter(const char *root, const char *name, const char *json,
                             const struct fx_tensor *t, size_t n, int f16)
 {
     char path[1200];
@@ -122,7 +122,7 @@ static int fx_write_adapter(const char *root, const char *name, const char *json
     return fx_write_st(path, t, n, f16);
 }
 
-static void fx_rm_adapters(const char *root, const char *const *names, size_t n)
+static inline void fx_rm_adapters(const char *root, const char *const *names, size_t n)
 {
     char path[1200];
     for (size_t i = 0; i < n; i++) {
@@ -137,7 +137,7 @@ static void fx_rm_adapters(const char *root, const char *const *names, size_t n)
 }
 
 /* texts.txt lines (malloc'd buffer split in place). */
-static size_t fx_read_lines(const char *dir, const char *file, char **buf, char ***lines,
+static inline size_t fx_read_lines(const char *dir, const char *file, char **buf, char ***lines,
                             size_t **lens)
 {
     char path[1200];
