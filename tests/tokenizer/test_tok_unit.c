@@ -317,6 +317,118 @@ static void test_byte_fallback(void) {
     tok_tokenizer_free(t);
 }
 
+
+/* A WordLevel model over a fixed word list shows exactly how a pipeline splits a text:
+ * any wrong piece comes out as [UNK]. */
+static struct tok_tokenizer *wl(const char *norm, const char *pre, const char *words) {
+    static char buf[8192];
+    snprintf(buf, sizeof buf,
+             "{\"normalizer\":%s,\"pre_tokenizer\":%s,\"model\":{\"type\":\"WordLevel\","
+             "\"unk_token\":\"[UNK]\",\"vocab\":{\"[UNK]\":0,%s}}}",
+             norm, pre, words);
+    return load(buf);
+}
+
+static void check_split(const char *norm, const char *pre, const char *words, const char *text,
+                        const char *want) {
+    struct tok_tokenizer *t = wl(norm, pre, words);
+    struct tok_encoding *e = enc(t, text, false);
+    if (strcmp(render(e), want) != 0) {
+        fprintf(stderr, "pipeline %s | %s on \"%s\":\n  got  %s\n  want %s\n", norm, pre, text,
+                render(e), want);
+        tt_failures++;
+    }
+    tok_encoding_free(e);
+    tok_tokenizer_free(t);
+}
+
+static void test_components(void) {
+    /* Split behaviours, from the example in HF's SplitDelimiterBehavior documentation */
+    const char *w = "\"the\":1,\"-\":2,\"final\":3,\"countdown\":4,\"the-\":5,\"final-\":6,"
+                    "\"-final\":7,\"-countdown\":8,\"--\":9";
+    const char *txt = "the-final--countdown";
+    check_split("null", "{\"type\":\"Split\",\"pattern\":{\"String\":\"-\"},\"behavior\":\"Removed\"}",
+                w, txt, "the:0-3 final:4-9 countdown:11-20");
+    check_split("null", "{\"type\":\"Split\",\"pattern\":{\"String\":\"-\"},\"behavior\":\"Isolated\"}",
+                w, txt, "the:0-3 -:3-4 final:4-9 -:9-10 -:10-11 countdown:11-20");
+    check_split("null",
+                "{\"type\":\"Split\",\"pattern\":{\"Regex\":\"-\"},\"behavior\":\"MergedWithPrevious\"}",
+                w, txt, "the-:0-4 final-:4-10 -:10-11 countdown:11-20");
+    check_split("null",
+                "{\"type\":\"Split\",\"pattern\":{\"String\":\"-\"},\"behavior\":\"MergedWithNext\"}",
+                w, txt, "the:0-3 -final:3-9 -:9-10 -countdown:10-20");
+    check_split("null",
+                "{\"type\":\"Split\",\"pattern\":{\"String\":\"-\"},\"behavior\":\"Contiguous\"}",
+                w, txt, "the:0-3 -:3-4 final:4-9 --:9-11 countdown:11-20");
+    check_split("null",
+                "{\"type\":\"Split\",\"pattern\":{\"Regex\":\"[a-z]+\"},\"behavior\":\"Removed\","
+                "\"invert\":true}",
+                w, txt, "the:0-3 final:4-9 countdown:11-20");
+    /* Whitespace = \w+|[^\w\s]+ ; Punctuation; Digits */
+    const char *w2 = "\"Hello\":1,\",\":2,\"world\":3,\"!!\":4,\"!\":5,\"a\":6,\"1\":7,\"2\":8,"
+                     "\"3\":9,\"123\":10,\"b\":11";
+    check_split("null", "{\"type\":\"Whitespace\"}", w2, "Hello, world!!",
+                "Hello:0-5 ,:5-6 world:7-12 !!:12-14");
+    check_split("null", "{\"type\":\"Punctuation\"}", w2, "a,b!!",
+                "a:0-1 ,:1-2 b:2-3 !:3-4 !:4-5");
+    check_split("null", "{\"type\":\"Digits\",\"individual_digits\":true}", w2, "a123",
+                "a:0-1 1:1-2 2:2-3 3:3-4");
+    check_split("null", "{\"type\":\"Digits\",\"individual_digits\":false}", w2, "a123",
+                "a:0-1 123:1-4");
+    check_split("null", "{\"type\":\"WhitespaceSplit\"}", w2, "  a \t b\xe2\x80\x83" "a",
+                "a:2-3 b:6-7 a:10-11");
+    /* Metaspace, new and old forms */
+    const char *w3 = "\"\\u2581hello\":1,\"\\u2581world\":2,\"hello\":3,\"\\u2581\":4";
+    check_split("null",
+                "{\"type\":\"Metaspace\",\"replacement\":\"\\u2581\",\"prepend_scheme\":\"always\","
+                "\"split\":true}",
+                w3, "hello world", "\xe2\x96\x81hello:0-5 \xe2\x96\x81world:5-11");
+    check_split("null",
+                "{\"type\":\"Metaspace\",\"replacement\":\"\\u2581\",\"prepend_scheme\":\"never\","
+                "\"split\":true}",
+                w3, "hello world", "hello:0-5 \xe2\x96\x81world:5-11");
+    check_split("null",
+                "{\"type\":\"Metaspace\",\"replacement\":\"\\u2581\",\"add_prefix_space\":true}",
+                w3, "hello  world",
+                "\xe2\x96\x81hello:0-5 \xe2\x96\x81:5-6 \xe2\x96\x81world:6-12");
+    /* normalizers: NFKC ligature, lowercase, Strip + Replace regex (CamemBERT's), NFC of NFD */
+    const char *w4 = "\"fi\":1,\"\\u00e0b\":2,\"a b\":3,\"caf\\u00e9\":4,\"x\":5";
+    check_split("{\"type\":\"NFKC\"}", "null", w4, "\xef\xac\x81", "fi:0-3");
+    check_split("{\"type\":\"Lowercase\"}", "null", w4, "\xc3\x80" "B", "\xc3\xa0" "b:0-3");
+    check_split("{\"type\":\"Sequence\",\"normalizers\":[{\"type\":\"Replace\",\"pattern\":"
+                "{\"Regex\":\"\\\\s{2,}|[\\\\n\\\\r\\\\t]\"},\"content\":\" \"},{\"type\":\"Strip\","
+                "\"strip_left\":true,\"strip_right\":true}]}",
+                "null", w4, "  a \t b \n", "a b:2-7");
+    /* NFC composes e + U+0301; the composed char keeps the alignment of "e" only, as HF's
+     * qwen3 output for the NFD "café" corpus line shows (fÃ© at [2, 4)) */
+    check_split("{\"type\":\"NFC\"}", "null", w4, "cafe\xcc\x81", "caf\xc3\xa9:0-4");
+    check_split("{\"type\":\"NFD\"}", "{\"type\":\"Split\",\"pattern\":{\"String\":\"\\u0301\"},"
+                "\"behavior\":\"Removed\"}", "\"cafe\":6", "caf\xc3\xa9", "cafe:0-5");
+    check_split("{\"type\":\"StripAccents\"}", "null", "\"cafe\":6", "cafe\xcc\x81", "cafe:0-4");
+    check_split("{\"type\":\"Prepend\",\"prepend\":\"x\"}", "{\"type\":\"Split\",\"pattern\":"
+                "{\"String\":\"a\"},\"behavior\":\"Isolated\"}", "\"x\":5,\"a\":6", "a",
+                "x:0-1 a:0-1");
+}
+
+/* tokenizer.json strings with escapes go through the fast vocab/merges scanner: \uXXXX,
+ * surrogate pairs, \" and \\ must decode like any JSON parser. */
+static void test_json_escapes(void) {
+    const char *j =
+        "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"\\u00e9\":0,\"\\\"\":1,\"\\\\\":2,"
+        "\"\\ud83d\\ude00\":3,\"a\\tb\":4,\"\\u00e9\\\"\":5},"
+        "\"merges\":[[\"\\u00e9\",\"\\\"\"]]}}";
+    struct tok_tokenizer *t = load(j);
+    CHECK_EQ_INT(tok_token_to_id(t, "\xc3\xa9"), 0);
+    CHECK_EQ_INT(tok_token_to_id(t, "\""), 1);
+    CHECK_EQ_INT(tok_token_to_id(t, "\\"), 2);
+    CHECK_EQ_INT(tok_token_to_id(t, "\xf0\x9f\x98\x80"), 3);
+    CHECK_EQ_INT(tok_token_to_id(t, "a\tb"), 4);
+    struct tok_encoding *e = enc(t, "\xc3\xa9\"\\", false);
+    CHECK_EQ_STR(render(e), "\xc3\xa9\":0-3 \\:3-4");
+    tok_encoding_free(e);
+    tok_tokenizer_free(t);
+}
+
 struct thr {
     const struct tok_tokenizer *t;
     int bad;
@@ -352,6 +464,8 @@ int main(void) {
     test_bytelevel();
     test_byte_fallback();
     test_threads();
+    test_components();
+    test_json_escapes();
     if (tt_failures) fprintf(stderr, "%d failures\n", tt_failures);
     else printf("ok\n");
     return tt_failures ? 1 : 0;
