@@ -1,9 +1,10 @@
 /* client.c — the socle client: a DEALER, a table of unanswered requests, Lazy Pirate retries.
  *
- * DESIGN: the table keeps each in-flight request's encoded bytes, so a reconnect can resend
+ * DESIGN: the table keeps each in-flight request's encoded bytes, so a timeout can resend
  * them all; an answer removes its entry, which is also how duplicates (the daemon answering
- * both the original and the resent copy, when the first connection was alive after all) are
- * recognized and dropped. Answers with id 0 are the daemon's replies to frames it could not
+ * both the original and a resent copy) are recognized and dropped. A resent copy that reaches
+ * a daemon still working on the original is answered ALREADY_EXISTS: for a request still in
+ * the table that means "alive, in progress", so it is swallowed and counts as liveness. Answers with id 0 are the daemon's replies to frames it could not
  * decode; they are delivered as they are (they can only follow a request of ours). */
 #include <errno.h>
 #include <stdlib.h>
@@ -193,18 +194,17 @@ static void sleep_ms(int ms)
         ;
 }
 
-/* Lazy Pirate step: new socket (new identity: the daemon's answers to the old one are lost),
- * resend everything unanswered. */
-static int reconnect_resend(struct socle_client *c)
+/* Retry step: resend everything unanswered on the same DEALER. Unlike a REQ socket (whose
+ * state machine the guide's Lazy Pirate must reset by reopening it), a DEALER needs no new
+ * socket: libzmq reconnects it by itself when a restarted daemon comes back, and keeping the
+ * connection keeps the answers to requests the daemon is still working on deliverable. */
+static int resend_pending(struct socle_client *c)
 {
-    zmq_close(c->sock);
-    c->sock = NULL;
-    int rc = open_socket(c);
-    if (rc != SOCLE_OK)
-        return rc;
-    for (size_t i = 0; i < c->n_pend; i++)
-        if ((rc = send_frames(c->sock, c->pend[i].buf, c->pend[i].len)) != SOCLE_OK)
+    for (size_t i = 0; i < c->n_pend; i++) {
+        int rc = send_frames(c->sock, c->pend[i].buf, c->pend[i].len);
+        if (rc != SOCLE_OK)
             return rc;
+    }
     return SOCLE_OK;
 }
 
@@ -269,7 +269,7 @@ static int recv_any(struct socle_client *c, uint64_t want_id, Socle__V1__Respons
             attempt++;
             sleep_ms(backoff);
             backoff = backoff * 2 > c->opts.backoff_max_ms ? c->opts.backoff_max_ms : backoff * 2;
-            int rc = reconnect_resend(c);
+            int rc = resend_pending(c);
             if (rc != SOCLE_OK)
                 return rc;
             continue;
@@ -283,6 +283,11 @@ static int recv_any(struct socle_client *c, uint64_t want_id, Socle__V1__Respons
         attempt = 0; /* the daemon is alive */
         backoff = c->opts.backoff_ms;
         struct pending *p = r->id ? find_pending(c, r->id) : NULL;
+        if (p && r->status && r->status->code == SOCLE__V1__CODE__ALREADY_EXISTS) {
+            /* the answer to a resent copy: the daemon is still working on the original */
+            socle_response_free(r);
+            continue;
+        }
         if (r->id && !p) {
             socle_response_free(r); /* duplicate after a resend, or not ours */
             continue;

@@ -3,10 +3,12 @@
  * One struct socle_client is one DEALER connection to one endpoint. It may have many
  * requests in flight; answers come back in any order and are matched by id. Reliability is
  * the ZeroMQ guide's Lazy Pirate generalized to a window: the client keeps the encoded bytes
- * of every unanswered request; when no answer arrives for timeout_ms it closes the socket,
- * waits (exponential backoff), reconnects and resends every unanswered request, up to
- * `retries` times, then gives up with SOCLE_ETIMEDOUT. Answers to an id already answered
- * (possible after a resend) are dropped, so the caller sees each id at most once.
+ * of every unanswered request; when no answer arrives for timeout_ms it waits (exponential
+ * backoff) and resends every unanswered request on the same DEALER (libzmq reconnects it to a
+ * restarted daemon by itself), up to `retries` times in a row without any sign of life, then
+ * gives up with SOCLE_ETIMEDOUT. A daemon still working on a request answers the resent copy
+ * ALREADY_EXISTS, which the client takes as a sign of life and swallows; answers to an id
+ * already answered are dropped, so the caller sees each id exactly once (or gets a timeout).
  *
  * Messages are the protobuf-c types generated from proto/socle.proto. A client is not
  * thread-safe: use one per thread (they are cheap). Nothing here prints.
@@ -40,7 +42,7 @@ const char *socle_code_name(int code);
 
 struct socle_client_opts {
     int timeout_ms;     /* wait for an answer per attempt (default 5000; < 0 = forever) */
-    int retries;        /* reconnect-and-resend attempts after a timeout (default 3) */
+    int retries;        /* resend attempts after a timeout, in a row (default 3) */
     int backoff_ms;     /* wait before the first retry, doubled each time (default 100) */
     int backoff_max_ms; /* cap of the wait (default 2000) */
 };

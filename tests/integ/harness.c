@@ -86,6 +86,11 @@ int hx_start(struct hx_daemon *d, const char *socled, const char *const *extra)
         return -1;
     }
     snprintf(d->tcp, sizeof d->tcp, "tcp://127.0.0.1:%d", port);
+    return hx_restart(d, socled, extra, true);
+}
+
+int hx_restart(struct hx_daemon *d, const char *socled, const char *const *extra, bool wait)
+{
     char tok[512];
     hx_data(tok, sizeof tok, "bert-base-uncased.tokenizer.json");
     const char *argv[64] = {socled,   "--endpoint", d->ipc, "--endpoint", d->tcp,
@@ -96,7 +101,7 @@ int hx_start(struct hx_daemon *d, const char *socled, const char *const *extra)
     argv[n] = NULL;
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 2, d->log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_addopen(&fa, 2, d->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
     posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
     int rc = posix_spawn(&d->pid, socled, &fa, NULL, (char *const *)(uintptr_t)argv, environ);
     posix_spawn_file_actions_destroy(&fa);
@@ -104,6 +109,8 @@ int hx_start(struct hx_daemon *d, const char *socled, const char *const *extra)
         fprintf(stderr, "spawn %s: %s\n", socled, strerror(rc));
         return -1;
     }
+    if (!wait)
+        return 0;
     /* Ready when it answers info; a daemon that died at start fails the test at once. */
     Socle__V1__Request req = SOCLE__V1__REQUEST__INIT;
     Socle__V1__InfoRequest info = SOCLE__V1__INFO_REQUEST__INIT;

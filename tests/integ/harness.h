@@ -37,6 +37,9 @@ const char *hx_data(char *buf, size_t n, const char *name);
  * tokenizer, and extra args (NULL-terminated, may be NULL). Waits until it answers info.
  * Returns 0 or -1 (printed). */
 int hx_start(struct hx_daemon *d, const char *socled, const char *const *extra);
+/* Start socled again on the same endpoints and log (after a crash or a stop); wait: until it
+ * answers info. */
+int hx_restart(struct hx_daemon *d, const char *socled, const char *const *extra, bool wait);
 /* SIGTERM, wait up to timeout_ms for the exit; *status = exit code (or 128+signal); kills
  * with SIGKILL and returns -1 on timeout. Removes the temporary directory. */
 int hx_stop(struct hx_daemon *d, int timeout_ms, int *status);
