@@ -8,6 +8,7 @@
  *     when this build has it.
  * Skipped (77) without ../shared.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,6 +169,29 @@ int main(void) {
         CHECK(strstr(g_out, "\"task\": \"ner\"") != NULL);
         if (rc != 0)
             fprintf(stderr, "%s\n", g_out);
+        /* In-process dev metric vs the task_run path with token labels (aggregation
+         * none, first sub-token per word): the same features and head, so the same
+         * word tags; the engine batches differently, which may flip an argmax, so up
+         * to 2 of the 196 dev words may differ. */
+        double acc_train = -1, acc_eval = -2;
+        snprintf(cmd, sizeof(cmd), "%s --model %s %s --seed 7 --out %s/g/ner-a --name ner-a",
+                 train, model, ner_args, tmp);
+        CHECK(run(cmd) == 0);
+        const char *ta = strstr(g_out, "token acc ");
+        if (ta)
+            sscanf(ta, "token acc %lf", &acc_train);
+        snprintf(cmd, sizeof(cmd),
+                 "%s --task ner --model %s --adapters %s/g --adapter ner-a --ner-aggregation none "
+                 "--data tests/data/eval/ner_tiny_dev.conll --json",
+                 eval, model, tmp);
+        CHECK(run(cmd) == 0);
+        const char *tb = strstr(g_out, "\"token_accuracy\": ");
+        if (tb)
+            sscanf(tb, "\"token_accuracy\": %lf", &acc_eval);
+        printf("dev token accuracy: socle-train %.4f, socle-eval (task_run, none) %.4f\n",
+               acc_train, acc_eval);
+        CHECK(acc_train >= 0 && fabs(acc_train - acc_eval) <= 2.0 / 196.0 + 1e-9);
+
         snprintf(cmd, sizeof(cmd),
                  "%s --task classify --model %s --adapters %s/a --adapter cls-a "
                  "--data tests/data/eval/cls_tiny.jsonl --json",

@@ -34,7 +34,7 @@ struct opts {
     enum task task;
     const char *gold, *pred, *data, *model, *adapters, *adapter, *format, *endpoint;
     const char *text_field, *label_field, *pred_field, *ref_field;
-    bool no_header, json, squad_v2, rouge_unicode, progress;
+    bool no_header, json, squad_v2, rouge_unicode, progress, ner_tokens;
     enum ev_ner_mode ner_mode;
     enum ev_lang lang;
     struct ev_limits limits;
@@ -59,6 +59,9 @@ static void usage(FILE *f) {
             "                    (default label; summarize: summary)\n"
             "  --ref-field F     summarize: key of the reference summary (default summary)\n"
             "  --ner-mode M      strict (seqeval strict IOB2, default) | conll (seqeval default)\n"
+            "  --ner-aggregation first (default: the entities socled returns, HF aggregation\n"
+            "                    first) | none (token labels; each CoNLL word takes its first\n"
+            "                    sub-token's tag, then seqeval: HF run_ner's evaluation)\n"
             "  --lang en|fr      SQuAD answer normalization (default en = official v1.1)\n"
             "  --squad-v2        SQuAD 2.0 empty-answer rule (automatic for version v2.x)\n"
             "  --rouge-unicode   ROUGE tokens of any script (default: rouge_score's a-z0-9)\n"
@@ -133,6 +136,15 @@ static int parse_args(int argc, char **argv, struct opts *o) {
             o->json = true;
         } else if (strcmp(a, "--squad-v2") == 0) {
             o->squad_v2 = true;
+        } else if (ARG("--ner-aggregation")) {
+            if (strcmp(v, "first") == 0)
+                o->ner_tokens = false;
+            else if (strcmp(v, "none") == 0)
+                o->ner_tokens = true;
+            else {
+                fprintf(stderr, "socle-eval: --ner-aggregation first|none\n");
+                return -1;
+            }
         } else if (strcmp(a, "--rouge-unicode") == 0) {
             o->rouge_unicode = true;
         } else if (ARG("--ner-mode")) {
@@ -817,7 +829,7 @@ static int pr_run_lib(struct predictor *p, enum task t, size_t n, const char *co
         req.opts.classify.top_k = 1;
     } else if (t == T_NER) {
         req.kind = TASK_NER;
-        req.opts.ner.aggregation = TASK_AGG_FIRST;
+        req.opts.ner.aggregation = p->o->ner_tokens ? TASK_AGG_NONE : TASK_AGG_FIRST;
     } else {
         req.kind = TASK_QA;
         req.contexts = ctx;
@@ -850,7 +862,7 @@ static int pr_run_lib(struct predictor *p, enum task t, size_t n, const char *co
             }
             for (size_t k = 0; k < r->n_items; k++) {
                 const struct task_entity *e = &r->u.entities[k];
-                out[i].ents[k].type = strdup(bare_type(e->type));
+                out[i].ents[k].type = strdup(p->o->ner_tokens ? e->type : bare_type(e->type));
                 out[i].ents[k].cp_start = e->span.cp_start;
                 out[i].ents[k].cp_end = e->span.cp_end;
                 out[i].n_ents = k + 1;
@@ -897,7 +909,8 @@ static int pr_run_client(struct predictor *p, enum task t, size_t n, const char 
     } else if (t == T_NER) {
         nr.n_texts = n;
         nr.texts = bd;
-        nr.aggregation = SOCLE__V1__AGGREGATION__AGGREGATION_FIRST;
+        nr.aggregation = p->o->ner_tokens ? SOCLE__V1__AGGREGATION__AGGREGATION_NONE
+                                          : SOCLE__V1__AGGREGATION__AGGREGATION_FIRST;
         req.task_case = SOCLE__V1__REQUEST__TASK_NER;
         req.ner = &nr;
     } else {
@@ -957,7 +970,7 @@ static int pr_run_client(struct predictor *p, enum task t, size_t n, const char 
             }
             for (size_t k = 0; k < no->n_entities; k++) {
                 const Socle__V1__Entity *e = no->entities[k];
-                out[i].ents[k].type = strdup(bare_type(e->type));
+                out[i].ents[k].type = strdup(p->o->ner_tokens ? e->type : bare_type(e->type));
                 out[i].ents[k].cp_start = e->span ? e->span->cp_start : 0;
                 out[i].ents[k].cp_end = e->span ? e->span->cp_end : 0;
                 out[i].n_ents = k + 1;
@@ -1103,7 +1116,8 @@ static int ner_item_from_sentence(const struct ev_ner_sentence *se, struct ner_i
 
 /* Score one NER prediction against its gold sentence (tags) or document (spans). */
 static int score_ner_result(struct ev_ner *s, const struct pr_out *r, const struct ner_item *it,
-                            const struct ev_ner_sentence *gs, const struct ev_span_doc *gd) {
+                            const struct ev_ner_sentence *gs, const struct ev_span_doc *gd,
+                            bool tokens) {
     size_t ne = r->ok ? r->n_ents : 0;
     int rc = -1;
     if (gd) {
@@ -1128,7 +1142,20 @@ static int score_ner_result(struct ev_ner *s, const struct pr_out *r, const stru
     if (!ptags)
         return -1;
     bool ok = true;
-    for (size_t e = 0; ok && e < ne; e++) {
+    /* Token labels (aggregation none): a word takes the tag of the first
+     * labelled token overlapping it, as-is (B-X / I-X), and seqeval decodes. */
+    for (size_t e = 0; tokens && ok && e < ne; e++) {
+        const struct pr_entity *en = &r->ents[e];
+        for (size_t k = 0; k < nt; k++) {
+            if (it->cpe[k] <= en->cp_start || it->cps[k] >= en->cp_end)
+                continue;
+            /* only the word's first sub-token counts: a token starting inside the word */
+            if (!ptags[k] && en->cp_start <= it->cps[k] && !(ptags[k] = strdup(en->type)))
+                ok = false;
+            break;
+        }
+    }
+    for (size_t e = 0; !tokens && ok && e < ne; e++) {
         const struct pr_entity *en = &r->ents[e];
         bool first = true;
         for (size_t k = 0; k < nt; k++) {
@@ -1170,6 +1197,10 @@ static int run_ner_model(const struct opts *o) {
     if (ev_ner_new(o->ner_mode, &s) != EV_OK)
         return 1;
     bool spans = fmt_is(o, "spans") || (!o->format && has_ext(o->data, ".jsonl"));
+    if (spans && o->ner_tokens) {
+        fprintf(stderr, "socle-eval: --ner-aggregation none needs CoNLL data (words)\n");
+        goto done;
+    }
     if ((spans ? load_spans(o, o->data, &sd) : load_conll(o, o->data, &g)) != EV_OK)
         goto done;
     n = spans ? sd.n : g.n;
@@ -1204,7 +1235,7 @@ static int run_ner_model(const struct opts *o) {
         for (size_t k = 0; k < nb; k++) {
             size_t i = b + k;
             if (score_ner_result(s, &out[k], &items[i], spans ? NULL : &g.s[i],
-                                 spans ? &sd.d[i] : NULL) != 0) {
+                                 spans ? &sd.d[i] : NULL, o->ner_tokens) != 0) {
                 fprintf(stderr, "socle-eval: example %zu (%s:%zu) could not be scored\n", i + 1,
                         o->data, spans ? sd.d[i].line : g.s[i].line);
                 pr_out_clear(out, nb);
