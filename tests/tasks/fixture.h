@@ -140,7 +140,7 @@ static inline void fx_rm_adapters(const char *root, const char *const *names, si
 static inline size_t fx_read_lines(const char *dir, const char *file, char **buf, char ***lines,
                             size_t **lens)
 {
-    char path[1200];
+    char path[4096];
     snprintf(path, sizeof(path), "%s/%s", dir, file);
     FILE *f = fopen(path, "rb");
     if (!f)
