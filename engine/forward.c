@@ -342,6 +342,9 @@ static void layer(struct eng_ctx *c, const struct eng_layer *W, const struct eng
         size_t k = 0, m = 0; /* whole sequences while they fit in a chunk */
         while (s + k < b->n_seqs && m + b->seq_len[s + k] <= c->chunk)
             m += b->seq_len[s + k++];
+        /* chunk >= max_seq >= every length (check_batch), so k >= 1 */
+        if (k == 0)
+            abort();
         layer_chunk(c, W, c->x + row * d, b->seq_len + s, k, m);
         s += k;
         row += m;

@@ -400,6 +400,49 @@ static void fuzz_cases(void) {
     }
     printf("ok   %-38s -> %d refused with a message, %d still valid\n", "300 corrupted headers",
            refused, loaded);
+
+    /* The same for config.json: byte flips and truncations. */
+    etu_st_write(p, &good, 0);
+    snprintf(p, sizeof p, "%s/config.json", dir);
+    const char *cfg = json_object_to_json_string_ext(good_cfg, JSON_C_TO_STRING_PRETTY);
+    size_t clen = strlen(cfg);
+    loaded = refused = 0;
+    for (int it = 0; it < 200; it++) {
+        FILE *fp = fopen(p, "wb");
+        size_t keep = it % 10 == 9 ? (size_t)(r >> 40) % clen : clen;
+        fwrite(cfg, 1, keep, fp);
+        fclose(fp);
+        fp = fopen(p, "r+b");
+        for (int k = 0; k < 1 + it % 3 && keep > 0; k++) {
+            r = r * 6364136223846793005ull + 1442695040888963407ull;
+            fseek(fp, (long)((r >> 33) % keep), SEEK_SET);
+            fputc("0123456789-{}[]\",:.e\" x"[(r >> 20) % 22], fp);
+        }
+        fclose(fp);
+        struct eng_model *m = NULL;
+        int rc = eng_model_load(dir, NULL, &m, err, sizeof err);
+        if (rc == ENG_OK) {
+            loaded++;
+            struct eng_ctx *c;
+            int32_t ids[3] = {101, 2000, 102};
+            size_t len = 3;
+            struct eng_batch b = {.n_seqs = 1, .seq_len = &len, .ids = ids};
+            struct eng_output o;
+            if (eng_ctx_new(m, 8, &c) == ENG_OK) {
+                eng_ctx_forward(c, &b, ENG_WANT_HEAD | ENG_WANT_POOLER, &o);
+                eng_ctx_free(c);
+            }
+            eng_model_free(m);
+        } else {
+            refused++;
+            if (!err[0]) {
+                fprintf(stderr, "FAIL config fuzz %d: status %d without a message\n", it, rc);
+                failures++;
+            }
+        }
+    }
+    printf("ok   %-38s -> %d refused with a message, %d still valid\n", "200 corrupted configs",
+           refused, loaded);
 }
 
 int main(void) {
