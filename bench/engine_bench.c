@@ -4,6 +4,7 @@
  *                        [--repeat 5] [--warmup 1] [--floor-repeat 3] [--no-floor] [--ops]
  *   engine_bench check   --model DIR --ids IDS.txt --ref REF.f32 [--tol 1e-3] [--threads 1]
  *   engine_bench rss     --model DIR [--batch 1] [--seq 128] [--threads 1]
+ *   engine_bench workers --model DIR [--workers 2] [--batch 1,8] [--seq 128] [--repeat 5]
  *
  * DESIGN: bench/run_engine_bench.sh runs these next to the PyTorch and ONNX Runtime peers.
  * - forward: per thread count, per batch: the sgemm floor of that exact forward is measured
@@ -22,6 +23,9 @@
  *   one (dlsym RTLD_NEXT) while timing each call and classifying it by shape (QKV, attention
  *   output, FFN up / down, scores, context, pooler). What is not inside sgemm is the
  *   element-wise work (softmax, GELU, LayerNorm, biases, embeddings): perf splits that.
+ * - workers: the daemon's way to use the cores: N threads, each with its own context on the
+ *   one shared model, each running `repeat` forwards of the batch with 1 OpenBLAS thread;
+ *   throughput = all sequences / wall time (compare with `forward --threads N`).
  * Inputs of the timed runs are deterministic random ids in [1000, vocab) with [CLS] = 101
  * first and [SEP] = 102 last, token types 0, as the peers use.
  */
@@ -35,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/resource.h>
 
 #define MAX_LIST 8
@@ -107,7 +112,7 @@ struct opts {
     const char *cmd, *model, *ids, *ref;
     int threads[MAX_LIST], n_threads;
     int batch[MAX_LIST], n_batch;
-    int seq, repeat, warmup, floor_repeat;
+    int seq, repeat, warmup, floor_repeat, workers;
     bool floor, ops;
     double tol;
 };
@@ -131,7 +136,9 @@ static void usage(void) {
             "                            [--repeat 5] [--warmup 1] [--floor-repeat 3] [--no-floor] [--ops]\n"
             "       engine_bench check --model DIR --ids IDS.txt --ref REF.f32 [--tol 1e-3]\n"
             "                          [--threads 1]\n"
-            "       engine_bench rss --model DIR [--batch 1] [--seq 128] [--threads 1]\n");
+            "       engine_bench rss --model DIR [--batch 1] [--seq 128] [--threads 1]\n"
+            "       engine_bench workers --model DIR [--workers 2] [--batch 1,8] [--seq 128]\n"
+            "                            [--repeat 5]\n");
 }
 
 static int parse_opts(int argc, char **argv, struct opts *o) {
@@ -143,10 +150,13 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
     if (argc < 2)
         return -1;
     o->cmd = argv[1];
+    o->workers = 2;
     if (strcmp(o->cmd, "forward") != 0 && strcmp(o->cmd, "check") != 0 &&
-        strcmp(o->cmd, "rss") != 0)
+        strcmp(o->cmd, "rss") != 0 && strcmp(o->cmd, "workers") != 0)
         return -1;
-    if (strcmp(o->cmd, "forward") != 0) {
+    if (strcmp(o->cmd, "workers") == 0) {
+        o->n_batch = 2; /* 1, 8 */
+    } else if (strcmp(o->cmd, "forward") != 0) {
         o->n_threads = 1; /* check and rss: one thread count, one batch */
         o->n_batch = 1;
     }
@@ -181,6 +191,8 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
             ok = (o->warmup = atoi(v)) >= 0;
         else if (strcmp(k, "--floor-repeat") == 0)
             ok = (o->floor_repeat = atoi(v)) > 0;
+        else if (strcmp(k, "--workers") == 0)
+            ok = (o->workers = atoi(v)) > 0 && o->workers <= 64;
         else if (strcmp(k, "--tol") == 0)
             ok = (o->tol = atof(v)) > 0;
         else
@@ -584,6 +596,106 @@ done:
     return rc;
 }
 
+struct worker {
+    const struct eng_model *model;
+    const struct eng_batch *batch;
+    unsigned want;
+    int repeat, status;
+    pthread_barrier_t *start;
+    double end; /* bench_now() when its last forward returned */
+};
+
+static void *worker_run(void *arg) {
+    struct worker *w = arg;
+    struct eng_ctx *ctx = NULL;
+    struct eng_output out;
+    size_t n = 0;
+    for (size_t s = 0; s < w->batch->n_seqs; s++)
+        n += w->batch->seq_len[s];
+    w->status = eng_ctx_new(w->model, n, &ctx);
+    if (w->status == ENG_OK) /* warm-up, outside the timed region */
+        w->status = eng_ctx_forward(ctx, w->batch, w->want, &out);
+    pthread_barrier_wait(w->start);
+    for (int r = 0; r < w->repeat && w->status == ENG_OK; r++)
+        w->status = eng_ctx_forward(ctx, w->batch, w->want, &out);
+    w->end = bench_now();
+    eng_ctx_free(ctx);
+    return NULL;
+}
+
+static int cmd_workers(const struct opts *o) {
+    struct eng_model *model = NULL;
+    int32_t *ids = NULL;
+    size_t *lens = NULL;
+    struct worker *ws = calloc((size_t)o->workers, sizeof *ws);
+    pthread_t *tids = calloc((size_t)o->workers, sizeof *tids);
+    int rc = 1, max_batch = 0;
+    if (!ws || !tids || load(o->model, &model) != ENG_OK)
+        goto done;
+    const struct eng_model_info *mi = eng_model_get_info(model);
+    for (int b = 0; b < o->n_batch; b++)
+        max_batch = o->batch[b] > max_batch ? o->batch[b] : max_batch;
+    ids = malloc(sizeof *ids * (size_t)max_batch * (size_t)o->seq);
+    lens = malloc(sizeof *lens * (size_t)max_batch);
+    if (!ids || !lens || mi->vocab_size <= 1000 || o->seq > mi->max_seq_len)
+        goto done;
+    make_ids(ids, max_batch, o->seq, mi->vocab_size);
+    for (int b = 0; b < max_batch; b++)
+        lens[b] = (size_t)o->seq;
+    eng_set_blas_threads(1);
+    unsigned want = ENG_WANT_HIDDEN | (mi->has_pooler ? ENG_WANT_POOLER : 0);
+    bench_print_stamp(stdout, "engine_bench");
+    for (int bi = 0; bi < o->n_batch; bi++) {
+        struct eng_batch batch = {.n_seqs = (size_t)o->batch[bi], .seq_len = lens, .ids = ids};
+        pthread_barrier_t start;
+        pthread_barrier_init(&start, NULL, (unsigned)o->workers + 1);
+        int started = 0;
+        for (int i = 0; i < o->workers; i++) {
+            ws[i] = (struct worker){.model = model, .batch = &batch, .want = want,
+                                    .repeat = o->repeat, .start = &start};
+            if (pthread_create(&tids[i], NULL, worker_run, &ws[i]) != 0)
+                break;
+            started++;
+        }
+        if (started < o->workers) {
+            /* cannot start them all: the barrier would never open; give up on this run */
+            fprintf(stderr, "engine_bench: could not start %d threads\n", o->workers);
+            abort();
+        }
+        pthread_barrier_wait(&start);
+        double t0 = bench_now(), c0 = cpu_s(), t1 = t0;
+        for (int i = 0; i < o->workers; i++) {
+            pthread_join(tids[i], NULL);
+            t1 = ws[i].end > t1 ? ws[i].end : t1;
+        }
+        double cpu = cpu_s() - c0;
+        pthread_barrier_destroy(&start);
+        for (int i = 0; i < o->workers; i++) {
+            if (ws[i].status != ENG_OK) {
+                fprintf(stderr, "engine_bench: worker %d: %s\n", i, eng_strerror(ws[i].status));
+                goto done;
+            }
+        }
+        double seqs = (double)o->workers * o->repeat * o->batch[bi], wall = t1 - t0;
+        double gf = seqs / o->batch[bi] * bench_bert_gflop(mi->n_layers, mi->d_model, mi->d_ff,
+                                                            o->batch[bi], o->seq);
+        printf("{\"impl\": \"socle_workers\", \"workers\": %d, \"blas_threads\": 1, "
+               "\"batch\": %d, \"seq\": %d, \"runs_per_worker\": %d, \"wall_s\": %.3f, "
+               "\"seq_per_s\": %.3f, \"gflops\": %.2f, \"cpu_over_wall\": %.3f}\n",
+               o->workers, o->batch[bi], o->seq, o->repeat, wall, seqs / wall, gf / wall,
+               cpu / wall);
+        fflush(stdout);
+    }
+    rc = 0;
+done:
+    free(ids);
+    free(lens);
+    free(ws);
+    free(tids);
+    eng_model_free(model);
+    return rc;
+}
+
 int main(int argc, char **argv) {
     struct opts o;
     if (parse_opts(argc, argv, &o) != 0) {
@@ -594,5 +706,7 @@ int main(int argc, char **argv) {
         return cmd_forward(&o);
     if (strcmp(o.cmd, "check") == 0)
         return cmd_check(&o);
+    if (strcmp(o.cmd, "workers") == 0)
+        return cmd_workers(&o);
     return cmd_rss(&o);
 }

@@ -10,7 +10,8 @@
 # builds take less of the cores while it runs (with autogroups, plain `nice` only ranks
 # processes inside one session). The load average at start and end, and each forward's CPU
 # time / wall time (engine_bench), show how quiet the machine was.
-# --ops adds engine_bench's per-operation split (sgemm by shape vs the rest) of each forward.
+# --ops adds engine_bench's per-operation split (sgemm by shape vs the rest) of each forward,
+# and ONNX Runtime's own profile (time share per operator type) at batch 1.
 #
 # Steps (each writes JSON lines to $OUT/results.jsonl; $OUT/summary.md is the table):
 #  1. model: tools/make_bert_base.py writes a random BERT-base (config.json + model.safetensors,
@@ -22,7 +23,8 @@
 #     tokens, alone and packed, against PyTorch (bench/engine_peers/torch_ref.py), |diff| <= 1e-3;
 #     ONNX Runtime against PyTorch (ort_bench.js --check);
 #  4. OpenBLAS sgemm on every shape of the forward (build/bench/sgemm_peak);
-#  5. per thread count: socle (engine_bench forward, which measures its own sgemm floor first),
+#  5. per thread count: socle (engine_bench forward, which measures its own sgemm floor first;
+#     for n > 1 threads also n workers x 1 OpenBLAS thread, the daemon's layout),
 #     ONNX Runtime (defaults: spinning on), PyTorch best settings (OMP_WAIT_POLICY=passive; at
 #     2 threads also 1 torch thread + 2 OpenBLAS threads) and PyTorch defaults;
 #     all with 1 warm-up and exactly $REPEAT timed runs;
@@ -148,11 +150,20 @@ for t in $THREADS; do
         log "socle, $t thread(s)"
         "$BUILD/bench/engine_bench" forward --model "$MODEL" --threads "$t" --batch "$BATCH" \
             --seq "$SEQ" --repeat "$REPEAT" --warmup 1 $OPS | tee -a "$RES" >&2
+        if [ "$t" -gt 1 ]; then
+            log "socle, $t workers x 1 OpenBLAS thread"
+            "$BUILD/bench/engine_bench" workers --model "$MODEL" --workers "$t" --batch "$BATCH" \
+                --seq "$SEQ" --repeat "$REPEAT" | tee -a "$RES" >&2
+        fi
     fi
     if [ "$PEERS" = 1 ]; then
         log "ONNX Runtime, $t thread(s), defaults (spinning on)"
         ort --threads "$t" --shapes "$SHAPES" --warmup 1 --warmup-big 1 --min-runs "$REPEAT" \
             --max-runs "$REPEAT" --min-time 0 | tag '{"setting": "default"}' | tee -a "$RES" >&2
+        if [ -n "$OPS" ]; then
+            log "ONNX Runtime profile, $t thread(s), batch 1"
+            ort --threads "$t" --profile "1x$SEQ" --shapes none | tee -a "$RES" >&2
+        fi
         log "PyTorch, $t thread(s), OMP_WAIT_POLICY=passive"
         OMP_WAIT_POLICY=passive torchb --threads "$t" | tag '{"setting": "passive"}' | tee -a "$RES" >&2
         if [ "$t" -gt 1 ]; then

@@ -141,6 +141,21 @@ def main():
                    "(n, 3·d) product: " + ", ".join(f"t{r['threads']} b{r['batch']} {r['qkv_fused_floor_ms']:.1f} ms"
                                                     for r in ops))
         out.append("")
+    wk = [r for r in recs if r.get("impl") == "socle_workers"]
+    for r in wk:
+        k = (r["workers"], r["batch"])
+        o, s1 = ort.get(k), socle.get(k)
+        out.append(f"socle {r['workers']} workers × 1 OpenBLAS thread, batch {r['batch']}: {r['seq_per_s']:.2f} seq/s "
+                   f"({r['gflops']:.1f} GFLOP/s, CPU/wall {r['cpu_over_wall']:.2f})"
+                   + (f"; vs socle 1 × {k[0]} threads {r['seq_per_s'] / s1['seq_per_s']:.2f}×" if s1 else "")
+                   + (f"; vs ORT {k[0]} threads {r['seq_per_s'] / o['seq_per_s']:.2f}×" if o else ""))
+    if wk:
+        out.append("")
+    prof = [r for r in recs if r.get("impl") == "ort" and "profile" in r]
+    for r in prof:
+        out.append(f"ONNX Runtime profile, {r['threads']} thread(s), {r['profile']}: " + ", ".join(
+            f"{o['op']} {100 * o['share']:.1f}% (×{o['nodes_per_run']:g})" for o in r["ops"] if o["share"] >= 0.001))
+        out.append("")
     cw = [r for r in socle.values() if "cpu_over_wall" in r]
     if cw:
         out.append("socle CPU time / wall time per forward (1.0 per thread when it had its cores): " + ", ".join(
