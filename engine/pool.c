@@ -12,6 +12,7 @@
 #include "engine/eng_impl.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 
 struct eng_pool {
@@ -40,6 +41,10 @@ static void part(size_t n, int idx, int n_threads, size_t *b, size_t *e) {
 static void *helper_main(void *arg) {
     struct helper h = *(struct helper *)arg;
     free(arg);
+    /* Signals are the application's business: never deliver one to a helper. */
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
     struct eng_pool *p = h.p;
     unsigned long seen = 0;
     pthread_mutex_lock(&p->mu);
