@@ -41,10 +41,7 @@ static void part(size_t n, int idx, int n_threads, size_t *b, size_t *e) {
 static void *helper_main(void *arg) {
     struct helper h = *(struct helper *)arg;
     free(arg);
-    /* Signals are the application's business: never deliver one to a helper. */
-    sigset_t all;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, NULL);
+
     struct eng_pool *p = h.p;
     unsigned long seen = 0;
     pthread_mutex_lock(&p->mu);
@@ -83,7 +80,12 @@ int eng_pool_new(int n_threads, struct eng_pool **out) {
     }
     pthread_cond_init(&p->go, NULL);
     pthread_cond_init(&p->done, NULL);
-    /* Fewer helpers than asked if the system refuses threads: still correct. */
+    /* Signals are the application's business: helpers start with all of them
+     * blocked (the mask is inherited at creation, so there is no window). Fewer
+     * helpers than asked if the system refuses threads: still correct. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
     for (int i = 1; i < n_threads; i++) {
         struct helper *h = malloc(sizeof *h);
         if (!h)
@@ -95,6 +97,7 @@ int eng_pool_new(int n_threads, struct eng_pool **out) {
         }
         p->n_helpers++;
     }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     *out = p;
     return ENG_OK;
 }
