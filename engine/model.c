@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 /* Bounds on config sizes: far above any real encoder, far below what would
  * overflow size arithmetic or ask malloc for terabytes. */
@@ -533,6 +535,15 @@ static int get_w(struct eng_model *m, struct eng_weight *w, bool backbone, bool 
         return eng_errf(err, errlen, ENG_ENOMEM, "out of memory");
     }
     w->data = p;
+    /* The converted copy is what runs: give back the mapped pages lying wholly
+     * inside this tensor (tensors never overlap, so no other tensor uses them).
+     * The mapping is private and unmodified, so a later read (e.g.
+     * eng_model_tensor_f32) simply faults them in again from the file. */
+    uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t lo = ((uintptr_t)t->data + pg - 1) / pg * pg;
+    uintptr_t hi = ((uintptr_t)t->data + t->n_bytes) / pg * pg;
+    if (hi > lo)
+        madvise((void *)lo, hi - lo, MADV_DONTNEED);
     return ENG_OK;
 }
 

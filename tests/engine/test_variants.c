@@ -9,6 +9,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+__extension__ typedef _Float16 half_t;
+
 static int failures;
 static char *tmp;
 
@@ -171,6 +173,28 @@ int main(void) {
         check(rc == ENG_OK && nd == 1 && shape[0] == 32 &&
                   strcmp(eng_model_get_info(m)->weights_dtype, "float16") == 0,
               "float16 checkpoint: info and converted tensor");
+        free(w);
+        /* The word embeddings' mapped pages were given back after conversion:
+         * reading the tensor again must still give the file's values. */
+        const char *we = "bert.embeddings.word_embeddings.weight";
+        struct etu_st hs;
+        snprintf(p, sizeof p, "%s/model.safetensors", f16);
+        rc = eng_model_tensor_f32(m, we, &w, shape, &nd);
+        if (rc == ENG_OK && etu_st_read(p, &hs) == 0) {
+            struct json_object *offs =
+                json_object_object_get(json_object_object_get(hs.header, we), "data_offsets");
+            size_t off = (size_t)json_object_get_int64(json_object_array_get_idx(offs, 0));
+            size_t n = (size_t)(shape[0] * shape[1]), bad = 0;
+            for (size_t i = 0; i < n; i++) {
+                half_t h;
+                memcpy(&h, hs.data + off + 2 * i, 2);
+                bad += (float)h != w[i];
+            }
+            check(bad == 0, "float16 word embeddings re-read after their pages were released");
+            etu_st_free(&hs);
+        } else {
+            check(0, "float16 word embeddings re-read");
+        }
         free(w);
         eng_model_free(m);
     }
