@@ -84,6 +84,11 @@ if [ "$NICE" != 0 ]; then
     fi
 fi
 
+# The binaries must be what the stamp says: bring them up to date with the working tree.
+if [ -f "$BUILD/CMakeCache.txt" ]; then
+    cmake --build "$BUILD" -j2 --target sgemm_peak $([ "$ENGINE" = 1 ] && echo engine_bench) >&2
+fi
+
 COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 if ! git -C "$ROOT" diff --quiet HEAD -- engine bench 2>/dev/null; then COMMIT="$COMMIT+dirty"; fi
 export SOCLE_BENCH_COMMIT=$COMMIT
