@@ -1099,43 +1099,120 @@ done:
     return TOK_OK;
 }
 
-int tok_tokenizer_load(const char *path, struct tok_tokenizer **out, char *err, size_t errlen) {
-    struct ld L = {err, errlen};
-    if (!path || !out) return fail(&L, TOK_EINVAL, "NULL argument");
-    struct stat st;
-    char full[4096];
-    if (stat(path, &st) != 0) return fail(&L, TOK_EIO, "%s: %s", path, strerror(errno));
-    if (S_ISDIR(st.st_mode)) {
-        if (snprintf(full, sizeof full, "%s/tokenizer.json", path) >= (int)sizeof full)
-            return fail(&L, TOK_EINVAL, "path too long");
-        path = full;
-    }
+static char *read_file(struct ld *L, const char *path, size_t *len, int *rc) {
     FILE *f = fopen(path, "rb");
-    if (!f) return fail(&L, TOK_EIO, "%s: %s", path, strerror(errno));
-    if (fstat(fileno(f), &st) != 0 || st.st_size < 0) {
+    struct stat st;
+    *rc = TOK_OK;
+    if (!f) {
+        *rc = fail(L, TOK_EIO, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    if (fstat(fileno(f), &st) != 0 || st.st_size < 0 || S_ISDIR(st.st_mode)) {
         fclose(f);
-        return fail(&L, TOK_EIO, "%s: cannot stat", path);
+        *rc = fail(L, TOK_EIO, "%s: not a readable file", path);
+        return NULL;
     }
     if ((uint64_t)st.st_size > TOK_MAX_FILE) {
         fclose(f);
-        return fail(&L, TOK_ELIMIT, "%s: larger than 1 GiB", path);
+        *rc = fail(L, TOK_ELIMIT, "%s: larger than 1 GiB", path);
+        return NULL;
     }
     size_t n = (size_t)st.st_size;
     char *buf = malloc(n + 1);
     if (!buf) {
         fclose(f);
-        return TOK_ENOMEM;
+        *rc = TOK_ENOMEM;
+        return NULL;
     }
     size_t got = fread(buf, 1, n, f);
     fclose(f);
     if (got != n) {
         free(buf);
-        return fail(&L, TOK_EIO, "%s: short read", path);
+        *rc = fail(L, TOK_EIO, "%s: short read", path);
+        return NULL;
     }
     buf[n] = 0;
-    int rc = tok_tokenizer_load_json(buf, n, out, err, errlen);
+    *len = n;
+    return buf;
+}
+
+/* tokenizer_config.json (transformers): names of the special tokens, model_max_length. */
+static int apply_config(struct ld *L, struct tok_tokenizer *tok, const char *path) {
+    size_t n;
+    int rc;
+    char *buf = read_file(L, path, &n, &rc);
+    if (!buf) return rc;
+    struct json_tokener *jt = json_tokener_new_ex(64);
+    if (!jt) {
+        free(buf);
+        return TOK_ENOMEM;
+    }
+    json_object *root = n <= INT32_MAX ? json_tokener_parse_ex(jt, buf, (int)n) : NULL;
+    bool ok = root && json_tokener_get_error(jt) == json_tokener_success &&
+              json_object_is_type(root, json_type_object);
+    json_tokener_free(jt);
     free(buf);
-    return rc;
+    if (!ok) {
+        json_object_put(root);
+        return fail(L, TOK_EPARSE, "%s: not a JSON object", path);
+    }
+    static const struct {
+        const char *key;
+        enum tok_special which;
+    } keys[] = {{"cls_token", TOK_SPECIAL_CLS}, {"sep_token", TOK_SPECIAL_SEP},
+                {"pad_token", TOK_SPECIAL_PAD}, {"unk_token", TOK_SPECIAL_UNK},
+                {"mask_token", TOK_SPECIAL_MASK}, {"bos_token", TOK_SPECIAL_BOS},
+                {"eos_token", TOK_SPECIAL_EOS}};
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+        json_object *v = get(root, keys[i].key);
+        if (v && json_object_is_type(v, json_type_object)) v = get(v, "content");
+        if (!is_str(v)) continue;
+        int32_t id = tok_token_to_id(tok, json_object_get_string(v));
+        if (id >= 0) tok->specials[keys[i].which] = id;
+    }
+    json_object *ml = get(root, "model_max_length");
+    if (ml && json_object_is_type(ml, json_type_int) && json_object_get_int64(ml) > 0 &&
+        json_object_get_int64(ml) < ((int64_t)1 << 40))
+        tok->model_max_length = (size_t)json_object_get_int64(ml);
+    json_object_put(root);
+    return TOK_OK;
+}
+
+int tok_tokenizer_load(const char *path, struct tok_tokenizer **out, char *err, size_t errlen) {
+    struct ld L = {err, errlen};
+    if (err && errlen) err[0] = 0;
+    if (!path || !out) return fail(&L, TOK_EINVAL, "NULL argument");
+    struct stat st;
+    char full[4096], cfg[4096];
+    if (stat(path, &st) != 0) return fail(&L, TOK_EIO, "%s: %s", path, strerror(errno));
+    size_t pl = strlen(path);
+    if (pl > sizeof full - 32) return fail(&L, TOK_EINVAL, "path too long");
+    if (S_ISDIR(st.st_mode)) {
+        snprintf(full, sizeof full, "%s/tokenizer.json", path);
+        snprintf(cfg, sizeof cfg, "%s/tokenizer_config.json", path);
+    } else {
+        snprintf(full, sizeof full, "%s", path);
+        const char *slash = strrchr(path, '/');
+        int dl = slash ? (int)(slash - path) : 1;
+        snprintf(cfg, sizeof cfg, "%.*s/tokenizer_config.json", dl, slash ? path : ".");
+    }
+    size_t n;
+    int rc;
+    char *buf = read_file(&L, full, &n, &rc);
+    if (!buf) return rc;
+    rc = tok_tokenizer_load_json(buf, n, out, err, errlen);
+    free(buf);
+    if (rc) return rc;
+    if (stat(cfg, &st) == 0 && S_ISREG(st.st_mode) && (rc = apply_config(&L, *out, cfg))) {
+        tok_tokenizer_free(*out);
+        *out = NULL;
+        return rc;
+    }
+    return TOK_OK;
+}
+
+size_t tok_model_max_length(const struct tok_tokenizer *tok) {
+    return tok ? tok->model_max_length : 0;
 }
 
 static void post_free(struct tok_post *p) {

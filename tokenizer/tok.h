@@ -131,6 +131,10 @@ enum tok_special { TOK_SPECIAL_CLS, TOK_SPECIAL_SEP, TOK_SPECIAL_PAD, TOK_SPECIA
                    TOK_SPECIAL_MASK, TOK_SPECIAL_BOS, TOK_SPECIAL_EOS };
 int32_t tok_special_id(const struct tok_tokenizer *tok, enum tok_special which);
 
+/* model_max_length from tokenizer_config.json (loaded next to tokenizer.json by
+ * tok_tokenizer_load, which also takes the special token names from it), 0 if unknown. */
+size_t tok_model_max_length(const struct tok_tokenizer *tok);
+
 /* Short description of the pipeline, e.g. "WordPiece(30522)" — for `info`. */
 const char *tok_model_name(const struct tok_tokenizer *tok);
 

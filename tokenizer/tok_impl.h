@@ -367,6 +367,7 @@ struct tok_tokenizer {
     struct tok_pattern bytelevel_re; /* GPT-2 regex, compiled once when a ByteLevel uses it */
     bool has_bytelevel_re;
     int32_t specials[TOK_SPECIAL_EOS + 1];
+    size_t model_max_length; /* tokenizer_config.json, 0 = unknown */
     char name[96];
 };
 

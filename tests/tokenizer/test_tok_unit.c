@@ -429,6 +429,37 @@ static void test_json_escapes(void) {
     tok_tokenizer_free(t);
 }
 
+/* Loading a model directory: tokenizer.json plus tokenizer_config.json (special token names,
+ * model_max_length). Uses ../shared when present. */
+static void test_load_dir(void) {
+    const char *shared = getenv("SOCLE_SHARED_DIR");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/data/tokenizers/bert-base-uncased", shared ? shared : "../shared");
+    struct tok_tokenizer *t = NULL;
+    char err[256];
+    if (tok_tokenizer_load(path, &t, err, sizeof err) != TOK_OK) {
+        fprintf(stderr, "note: %s not loaded (%s), directory test skipped\n", path, err);
+        return;
+    }
+    CHECK_EQ_INT(tok_special_id(t, TOK_SPECIAL_CLS), 101);
+    CHECK_EQ_INT(tok_special_id(t, TOK_SPECIAL_SEP), 102);
+    CHECK_EQ_INT(tok_special_id(t, TOK_SPECIAL_PAD), 0);
+    CHECK_EQ_INT(tok_special_id(t, TOK_SPECIAL_UNK), 100);
+    CHECK_EQ_INT(tok_special_id(t, TOK_SPECIAL_MASK), 103);
+    CHECK_EQ_INT(tok_vocab_size(t), 30522);
+    CHECK_EQ_STR(tok_model_name(t), "WordPiece(30522)");
+    tok_tokenizer_free(t);
+    snprintf(path, sizeof path, "%s/data/tokenizers/llama2/tokenizer.json", shared ? shared : "../shared");
+    CHECK_EQ_INT(tok_tokenizer_load(path, &t, err, sizeof err), TOK_OK);
+    if (!t) return;
+    CHECK_EQ_INT(tok_special_id(t, TOK_SPECIAL_BOS), 1);
+    CHECK_EQ_INT(tok_special_id(t, TOK_SPECIAL_EOS), 2);
+    CHECK_EQ_INT(tok_special_id(t, TOK_SPECIAL_UNK), 0);
+    CHECK_EQ_INT(tok_special_id(t, TOK_SPECIAL_PAD), -1); /* pad_token: null */
+    CHECK_EQ_INT(tok_model_max_length(t), 0);              /* 1e30: not a real limit */
+    tok_tokenizer_free(t);
+}
+
 struct thr {
     const struct tok_tokenizer *t;
     int bad;
@@ -466,6 +497,7 @@ int main(void) {
     test_threads();
     test_components();
     test_json_escapes();
+    test_load_dir();
     if (tt_failures) fprintf(stderr, "%d failures\n", tt_failures);
     else printf("ok\n");
     return tt_failures ? 1 : 0;
