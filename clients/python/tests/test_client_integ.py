@@ -12,8 +12,10 @@ import json
 import math
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 
@@ -45,11 +47,13 @@ DOC = ("The council met on Monday. It approved the new budget for schools. "
 
 
 class Daemon:
-    def __init__(self, args):
-        self.dir = tempfile.mkdtemp(prefix="socle-py-")
+    def __init__(self, args, dir=None):
+        """socled on DIR/socle.sock (dir None = a new temporary directory), its log in DIR."""
+        self.dir = dir or tempfile.mkdtemp(prefix="socle-py-")
+        self.args = args
         self.endpoint = "ipc://%s/socle.sock" % self.dir
         self.log_path = os.path.join(self.dir, "socled.log")
-        self.log = open(self.log_path, "wb")
+        self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([SOCLED, "--endpoint", self.endpoint, "--workers", "2"] +
                                      args, stdout=subprocess.DEVNULL, stderr=self.log)
         t0 = time.monotonic()
@@ -70,6 +74,12 @@ class Daemon:
         self.log.flush()
         with open(self.log_path, "rb") as f:
             return f.read().decode("utf-8", "replace")[-4000:]
+
+    def kill(self):
+        """SIGKILL (a crash): the socket file stays behind."""
+        self.proc.kill()
+        self.proc.wait()
+        self.log.close()
 
     def stop(self):
         """SIGTERM; returns its exit status (0 expected: a drained, clean exit)."""
@@ -374,6 +384,43 @@ class TestMap(unittest.TestCase):
         self.assertEqual(c.in_flight, 0)
         c.close()
 
+
+class TestDaemonRestart(unittest.TestCase):
+    def test_map_survives_crash_and_restart(self):
+        # Lazy Pirate against a real daemon: frozen (SIGSTOP) with requests in flight, so the
+        # client times out and reconnects, then killed (SIGKILL, its socket file left behind)
+        # and restarted on the same ipc path; the client resends whatever is unanswered on a
+        # new connection and map() ends with every result exactly once, in order.
+        args = ["--tokenizer", os.path.join(DATA, "bert-base-uncased.tokenizer.json")]
+        box = {"d": Daemon(args)}
+        texts = read_lines(os.path.join(DATA, "corpus40.txt")) * 5
+        want = read_jsonl(os.path.join(DATA, "corpus40.bert-base-uncased.jsonl")) * 5
+        c = socle.Client(box["d"].endpoint, timeout=0.4, retries=10, backoff=0.05,
+                         backoff_max=0.3)
+
+        def crash_and_restart():
+            time.sleep(1.0)
+            old = box["d"]
+            old.kill()
+            box["d"] = Daemon(args, dir=old.dir)
+
+        t = threading.Thread(target=crash_and_restart)
+        got = []
+        try:
+            for e in c.map("tokenize", texts, window=16):
+                got.append(e["ids"])
+                if len(got) == 60:
+                    os.kill(box["d"].proc.pid, signal.SIGSTOP)
+                    t.start()
+            t.join()
+            self.assertEqual(got, [w["ids"] for w in want])
+            self.assertGreaterEqual(c.reconnects, 2)  # 1 s frozen, 0.4 s per attempt
+            self.assertEqual(c.in_flight, 0)
+        finally:
+            if t.is_alive():
+                t.join()
+            c.close()
+            self.assertEqual(box["d"].stop(), 0)
 
 if __name__ == "__main__":
     unittest.main()
