@@ -45,6 +45,7 @@ struct text_st {
     const char *text; /* ner/classify/embed/summarize: the text; qa: the context */
     size_t len;
     struct tok_encoding *enc;
+    bool enc_shared; /* enc belongs to the same text of an earlier request of the job */
     size_t *content; /* enc index of each content (or context) token */
     size_t n_content;
     int32_t *pre, *pre_t, *suf, *suf_t; /* special/question tokens around each window */
@@ -465,7 +466,20 @@ static int prep_text(struct task_job *j, size_t r, size_t ti)
         return TASK_OK;
     }
 
-    trc = tok_encode(tok, t->text, t->len, NULL, 0, &p, &t->enc, &bad);
+    /* Several requests over the same texts (classify + ner...): tokenize once. */
+    for (size_t r0 = 0; r0 < r; r0++) {
+        const struct req_st *o = &j->reqs[r0];
+        if (o->req.kind == TASK_QA || o->req.kind == TASK_SUMMARIZE || ti >= o->req.n_texts)
+            continue;
+        const struct text_st *u = &o->texts[ti];
+        if (u->enc && !u->enc_shared && u->len == t->len &&
+            (u->text == t->text || memcmp(u->text, t->text, t->len) == 0)) {
+            t->enc = u->enc;
+            t->enc_shared = true;
+            break;
+        }
+    }
+    trc = t->enc ? TOK_OK : tok_encode(tok, t->text, t->len, NULL, 0, &p, &t->enc, &bad);
     if (trc != TOK_OK) {
         text_fail(t, tok_to_task(trc), "cannot tokenize: %s (byte %zu)", tok_strerror(trc), bad);
         return trc == TOK_ENOMEM ? TASK_ENOMEM : TASK_OK;
@@ -545,7 +559,8 @@ void task_job_free(struct task_job *j)
         for (size_t i = 0; i < rs->req.n_texts; i++) {
             struct text_st *t = &rs->texts[i];
             free(t->message);
-            tok_encoding_free(t->enc);
+            if (!t->enc_shared)
+                tok_encoding_free(t->enc);
             free(t->content);
             free(t->pre);
             free(t->pre_t);
