@@ -463,10 +463,21 @@ static void test_load_dir(void) {
 struct thr {
     const struct tok_tokenizer *t;
     int bad;
+    bool bpe;
 };
 static void *worker(void *arg) {
     struct thr *w = arg;
-    for (int i = 0; i < 200; i++) {
+    for (int i = 0; i < 200 && w->bpe; i++) {
+        /* byte-level BPE: exercises the per-thread word cache */
+        struct tok_encoding *e = enc(w->t, "x a aaaaa aa x", false);
+        /* x | Ġa | Ġaaaaa → Ġ aaaa a ("a a" and "aa aa" rank before "Ġ a") | Ġaa → Ġ aa |
+         * Ġx → Ġ x: 9 tokens, "aaaa" (257) at bytes [4, 8) */
+        if (e->n_tokens != 9 || e->ids[3] != 257 || e->offsets[3].start != 4 ||
+            e->offsets[3].end != 8)
+            w->bad++;
+        tok_encoding_free(e);
+    }
+    for (int i = 0; i < 200 && !w->bpe; i++) {
         struct tok_encoding *e = enc(w->t, "Unaffable, HELLO world \xe4\xbd\xa0", true);
         if (e->n_tokens != 9 || e->ids[1] != 3 || e->ids[7] != 9 || e->offsets[7].start != 23) w->bad++;
         tok_encoding_free(e);
@@ -476,10 +487,13 @@ static void *worker(void *arg) {
 
 static void test_threads(void) {
     struct tok_tokenizer *t = load(BERT);
+    char *j = bytelevel_json(true);
+    struct tok_tokenizer *tb = load(j);
+    free(j);
     pthread_t th[4];
     struct thr w[4];
     for (int i = 0; i < 4; i++) {
-        w[i] = (struct thr){t, 0};
+        w[i] = (struct thr){i & 1 ? tb : t, 0, i & 1};
         pthread_create(&th[i], NULL, worker, &w[i]);
     }
     for (int i = 0; i < 4; i++) {
@@ -487,6 +501,7 @@ static void test_threads(void) {
         CHECK_EQ_INT(w[i].bad, 0);
     }
     tok_tokenizer_free(t);
+    tok_tokenizer_free(tb);
 }
 
 int main(void) {
