@@ -291,6 +291,7 @@ static void dispatch(struct broker *b)
         }
         hist_add(&b->h_queue, (double)(t - j->t_recv_us));
         const char *wid = b->idle[--b->n_idle];
+        atomic_store_explicit(&j->stage, JOB_AT_WORKER, memory_order_release);
         zmq_send(b->back, wid, strlen(wid), ZMQ_SNDMORE);
         zmq_send(b->back, &j, sizeof j, 0);
     }
@@ -653,8 +654,12 @@ static void on_back(struct broker *b)
         }
         if (b->n_idle < b->d->n_workers)
             memcpy(b->idle[b->n_idle++], wid, sizeof wid);
-        if (m == (int)sizeof j && j)
+        if (m == (int)sizeof j && j) {
+            int stage = atomic_load_explicit(&j->stage, memory_order_acquire);
+            if (stage != JOB_DONE) /* our invariant, not wire input */
+                slog(CFG_LOG_ERROR, "bug", "what=job_not_done stage=%d", stage);
             job_complete(b, j);
+        }
     }
 }
 

@@ -9,6 +9,7 @@
 #ifndef SOCLED_DAEMON_H
 #define SOCLED_DAEMON_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -60,12 +61,19 @@ struct job {
     PbRequest *req;                   /* owned: protobuf_c_message_free_unpacked */
     uint8_t ident_len;
     unsigned char ident[255]; /* ROUTER routing id of the client */
+    /* Ownership handoff broker → worker → broker. The pointer travels through an inproc
+     * socket, which orders memory inside libzmq; this release/acquire pair states the same
+     * order in C11 terms, so a ThreadSanitizer build (libzmq is not instrumented) sees it too.
+     * JOB_AT_WORKER: set by the broker before sending; JOB_DONE: set by the worker after it. */
+    _Atomic int stage;
     /* filled by the worker */
     uint8_t *resp; /* encoded Response, malloc'd */
     size_t resp_len;
     int code;
     uint64_t t_done_us;
 };
+
+enum { JOB_AT_BROKER = 0, JOB_AT_WORKER = 1, JOB_DONE = 2 };
 
 /* Monotonic clock in microseconds. */
 uint64_t now_us(void);

@@ -55,7 +55,9 @@ static void *worker_main(void *arg)
         }
         if (n != (int)sizeof j || !j)
             break;
+        (void)atomic_load_explicit(&j->stage, memory_order_acquire); /* see struct job */
         service_run(w->d, w->ws, j);
+        atomic_store_explicit(&j->stage, JOB_DONE, memory_order_release);
         zmq_send(s, &j, sizeof j, 0);
     }
     zmq_close(s);
