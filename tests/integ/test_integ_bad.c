@@ -73,7 +73,8 @@ static char *slow_text(size_t *len)
     return s;
 }
 
-static void send_tokenize(void *sock, uint64_t id, const char *text, size_t len)
+static void send_tokenize_ex(void *sock, uint64_t id, const char *text, size_t len,
+                             uint32_t deadline_ms, int priority)
 {
     Socle__V1__Request req = SOCLE__V1__REQUEST__INIT;
     Socle__V1__TokenizeRequest t = SOCLE__V1__TOKENIZE_REQUEST__INIT;
@@ -82,6 +83,8 @@ static void send_tokenize(void *sock, uint64_t id, const char *text, size_t len)
     t.texts = &b;
     t.count_only = true;
     req.id = id;
+    req.deadline_ms = deadline_ms;
+    req.priority = priority;
     req.task_case = SOCLE__V1__REQUEST__TASK_TOKENIZE;
     req.tokenize = &t;
     uint8_t *buf;
@@ -90,6 +93,11 @@ static void send_tokenize(void *sock, uint64_t id, const char *text, size_t len)
     zmq_send(sock, "socle/1", 7, ZMQ_SNDMORE);
     zmq_send(sock, buf, n, 0);
     free(buf);
+}
+
+static void send_tokenize(void *sock, uint64_t id, const char *text, size_t len)
+{
+    send_tokenize_ex(sock, id, text, len, 0, 0);
 }
 
 static Socle__V1__Response *recv_resp(void *sock, int timeout_ms)
@@ -294,6 +302,32 @@ int main(int argc, char **argv)
         r = recv_resp(s2, 20000);
         CHECK(r && r->id == 2 && code_of(r) == SOCLE__V1__CODE__OK);
         socle_response_free(r);
+
+        /* 7b. behind a busy worker: a request whose deadline passes in the queue is answered
+         * DEADLINE_EXCEEDED without running; a higher priority overtakes a lower one */
+        send_tokenize(s, 20, slow, slen);
+        send_tokenize_ex(s, 21, "late", 4, 1, 0);      /* 1 ms deadline */
+        send_tokenize_ex(s, 22, "batch", 5, 0, -1);    /* batch traffic */
+        send_tokenize_ex(s, 23, "urgent", 6, 0, 5);    /* interactive, high */
+        uint64_t order[4];
+        int codes[4];
+        for (int k = 0; k < 4; k++) {
+            r = recv_resp(s, 20000);
+            CHECK(r != NULL);
+            order[k] = r ? r->id : 0;
+            codes[k] = code_of(r);
+            socle_response_free(r);
+        }
+        /* 21 expires while 20 runs (answered first or right after it); then 23 before 22 */
+        int pos[24] = {0};
+        for (int k = 0; k < 4; k++)
+            if (order[k] >= 20 && order[k] <= 23)
+                pos[order[k]] = k + 1;
+        CHECK(pos[20] && pos[21] && pos[22] && pos[23]);
+        CHECK(pos[23] < pos[22]);
+        for (int k = 0; k < 4; k++)
+            CHECK(order[k] == 21 ? codes[k] == SOCLE__V1__CODE__DEADLINE_EXCEEDED
+                                 : codes[k] == SOCLE__V1__CODE__OK);
 
         /* 8. a client that disconnects before its answer: the answer is dropped, counted,
          * and the daemon keeps serving the others */
