@@ -267,21 +267,26 @@ static int print_ops(struct eng_ctx *ctx, const struct eng_batch *batch, unsigne
     for (int i = 0; i < OP_COUNT; i++) {
         double s = acct.s[i] / o->repeat;
         in_sgemm += s;
-        double floor_ms = -1;
-        for (int j = 0; fl && j < fl->n_ops; j++)
-            if (strcmp(fl->ops[j].name, op_names[i]) == 0)
+        double floor_ms = -1, cold_ms = -1;
+        for (int j = 0; fl && j < fl->n_ops; j++) {
+            if (strcmp(fl->ops[j].name, op_names[i]) == 0) {
                 floor_ms = 1e3 * fl->ops[j].s;
-        printf("%s\"%s\": {\"ms\": %.3f, \"calls\": %ld, \"gflops\": %.2f, \"floor_ms\": %.3f}",
+                cold_ms = 1e3 * fl->ops[j].cold_s;
+            }
+        }
+        printf("%s\"%s\": {\"ms\": %.3f, \"calls\": %ld, \"gflops\": %.2f, \"floor_ms\": %.3f, "
+               "\"floor_cold_ms\": %.3f}",
                i ? ", " : "", op_names[i], 1e3 * s, acct.calls[i] / o->repeat,
-               s > 0 ? acct.gflop[i] / o->repeat / s : 0.0, floor_ms);
+               s > 0 ? acct.gflop[i] / o->repeat / s : 0.0, floor_ms, cold_ms);
     }
     double fused = -1;
     for (int j = 0; fl && j < fl->n_ops; j++)
         if (strcmp(fl->ops[j].name, "qkv_fused") == 0)
             fused = 1e3 * fl->ops[j].s;
     printf("}, \"sgemm_ms\": %.3f, \"non_sgemm_ms\": %.3f, \"qkv_fused_floor_ms\": %.3f, "
-           "\"floor_ms\": %.3f}\n",
-           1e3 * in_sgemm, 1e3 * (total - in_sgemm), fused, fl ? 1e3 * fl->floor_s : -1.0);
+           "\"floor_ms\": %.3f, \"floor_cold_ms\": %.3f}\n",
+           1e3 * in_sgemm, 1e3 * (total - in_sgemm), fused, fl ? 1e3 * fl->floor_s : -1.0,
+           fl ? 1e3 * fl->floor_cold_s : -1.0);
     fflush(stdout);
     return 0;
 }
@@ -331,7 +336,7 @@ static int cmd_forward(const struct opts *o) {
         double peak = 0;
         if (o->floor) {
             if (bench_sgemm_floor(mi->n_layers, mi->d_model, mi->n_heads, mi->d_ff, max_batch,
-                                  o->seq, o->floor_repeat, 0.05, NULL, NULL, &big) != 0)
+                                  o->seq, o->floor_repeat, 0.05, false, NULL, NULL, &big) != 0)
                 goto done;
             peak = big.ffn_up_gflops;
         }
@@ -341,8 +346,8 @@ static int cmd_forward(const struct opts *o) {
                                       .type_ids = NULL};
             struct eng_output out;
             if (o->floor && bench_sgemm_floor(mi->n_layers, mi->d_model, mi->n_heads, mi->d_ff,
-                                              bsz, o->seq, o->floor_repeat, 0.05, NULL, NULL,
-                                              &floors[bi]) != 0)
+                                              bsz, o->seq, o->floor_repeat, 0.05, o->ops, NULL,
+                                              NULL, &floors[bi]) != 0)
                 goto done;
             for (int w = 0; w < o->warmup; w++) {
                 if ((st = eng_ctx_forward(ctx, &batch, want, &out)) != ENG_OK) {
@@ -392,6 +397,8 @@ static int cmd_forward(const struct opts *o) {
                        "\"ffn_up_gflops_this_batch\": %.2f",
                        peak, gflops / peak, 1e3 * floors[bi].floor_s,
                        1e3 * floors[bi].floor_s / s.median, floors[bi].ffn_up_gflops);
+            if (o->floor && o->ops)
+                printf(", \"sgemm_floor_cold_ms\": %.3f", 1e3 * floors[bi].floor_cold_s);
             /* CPU time of the process per forward: with 1 thread, cpu / wall well below 1
              * means the machine was busy and the forward waited for a core. */
             printf(", \"cpu_ms_median\": %.3f, \"cpu_over_wall\": %.3f, \"times_ms\": [",

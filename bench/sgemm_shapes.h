@@ -49,26 +49,31 @@ double bench_gemm_gflop(const struct bench_gemm *g);
 
 /* Time cblas_sgemm on g's shape with the current OpenBLAS thread count: one untimed
  * warm-up, then `repeats` measurements, each running calls for at least min_rep_s seconds.
+ * b_copies > 1 rotates B over that many distinct matrices, call after call, as a forward
+ * walks through its layers' weights: B then comes from memory instead of cache ("cold").
  * Fills GFLOP/s statistics. Returns 0, or -1 when the buffers cannot be allocated. */
-int bench_gemm_time(const struct bench_gemm *g, int repeats, double min_rep_s,
+int bench_gemm_time(const struct bench_gemm *g, int b_copies, int repeats, double min_rep_s,
                     struct bench_stats *gflops);
 
 /* The sgemm floor of one forward: every sgemm of bench_bert_gemms timed alone
  * (bench_gemm_time), Q/K/V counted as whichever of three products or one fused product is
- * faster. When json is not NULL, each shape's figures go there as one JSON line, with `tag`
- * (e.g. "\"threads\": 2") spliced into the object. */
+ * faster. With cold, the products with weights are timed a second time with B rotating over
+ * n_layers copies (floor_cold_s). When json is not NULL, each shape's figures go there as one
+ * JSON line, with `tag` (e.g. "\"threads\": 2") spliced into the object. */
 struct bench_floor {
     double floor_s;       /* sum over the forward of count * gflop / median GFLOP/s */
+    double floor_cold_s;  /* the same with cold weights, when asked; else 0 */
     double gflop;         /* FLOPs of those sgemms, GFLOP (equals bench_bert_gflop) */
     double ffn_up_gflops; /* median GFLOP/s of the FFN-up shape (n_tokens x d_model) x (d_model x d_ff) */
     struct {
         const char *name; /* as struct bench_gemm */
         double s;         /* count * gflop / median GFLOP/s of this shape (both QKV variants) */
+        double cold_s;    /* the same with cold weights (= s for attention products) */
     } ops[16];
     int n_ops;
 };
 int bench_sgemm_floor(int n_layers, int d_model, int n_heads, int d_ff, int batch, int seq,
-                      int repeats, double min_rep_s, FILE *json, const char *tag,
+                      int repeats, double min_rep_s, bool cold, FILE *json, const char *tag,
                       struct bench_floor *out);
 
 /* OpenBLAS threads for every following sgemm (process-wide). */

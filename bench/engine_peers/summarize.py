@@ -116,6 +116,15 @@ def main():
         f = floors.get(k)
         out.append(f"| {k[0]} | {k[1]} | " + " | ".join(cells) +
                    f" | {fmt(f and f['floor_ms'], 1)} | {fmt(f and f['floor_gflops'], 1)} |")
+    coldrows = [r for r in sh if "gflops_cold_median" in r]
+    if coldrows:
+        out.append("\nWith cold weights (B rotating over one copy per layer, as a forward walks its layers), "
+                   "GFLOP/s: " + "; ".join(
+                       f"t{k[0]} b{k[1]}: " + ", ".join(f"{r['shape']} {r['gflops_cold_median']:.0f}"
+                                                        for r in coldrows if (r["threads"], r["batch"]) == k)
+                       for k in sorted({(r["threads"], r["batch"]) for r in coldrows})))
+        out.append("Floor with cold weights, ms: " + ", ".join(
+            f"t{k[0]} b{k[1]} {f['floor_cold_ms']:.1f}" for k, f in sorted(floors.items()) if "floor_cold_ms" in f))
     if sh:
         r0 = {r["shape"]: r for r in sh if r["batch"] == sh[0]["batch"]}
         out.append("\nShapes (m × n × k, calls per forward at batch 1): " + ", ".join(
@@ -125,7 +134,7 @@ def main():
     ops = [r for r in recs if r.get("impl") == "socle_ops"]
     if ops:
         out.append("## Where socle's forward time goes (ms per forward, mean of the runs; in brackets the "
-                   "same op's sgemm floor)\n")
+                   "same op's sgemm floor, weights hot / cold)\n")
         names = list(ops[0]["ops"])
         out.append("| threads | batch | forward | " + " | ".join(names) + " | all sgemm | non-sgemm | sgemm floor |")
         out.append("|---|---|---|" + "---|" * (len(names) + 3))
@@ -134,9 +143,12 @@ def main():
             for n in names:
                 o = r["ops"][n]
                 fl = f" ({o['floor_ms']:.1f})" if o["floor_ms"] >= 0 else ""
+                if o.get("floor_cold_ms", -1) >= 0 and abs(o["floor_cold_ms"] - o["floor_ms"]) > 1e-6:
+                    fl = f" ({o['floor_ms']:.1f} / {o['floor_cold_ms']:.1f})"
                 cells.append(f"{o['ms']:.1f}{fl}")
+            cold = f" / {r['floor_cold_ms']:.1f}" if r.get("floor_cold_ms", 0) > 0 else ""
             out.append(f"| {r['threads']} | {r['batch']} | {r['forward_ms']:.1f} | " + " | ".join(cells) +
-                       f" | {r['sgemm_ms']:.1f} | {r['non_sgemm_ms']:.1f} | {r['floor_ms']:.1f} |")
+                       f" | {r['sgemm_ms']:.1f} | {r['non_sgemm_ms']:.1f} | {r['floor_ms']:.1f}{cold} |")
         out.append("\nqkv floor is for three separate products as the engine issues them; one fused "
                    "(n, 3·d) product: " + ", ".join(f"t{r['threads']} b{r['batch']} {r['qkv_fused_floor_ms']:.1f} ms"
                                                     for r in ops))
