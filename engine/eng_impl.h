@@ -107,7 +107,8 @@ void eng_ctx_set_par_min(struct eng_ctx *c, size_t floats);
 
 /* ---- helper threads (engine/pool.c) -------------------------------------- */
 
-typedef void (*eng_pool_fn)(void *arg, size_t begin, size_t end);
+/* tid: 0 for the caller, 1 .. n_threads - 1 for the helpers */
+typedef void (*eng_pool_fn)(void *arg, size_t begin, size_t end, int tid);
 struct eng_pool;
 /* n_threads counts the caller; fewer helpers may start if threads are refused. */
 int eng_pool_new(int n_threads, struct eng_pool **out);
@@ -137,6 +138,12 @@ void eng_k_qkv_bias(float *qkv, const float *bq, const float *bk, const float *b
 void eng_k_bias_act(float *y, const float *bias, size_t rows, size_t n, enum eng_act act);
 /* y (rows, n) += bias; then tanh when tanh_too (pooler / RoBERTa head) */
 void eng_k_bias_tanh(float *y, const float *bias, size_t rows, size_t n, bool tanh_too);
+/* out (L, dh) (ldo) = softmax(scale q k^T) v for one head of one sequence, with
+ * q, k, v (L, dh) read with leading dimension ld. scratch: at least
+ * eng_k_attention_scratch(L, dh) floats. No BLAS: safe on any thread. */
+void eng_k_attention(const float *q, const float *k, const float *v, size_t ld, size_t L, size_t dh,
+                     float scale, float *out, size_t ldo, float *scratch);
+size_t eng_k_attention_scratch(size_t L, size_t dh);
 /* In-place softmax of each row of x (rows, n) with leading dimension ld. */
 void eng_k_softmax_rows(float *x, size_t rows, size_t n, size_t ld);
 

@@ -14,6 +14,7 @@
 #include "engine/eng_impl.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,8 @@ struct eng_ctx {
     int threads_req;          /* eng_ctx_set_threads: 0 = follow eng_get_blas_threads() */
     struct eng_pool *helpers; /* threads for the element-wise loops, or NULL */
     size_t par_min;           /* smallest loop (floats) handed to the helpers */
+    float *attn_scratch;      /* (threads, eng_k_attention_scratch(max_seq, d_head)) */
+    size_t *seq_off;          /* (max_tokens + 1) first row of each sequence of a chunk */
     char err[256];
 };
 
@@ -66,6 +69,8 @@ void eng_ctx_free(struct eng_ctx *c) {
     free(c->all);
     free(c->pos);
     eng_pool_free(c->helpers);
+    free(c->attn_scratch);
+    free(c->seq_off);
     free(c);
 }
 
@@ -112,8 +117,9 @@ int eng_ctx_new(const struct eng_model *m, size_t max_tokens, struct eng_ctx **o
     c->start = alloc_f(max_tokens, 1, 1);
     c->end = alloc_f(max_tokens, 1, 1);
     c->pos = malloc(max_tokens * sizeof *c->pos);
+    c->seq_off = malloc((max_tokens + 1) * sizeof *c->seq_off);
     if (!c->x || !c->a || !c->t || !c->u || !c->cls || !c->pool || !c->hid || !c->scores ||
-        !c->logits || !c->start || !c->end || !c->pos) {
+        !c->logits || !c->start || !c->end || !c->pos || !c->seq_off) {
         eng_ctx_free(c);
         return ENG_ENOMEM;
     }
@@ -152,7 +158,11 @@ static void ctx_threads(struct eng_ctx *c) {
         return;
     eng_pool_free(c->helpers);
     c->helpers = NULL;
-    if (eng_pool_new(want, &c->helpers) != ENG_OK)
+    free(c->attn_scratch);
+    const struct eng_model_info *in = &c->m->info;
+    size_t per = eng_k_attention_scratch(c->max_seq, (size_t)(in->d_model / in->n_heads));
+    c->attn_scratch = alloc_f((size_t)want, per, 1);
+    if (!c->attn_scratch || eng_pool_new(want, &c->helpers) != ENG_OK)
         c->helpers = NULL;
 }
 
@@ -168,8 +178,9 @@ struct rows_job {
     enum eng_act act;
 };
 
-static void rows_fn(void *arg, size_t r0, size_t r1) {
+static void rows_fn(void *arg, size_t r0, size_t r1, int tid) {
     const struct rows_job *j = arg;
+    (void)tid;
     switch (j->kind) {
     case ROWS_LN:
         eng_k_bias_res_ln(j->y + r0 * j->n, j->bias, j->res ? j->res + r0 * j->n : NULL, j->g, j->b,
@@ -187,7 +198,7 @@ static void rows_fn(void *arg, size_t r0, size_t r1) {
 static void run_rows(struct eng_ctx *c, const struct rows_job *j, size_t rows) {
     size_t width = j->kind == ROWS_QKV ? 3 * j->n : j->n;
     if (!c->helpers || rows * width < c->par_min)
-        rows_fn((void *)(uintptr_t)j, 0, rows);
+        rows_fn((void *)(uintptr_t)j, 0, rows, 0);
     else
         eng_pool_run(c->helpers, rows, rows_fn, (void *)(uintptr_t)j);
 }
@@ -295,11 +306,61 @@ static void embed(struct eng_ctx *c, const struct eng_batch *b, size_t n_tokens)
     par_ln(c, c->x, NULL, NULL, m->emb_ln_g.data, m->emb_ln_b.data, n_tokens, d, m->ln_eps);
 }
 
-/* Attention of sequences seq_len[0 .. n_seqs): Q|K|V rows in c->a, output rows in c->u. */
+/* Attention with helper threads: (sequence, head) pairs handed out one at a
+ * time through an atomic counter (sequences differ in length), each computed by
+ * eng_k_attention on the thread's own scratch. */
+struct attn_job {
+    struct eng_ctx *c;
+    const size_t *seq_len;
+    size_t n_items, n_heads, d_head;
+    float scale;
+    _Atomic size_t next;
+};
+
+static void attn_fn(void *arg, size_t b, size_t e, int tid) {
+    struct attn_job *j = arg;
+    struct eng_ctx *c = j->c;
+    size_t d = j->n_heads * j->d_head;
+    size_t per = eng_k_attention_scratch(c->max_seq, j->d_head);
+    float *scratch = c->attn_scratch + (size_t)tid * per;
+    (void)b;
+    (void)e;
+    for (;;) {
+        size_t i = atomic_fetch_add(&j->next, 1);
+        if (i >= j->n_items)
+            break;
+        size_t s = i / j->n_heads, h = i % j->n_heads, t0 = c->seq_off[s], L = j->seq_len[s];
+        const float *q = c->a + t0 * 3 * d + h * j->d_head; /* (L, d_head) in (L, 3d) */
+        eng_k_attention(q, q + d, q + 2 * d, 3 * d, L, j->d_head, j->scale,
+                        c->u + t0 * d + h * j->d_head, d, scratch);
+    }
+}
+
+/* Attention of sequences seq_len[0 .. n_seqs): Q|K|V rows in c->a, output rows
+ * in c->u. One thread: per head two OpenBLAS sgemms and a softmax. With
+ * helpers: eng_k_attention on every thread (the order of the sums differs from
+ * the sgemm path: results agree to float rounding, and are identical for any
+ * number of threads >= 2). */
 static void attention(struct eng_ctx *c, const size_t *seq_len, size_t n_seqs) {
     const struct eng_model_info *in = &c->m->info;
     size_t d = (size_t)in->d_model, H = (size_t)in->n_heads, dh = d / H;
     float scale = 1.0f / sqrtf((float)dh);
+    if (c->helpers) {
+        size_t t = 0;
+        for (size_t s = 0; s < n_seqs; s++) {
+            c->seq_off[s] = t;
+            t += seq_len[s];
+        }
+        struct attn_job j = {.c = c,
+                             .seq_len = seq_len,
+                             .n_items = n_seqs * H,
+                             .n_heads = H,
+                             .d_head = dh,
+                             .scale = scale};
+        atomic_init(&j.next, 0);
+        eng_pool_run(c->helpers, (size_t)eng_pool_threads(c->helpers), attn_fn, &j);
+        return;
+    }
     size_t t0 = 0;
     for (size_t s = 0; s < n_seqs; s++) {
         size_t L = seq_len[s];

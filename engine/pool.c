@@ -57,7 +57,7 @@ static void *helper_main(void *arg) {
         part(p->n, h.idx, p->n_helpers + 1, &b, &e);
         pthread_mutex_unlock(&p->mu);
         if (b < e)
-            fn(fa, b, e);
+            fn(fa, b, e, h.idx);
         pthread_mutex_lock(&p->mu);
         if (--p->pending == 0)
             pthread_cond_signal(&p->done);
@@ -122,7 +122,7 @@ void eng_pool_free(struct eng_pool *p) {
 
 void eng_pool_run(struct eng_pool *p, size_t n, eng_pool_fn fn, void *arg) {
     if (!p || p->n_helpers == 0 || n < 2) {
-        fn(arg, 0, n);
+        fn(arg, 0, n, 0);
         return;
     }
     pthread_mutex_lock(&p->mu);
@@ -136,7 +136,7 @@ void eng_pool_run(struct eng_pool *p, size_t n, eng_pool_fn fn, void *arg) {
     size_t b, e;
     part(n, 0, p->n_helpers + 1, &b, &e);
     if (b < e)
-        fn(arg, b, e);
+        fn(arg, b, e, 0);
     pthread_mutex_lock(&p->mu);
     while (p->pending > 0)
         pthread_cond_wait(&p->done, &p->mu);

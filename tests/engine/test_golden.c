@@ -190,14 +190,17 @@ int main(int argc, char **argv) {
     for (size_t s = 0, t = 0; s < ids.n_seqs; t += ids.len[s], s++)
         start[s] = t;
 
-    /* mode 0: each sequence alone; 1: all packed in order; 2-4: shuffled,
-     * random-sized sub-batches; 5: all packed, the layers run in chunks of whole
-     * sequences of at most max_seq_len tokens (the fixtures are smaller than
-     * the default chunk); 6: mode 5 again with 3 threads on every element-wise
-     * loop, whose outputs must be bit-identical to mode 5's. */
+    /* mode 0: each sequence alone; 1: all packed in order (0-1: one thread,
+     * attention through OpenBLAS); 2-4: shuffled, random-sized sub-batches;
+     * 5: all packed, the layers run in chunks of whole sequences of at most
+     * max_seq_len tokens (the fixtures are smaller than the default chunk)
+     * (2-5: two threads, attention by eng_k_attention on the helpers); 6: mode
+     * 5 again with 3 threads on every element-wise loop, whose outputs must be
+     * bit-identical to mode 5's. */
     float *hidden5 = NULL;
     size_t d = (size_t)in->d_model;
     for (int mode = 0; mode < 7; mode++) {
+        eng_ctx_set_threads(ctx, mode < 2 ? 1 : 2);
         if (mode == 5)
             eng_ctx_shrink_chunk(ctx, 0);
         if (mode == 6) {

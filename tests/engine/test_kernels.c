@@ -5,6 +5,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* GCC's _Float16 (x86 SSE2) is the reference conversion. */
@@ -112,6 +113,50 @@ int main(void) {
         for (int j = 0; j < 37; j++)
             worst = fmax(worst, fabs((double)sm[r * 40 + j] - sref[r * 40 + j]) / sref[r * 40 + j]);
     expect(worst <= 1e-6, "softmax relative error", worst, 1e-6);
+    /* One attention head against double precision, d_head a multiple of 16
+     * (BERT-base's 64) and not (the fixtures' 8 and 12), L around the blocks. */
+    static const size_t shapes[][2] = {{1, 64}, {37, 12}, {128, 64}, {130, 64}, {5, 16}, {19, 8}};
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+        size_t L = shapes[si][0], dh = shapes[si][1], ld = 3 * dh + 5, ldo = dh + 3;
+        float *qkv = malloc(L * ld * sizeof(float)), *o = malloc(L * ldo * sizeof(float));
+        float *scr = malloc(eng_k_attention_scratch(L, dh) * sizeof(float));
+        double *sc = malloc(L * sizeof(double));
+        for (size_t i = 0; i < L * ld; i++)
+            qkv[i] = sinf((float)i * 0.731f) * 1.5f;
+        for (size_t i = 0; i < L * ldo; i++)
+            o[i] = -7.0f; /* columns past d_head must stay untouched */
+        float scale = 1.0f / sqrtf((float)dh);
+        eng_k_attention(qkv, qkv + dh, qkv + 2 * dh, ld, L, dh, scale, o, ldo, scr);
+        double err = 0;
+        int untouched = 1;
+        for (size_t i = 0; i < L; i++) {
+            double mx = -1e300, sum = 0;
+            for (size_t j = 0; j < L; j++) {
+                double dot = 0;
+                for (size_t k = 0; k < dh; k++)
+                    dot += (double)qkv[i * ld + k] * qkv[j * ld + dh + k];
+                sc[j] = dot * scale;
+                mx = fmax(mx, sc[j]);
+            }
+            for (size_t j = 0; j < L; j++)
+                sum += sc[j] = exp(sc[j] - mx);
+            for (size_t k = 0; k < dh; k++) {
+                double acc = 0;
+                for (size_t j = 0; j < L; j++)
+                    acc += sc[j] / sum * qkv[j * ld + 2 * dh + k];
+                err = fmax(err, fabs(acc - (double)o[i * ldo + k]));
+            }
+            for (size_t k = dh; k < ldo; k++)
+                untouched &= o[i * ldo + k] == -7.0f;
+        }
+        char what[64];
+        snprintf(what, sizeof what, "attention L=%zu d_head=%zu abs error", L, dh);
+        expect(err <= 2e-6 && untouched, what, err, 2e-6);
+        free(qkv);
+        free(o);
+        free(scr);
+        free(sc);
+    }
     printf("%d failures\n", failures);
     return failures ? 1 : 0;
 }
