@@ -22,8 +22,7 @@
 #define MAX_HEAD_FILE ((size_t)512 << 20)
 #define MAX_LABELS 100000
 
-static int errf(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
+static int errf(char *err, size_t errlen, int rc, const char *fmt, ...) {
     if (err && errlen) {
         va_list ap;
         va_start(ap, fmt);
@@ -33,8 +32,7 @@ static int errf(char *err, size_t errlen, int rc, const char *fmt, ...)
     return rc;
 }
 
-void task_head_free(struct task_head *h)
-{
+void task_head_free(struct task_head *h) {
     if (!h)
         return;
     free(h->name);
@@ -61,8 +59,7 @@ struct st_file {
     json_object *hdr;
 };
 
-static float half_to_f32(uint16_t h)
-{
+static float half_to_f32(uint16_t h) {
     uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1F, man = h & 0x3FF;
     float f;
     if (exp == 0) {
@@ -80,8 +77,7 @@ static float half_to_f32(uint16_t h)
     return f;
 }
 
-static int st_open(const uint8_t *buf, size_t len, struct st_file *st, char *err, size_t errlen)
-{
+static int st_open(const uint8_t *buf, size_t len, struct st_file *st, char *err, size_t errlen) {
     if (len < 8)
         return errf(err, errlen, TASK_EFORMAT, "head.safetensors: file too short");
     uint64_t n = 0;
@@ -106,18 +102,20 @@ static int st_open(const uint8_t *buf, size_t len, struct st_file *st, char *err
 
 /* Tensor `name` as float32 (malloc'd) with its shape; TASK_ENOTFOUND when absent. */
 static int st_get(const struct st_file *st, const char *name, float **out, int64_t shape[2],
-                  int *n_dims, char *err, size_t errlen)
-{
+                  int *n_dims, char *err, size_t errlen) {
     json_object *t, *jd, *js, *jo;
     if (!json_object_object_get_ex(st->hdr, name, &t))
         return TASK_ENOTFOUND;
-    if (!json_object_object_get_ex(t, "dtype", &jd) || !json_object_object_get_ex(t, "shape", &js) ||
+    if (!json_object_object_get_ex(t, "dtype", &jd) ||
+        !json_object_object_get_ex(t, "shape", &js) ||
         !json_object_object_get_ex(t, "data_offsets", &jo) ||
         !json_object_is_type(js, json_type_array) || !json_object_is_type(jo, json_type_array) ||
         json_object_array_length(jo) != 2)
         return errf(err, errlen, TASK_EFORMAT, "head.safetensors: tensor %s: bad entry", name);
     const char *dt = json_object_get_string(jd);
-    size_t esz = strcmp(dt, "F32") == 0 ? 4 : (strcmp(dt, "F16") == 0 || strcmp(dt, "BF16") == 0) ? 2 : 0;
+    size_t esz = strcmp(dt, "F32") == 0                                ? 4
+                 : (strcmp(dt, "F16") == 0 || strcmp(dt, "BF16") == 0) ? 2
+                                                                       : 0;
     if (!esz)
         return errf(err, errlen, TASK_EFORMAT, "head.safetensors: tensor %s: dtype %s unsupported",
                     name, dt);
@@ -135,7 +133,8 @@ static int st_get(const struct st_file *st, const char *name, float **out, int64
     int64_t a = json_object_get_int64(json_object_array_get_idx(jo, 0));
     int64_t b = json_object_get_int64(json_object_array_get_idx(jo, 1));
     if (a < 0 || b < a || (size_t)b > st->data_len || (size_t)(b - a) != count * esz)
-        return errf(err, errlen, TASK_EFORMAT, "head.safetensors: tensor %s: bad data offsets", name);
+        return errf(err, errlen, TASK_EFORMAT, "head.safetensors: tensor %s: bad data offsets",
+                    name);
     float *f = malloc(count * sizeof(float));
     if (!f)
         return TASK_ENOMEM;
@@ -163,8 +162,7 @@ static int st_get(const struct st_file *st, const char *name, float **out, int64
 /* Fetch a 2-D (rows, cols) or 1-D (rows) tensor with an exact expected shape
  * (0 = take what is there). */
 static int st_need(const struct st_file *st, const char *name, int want_dims, size_t *rows,
-                   size_t *cols, float **out, char *err, size_t errlen)
-{
+                   size_t *cols, float **out, char *err, size_t errlen) {
     int64_t shape[2] = {0, 0};
     int nd = 0;
     int rc = st_get(st, name, out, shape, &nd, err, errlen);
@@ -188,8 +186,7 @@ static int st_need(const struct st_file *st, const char *name, int want_dims, si
 }
 
 static int read_file(const char *path, uint8_t **buf, size_t *len, size_t max, char *err,
-                     size_t errlen)
-{
+                     size_t errlen) {
     FILE *f = fopen(path, "rb");
     if (!f)
         return errf(err, errlen, TASK_EIO, "%s: %s", path, strerror(errno));
@@ -224,10 +221,10 @@ done:
 }
 
 /* The model's pooler (BERT-style tanh dense), under whichever prefix it was saved. */
-static int load_pooler(const struct eng_model *model, struct task_head *h, char *err, size_t errlen)
-{
-    static const char *const prefixes[] = {"bert.", "roberta.", "camembert.", "xlm-roberta.", "",
-                                           NULL};
+static int load_pooler(const struct eng_model *model, struct task_head *h, char *err,
+                       size_t errlen) {
+    static const char *const prefixes[] = {"bert.",        "roberta.", "camembert.",
+                                           "xlm-roberta.", "",         NULL};
     char name[128];
     if (!model)
         return errf(err, errlen, TASK_EFORMAT, "pooling \"pooler\" needs the model's pooler");
@@ -248,23 +245,20 @@ static int load_pooler(const struct eng_model *model, struct task_head *h, char 
     return errf(err, errlen, TASK_EFORMAT, "pooling \"pooler\" but the model has no pooler");
 }
 
-static const char *jstr(json_object *o, const char *key)
-{
+static const char *jstr(json_object *o, const char *key) {
     json_object *v;
     if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
         return NULL;
     return json_object_get_string(v);
 }
 
-static bool jhas(json_object *o, const char *key)
-{
+static bool jhas(json_object *o, const char *key) {
     json_object *v;
     return json_object_object_get_ex(o, key, &v) && v != NULL;
 }
 
 static int check_backbone(json_object *bb, const struct eng_model_info *info, char *err,
-                          size_t errlen)
-{
+                          size_t errlen) {
     if (!bb)
         return TASK_OK;
     if (!json_object_is_type(bb, json_type_object))
@@ -289,8 +283,7 @@ static int check_backbone(json_object *bb, const struct eng_model_info *info, ch
 int task_head_load_mem(const char *json, size_t json_len, const uint8_t *stb, size_t st_len,
                        const char *source, const struct eng_model_info *info,
                        const struct eng_model *model, struct task_head **out, char *err,
-                       size_t errlen)
-{
+                       size_t errlen) {
     struct st_file st = {0};
     struct task_head *h = calloc(1, sizeof(*h));
     json_object *root = NULL;
@@ -354,7 +347,8 @@ int task_head_load_mem(const char *json, size_t json_len, const uint8_t *stb, si
         for (size_t i = 0; i < h->n_labels; i++) {
             json_object *l = json_object_array_get_idx(v, i);
             if (!json_object_is_type(l, json_type_string)) {
-                rc = errf(err, errlen, TASK_EFORMAT, "adapter.json: labels[%zu] is not a string", i);
+                rc =
+                    errf(err, errlen, TASK_EFORMAT, "adapter.json: labels[%zu] is not a string", i);
                 goto fail;
             }
             if (!(h->labels[i] = task_strdup(json_object_get_string(l)))) {
@@ -381,7 +375,8 @@ int task_head_load_mem(const char *json, size_t json_len, const uint8_t *stb, si
         else if (strcmp(pool, "pooler") == 0)
             h->pool = TASK_HPOOL_POOLER;
         else {
-            rc = errf(err, errlen, TASK_EFORMAT, "adapter.json: pooling must be cls, mean or pooler");
+            rc = errf(err, errlen, TASK_EFORMAT,
+                      "adapter.json: pooling must be cls, mean or pooler");
             goto fail;
         }
     }
@@ -444,7 +439,8 @@ int task_head_load_mem(const char *json, size_t json_len, const uint8_t *stb, si
         else if (strcmp(act, "relu") == 0)
             h->act = TASK_ACT_RELU;
         else {
-            rc = errf(err, errlen, TASK_EFORMAT, "adapter.json: activation must be tanh, gelu or relu");
+            rc = errf(err, errlen, TASK_EFORMAT,
+                      "adapter.json: activation must be tanh, gelu or relu");
             goto fail;
         }
     }
@@ -472,9 +468,8 @@ int task_head_load_mem(const char *json, size_t json_len, const uint8_t *stb, si
         goto fail;
     h->n_out = n_out;
     if (h->kind != TASK_QA && h->n_labels != h->n_out) {
-        rc = errf(err, errlen, TASK_EFORMAT,
-                  "adapter %s: %zu labels but the head has %zu outputs", h->name, h->n_labels,
-                  h->n_out);
+        rc = errf(err, errlen, TASK_EFORMAT, "adapter %s: %zu labels but the head has %zu outputs",
+                  h->name, h->n_labels, h->n_out);
         goto fail;
     }
     if (h->n_layers > 1) {
@@ -502,8 +497,7 @@ fail:
 }
 
 int task_head_load_dir(const char *dir, const struct eng_model *model, struct task_head **out,
-                       char *err, size_t errlen)
-{
+                       char *err, size_t errlen) {
     char path[4096];
     uint8_t *js = NULL, *st = NULL;
     size_t js_len = 0, st_len = 0;
@@ -526,8 +520,7 @@ done:
 }
 
 static int ckpt_tensor(const struct eng_model *model, const char *name, size_t rows, size_t cols,
-                       float **out, char *err, size_t errlen)
-{
+                       float **out, char *err, size_t errlen) {
     int64_t shape[4];
     int nd;
     if (eng_model_tensor_f32(model, name, out, shape, &nd) != ENG_OK)
@@ -543,8 +536,7 @@ static int ckpt_tensor(const struct eng_model *model, const char *name, size_t r
 }
 
 int task_head_from_checkpoint(const struct eng_model *model, struct task_head **out, char *err,
-                              size_t errlen)
-{
+                              size_t errlen) {
     const struct eng_model_info *info = eng_model_get_info(model);
     struct task_head *h = calloc(1, sizeof(*h));
     int rc = TASK_ENOMEM;
@@ -633,8 +625,7 @@ fail:
     return rc;
 }
 
-int task_head_builtin(enum task_kind kind, struct task_head **out)
-{
+int task_head_builtin(enum task_kind kind, struct task_head **out) {
     struct task_head *h = calloc(1, sizeof(*h));
     if (!h)
         return TASK_ENOMEM;

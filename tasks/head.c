@@ -12,14 +12,12 @@
 
 #include "tasks/task_impl.h"
 
-size_t task_head_scratch(const struct task_head *h, size_t n)
-{
+size_t task_head_scratch(const struct task_head *h, size_t n) {
     size_t d = h->d_model;
     return n * d + n * (h->d_hidden ? h->d_hidden : 1) + 3 * d + 16;
 }
 
-static void activate(float *x, size_t n, enum task_head_act act)
-{
+static void activate(float *x, size_t n, enum task_head_act act) {
     for (size_t i = 0; i < n; i++) {
         float v = x[i];
         switch (act) {
@@ -37,12 +35,11 @@ static void activate(float *x, size_t n, enum task_head_act act)
 }
 
 int task_head_apply(const struct task_head *h, const struct task_hidden *hid, size_t n,
-                    int n_model_layers, enum task_pooling pooling, float *scratch, float *out)
-{
+                    int n_model_layers, enum task_pooling pooling, float *scratch, float *out) {
     size_t d = h->d_model;
-    const float *x = hid->last; /* (n, d) */
-    float *buf = scratch;       /* (n, d) */
-    float *mid = buf + n * d;   /* (n, d_hidden) */
+    const float *x = hid->last;                             /* (n, d) */
+    float *buf = scratch;                                   /* (n, d) */
+    float *mid = buf + n * d;                               /* (n, d_hidden) */
     float *vec = mid + n * (h->d_hidden ? h->d_hidden : 1); /* (3 d) */
     if (n == 0)
         return TASK_EINVAL;

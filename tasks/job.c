@@ -92,15 +92,13 @@ struct resp_impl {
     struct task_adapter_set *set;
 };
 
-static uint64_t now_us(void)
-{
+static uint64_t now_us(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-static int errf(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
+static int errf(char *err, size_t errlen, int rc, const char *fmt, ...) {
     if (err && errlen) {
         va_list ap;
         va_start(ap, fmt);
@@ -110,8 +108,7 @@ static int errf(char *err, size_t errlen, int rc, const char *fmt, ...)
     return rc;
 }
 
-static void text_fail(struct text_st *t, int status, const char *fmt, ...)
-{
+static void text_fail(struct text_st *t, int status, const char *fmt, ...) {
     char buf[256];
     va_list ap;
     va_start(ap, fmt);
@@ -122,8 +119,7 @@ static void text_fail(struct text_st *t, int status, const char *fmt, ...)
     t->message = task_strdup(buf);
 }
 
-static uint64_t hash_seq(const int32_t *ids, const int32_t *types, size_t n)
-{
+static uint64_t hash_seq(const int32_t *ids, const int32_t *types, size_t n) {
     uint64_t h = 1469598103934665603ull; /* FNV-1a over the 32-bit values */
     for (size_t i = 0; i < n; i++) {
         h = (h ^ (uint32_t)ids[i]) * 1099511628211ull;
@@ -132,8 +128,7 @@ static uint64_t hash_seq(const int32_t *ids, const int32_t *types, size_t n)
     return h ^ n;
 }
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
+static int grow(void **p, size_t *cap, size_t need, size_t elem) {
     if (need <= *cap)
         return TASK_OK;
     size_t nc = *cap ? *cap : 64;
@@ -147,8 +142,7 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem)
     return TASK_OK;
 }
 
-static int rehash(struct task_job *j, size_t cap)
-{
+static int rehash(struct task_job *j, size_t cap) {
     size_t *t = calloc(cap, sizeof(size_t));
     if (!t)
         return TASK_ENOMEM;
@@ -166,8 +160,7 @@ static int rehash(struct task_job *j, size_t cap)
 
 /* Register a unit needing the sequence pre + content + suf (built into tmp). */
 static int add_unit(struct task_job *j, size_t req, size_t text, size_t win, const int32_t *ids,
-                    const int32_t *types, size_t n)
-{
+                    const int32_t *types, size_t n) {
     int rc;
     if ((j->n_seqs + 1) * 2 > j->hcap && (rc = rehash(j, j->hcap ? j->hcap * 2 : 256)) != TASK_OK)
         return rc;
@@ -213,8 +206,7 @@ static int add_unit(struct task_job *j, size_t req, size_t text, size_t win, con
 
 /* Sequence of window w of text t: pre + content[a, b) + suf, into tmp buffers. */
 static int add_window(struct task_job *j, size_t r, size_t ti, size_t w, int32_t *tmp,
-                      int32_t *tmp_t)
-{
+                      int32_t *tmp_t) {
     struct text_st *t = &j->reqs[r].texts[ti];
     struct task_window win = t->wins[w];
     size_t n = 0;
@@ -232,8 +224,7 @@ static int add_window(struct task_job *j, size_t r, size_t ti, size_t w, int32_t
     return add_unit(j, r, ti, w, tmp, tmp_t, n);
 }
 
-static struct tok_encode_params enc_params(void)
-{
+static struct tok_encode_params enc_params(void) {
     struct tok_encode_params p = tok_encode_params_default();
     p.add_special_tokens = true;
     p.use_file_truncation = false;
@@ -241,8 +232,7 @@ static struct tok_encode_params enc_params(void)
     return p;
 }
 
-static int tok_to_task(int trc)
-{
+static int tok_to_task(int trc) {
     if (trc == TOK_ENOMEM)
         return TASK_ENOMEM;
     if (trc == TOK_EUTF8 || trc == TOK_EINVAL)
@@ -254,8 +244,7 @@ static int tok_to_task(int trc)
 
 /* Copy the enc tokens [a, b) (ids, type ids) into a malloc'd pair of arrays. */
 static int copy_ids(const struct tok_encoding *e, const size_t *idx, size_t n, int32_t **ids,
-                    int32_t **types)
-{
+                    int32_t **types) {
     *ids = malloc((n ? n : 1) * 4);
     *types = malloc((n ? n : 1) * 4);
     if (!*ids || !*types)
@@ -268,15 +257,15 @@ static int copy_ids(const struct tok_encoding *e, const size_t *idx, size_t n, i
 }
 
 /* Single-text split: leading and trailing post-processor tokens around the content. */
-static int split_single(struct text_st *t)
-{
+static int split_single(struct text_st *t) {
     const struct tok_encoding *e = t->enc;
     size_t a = 0, b = e->n_tokens;
     while (a < b && e->special_mask[a])
         a++;
     while (b > a && e->special_mask[b - 1])
         b--;
-    size_t *pre = malloc((a + 1) * sizeof(size_t)), *suf = malloc((e->n_tokens - b + 1) * sizeof(size_t));
+    size_t *pre = malloc((a + 1) * sizeof(size_t)),
+           *suf = malloc((e->n_tokens - b + 1) * sizeof(size_t));
     t->content = malloc(((b - a) + 1) * sizeof(size_t));
     int rc = TASK_ENOMEM;
     if (!pre || !suf || !t->content)
@@ -300,8 +289,7 @@ done:
 }
 
 static int prep_windows(struct task_job *j, size_t r, size_t ti, size_t width, size_t stride,
-                        size_t max_windows)
-{
+                        size_t max_windows) {
     struct text_st *t = &j->reqs[r].texts[ti];
     size_t n = task_windows_plan(t->n_content, width, stride, NULL);
     if (max_windows && n > max_windows) {
@@ -309,8 +297,8 @@ static int prep_windows(struct task_job *j, size_t r, size_t ti, size_t width, s
         t->truncated = true;
     }
     t->wins = malloc(n * sizeof(*t->wins));
-    struct task_window *all = malloc(task_windows_plan(t->n_content, width, stride, NULL) *
-                                     sizeof(*all));
+    struct task_window *all =
+        malloc(task_windows_plan(t->n_content, width, stride, NULL) * sizeof(*all));
     int32_t *tmp = malloc((width + t->n_pre + t->n_suf) * 4 * 2);
     int rc = TASK_ENOMEM;
     if (!t->wins || !all || !tmp)
@@ -330,8 +318,7 @@ done:
     return rc;
 }
 
-static int prep_text(struct task_job *j, size_t r, size_t ti)
-{
+static int prep_text(struct task_job *j, size_t r, size_t ti) {
     struct req_st *rs = &j->reqs[r];
     const struct task_request *q = &rs->req;
     struct text_st *t = &rs->texts[ti];
@@ -360,7 +347,8 @@ static int prep_text(struct task_job *j, size_t r, size_t ti)
         }
         trc = tok_encode(tok, question, qlen, t->text, t->len, &p, &t->enc, &bad);
         if (trc != TOK_OK) {
-            text_fail(t, tok_to_task(trc), "cannot tokenize: %s (byte %zu)", tok_strerror(trc), bad);
+            text_fail(t, tok_to_task(trc), "cannot tokenize: %s (byte %zu)", tok_strerror(trc),
+                      bad);
             return trc == TOK_ENOMEM ? TASK_ENOMEM : TASK_OK;
         }
         const struct tok_encoding *e = t->enc;
@@ -516,8 +504,7 @@ static int prep_text(struct task_job *j, size_t r, size_t ti)
     }
 }
 
-static int check_opts(const struct task_request *q, char *err, size_t errlen)
-{
+static int check_opts(const struct task_request *q, char *err, size_t errlen) {
     if (q->n_texts > 0 && !q->texts)
         return errf(err, errlen, TASK_EINVAL, "texts is NULL");
     switch (q->kind) {
@@ -548,8 +535,7 @@ static int check_opts(const struct task_request *q, char *err, size_t errlen)
     return errf(err, errlen, TASK_EINVAL, "unknown task kind");
 }
 
-void task_job_free(struct task_job *j)
-{
+void task_job_free(struct task_job *j) {
     if (!j)
         return;
     for (size_t r = 0; r < j->n_reqs; r++) {
@@ -585,8 +571,7 @@ void task_job_free(struct task_job *j)
 }
 
 int task_job_prepare(const struct task_runtime *rt, const struct task_request *reqs, size_t n_reqs,
-                     struct task_job **out, char *err, size_t errlen)
-{
+                     struct task_job **out, char *err, size_t errlen) {
     uint64_t t0 = now_us();
     struct task_job *j = calloc(1, sizeof(*j));
     if (!j)
@@ -633,25 +618,17 @@ fail:
     return rc;
 }
 
-size_t task_job_n_seqs(const struct task_job *j)
-{
-    return j->n_seqs;
-}
+size_t task_job_n_seqs(const struct task_job *j) { return j->n_seqs; }
 
-void task_job_get_seq(const struct task_job *j, size_t i, struct task_seq *out)
-{
+void task_job_get_seq(const struct task_job *j, size_t i, struct task_seq *out) {
     const struct seq *s = &j->seqs[i];
     *out = (struct task_seq){s->len, j->ids + s->off, j->types + s->off};
 }
 
-unsigned task_job_want(const struct task_job *j)
-{
-    return j->want;
-}
+unsigned task_job_want(const struct task_job *j) { return j->want; }
 
 int task_job_consume(struct task_job *j, size_t i, const float *last, const float *all_layers,
-                     size_t layer_stride)
-{
+                     size_t layer_stride) {
     if (i >= j->n_seqs || !last)
         return TASK_EINVAL;
     uint64_t t0 = now_us();
@@ -682,8 +659,8 @@ int task_job_consume(struct task_job *j, size_t i, const float *last, const floa
         if (!(un->out = malloc(rows * cols * sizeof(float))))
             return TASK_ENOMEM;
         un->n_rows = rows;
-        enum task_pooling pool = rs->req.kind == TASK_EMBED ? rs->req.opts.embed.pooling
-                                                           : TASK_POOL_MEAN;
+        enum task_pooling pool =
+            rs->req.kind == TASK_EMBED ? rs->req.opts.embed.pooling : TASK_POOL_MEAN;
         int rc = task_head_apply(h, &hid, s->len, j->info->n_layers, pool, j->scratch, un->out);
         if (rc != TASK_OK)
             return rc;
@@ -693,8 +670,7 @@ int task_job_consume(struct task_job *j, size_t i, const float *last, const floa
     return TASK_OK;
 }
 
-int task_job_unit_seq(const struct task_job *j, size_t req, size_t text, size_t win, size_t *seq)
-{
+int task_job_unit_seq(const struct task_job *j, size_t req, size_t text, size_t win, size_t *seq) {
     if (req >= j->n_reqs || text >= j->reqs[req].req.n_texts)
         return TASK_EINVAL;
     const struct text_st *t = &j->reqs[req].texts[text];
@@ -705,8 +681,7 @@ int task_job_unit_seq(const struct task_job *j, size_t req, size_t text, size_t 
 }
 
 int task_job_unit_output(const struct task_job *j, size_t req, size_t text, size_t win,
-                         const float **out, size_t *n_rows, size_t *n_cols)
-{
+                         const float **out, size_t *n_rows, size_t *n_cols) {
     if (req >= j->n_reqs || text >= j->reqs[req].req.n_texts)
         return TASK_EINVAL;
     const struct text_st *t = &j->reqs[req].texts[text];
@@ -716,16 +691,15 @@ int task_job_unit_output(const struct task_job *j, size_t req, size_t text, size
     const struct task_head *h = j->reqs[req].head;
     *out = u->out;
     *n_rows = u->n_rows;
-    *n_cols = (h->kind == TASK_EMBED || h->kind == TASK_SUMMARIZE) ? (size_t)j->info->d_model
-                                                                   : h->n_out;
+    *n_cols =
+        (h->kind == TASK_EMBED || h->kind == TASK_SUMMARIZE) ? (size_t)j->info->d_model : h->n_out;
     return TASK_OK;
 }
 
 /* ---- finish ---- */
 
 static int finish_classify(struct task_job *j, struct req_st *rs, struct text_st *t,
-                           struct task_result *res)
-{
+                           struct task_result *res) {
     const struct task_head *h = rs->head;
     const struct unit *u = &j->units[t->first_unit];
     size_t n = h->n_out;
@@ -754,8 +728,7 @@ done:
 }
 
 static int join_slice(void *ud, const char *const *words, size_t n, struct task_span span,
-                      char **out)
-{
+                      char **out) {
     (void)words;
     (void)n;
     const char *text = ud;
@@ -764,18 +737,21 @@ static int join_slice(void *ud, const char *const *words, size_t n, struct task_
 }
 
 static int finish_ner(struct task_job *j, struct req_st *rs, struct text_st *t,
-                      struct task_result *res)
-{
+                      struct task_result *res) {
     const struct task_head *h = rs->head;
     const struct task_ner_opts *o = &rs->req.opts.ner;
     const struct tok_encoding *e = t->enc;
     const struct tok_tokenizer *tok = task_runtime_tokenizer(j->rt);
     int32_t unk = tok_special_id(tok, TOK_SPECIAL_UNK);
     bool wp = task_runtime_wordpiece(j->rt);
-    struct task_ner_cfg cfg = {
-        .labels = (const char *const *)h->labels, .n_labels = h->n_labels,
-        .aggregation = o->aggregation, .scheme = h->scheme, .ignore = o->ignore_labels,
-        .n_ignore = o->n_ignore, .join = wp ? NULL : join_slice, .join_ud = (void *)(uintptr_t)t->text};
+    struct task_ner_cfg cfg = {.labels = (const char *const *)h->labels,
+                               .n_labels = h->n_labels,
+                               .aggregation = o->aggregation,
+                               .scheme = h->scheme,
+                               .ignore = o->ignore_labels,
+                               .n_ignore = o->n_ignore,
+                               .join = wp ? NULL : join_slice,
+                               .join_ud = (void *)(uintptr_t)t->text};
     struct task_entity *ents = NULL;
     size_t n_ents = 0, cap = 0;
     size_t width = t->wins[0].end - t->wins[0].start;
@@ -833,8 +809,7 @@ done:
     return rc;
 }
 
-static int cmp_answer(const void *a, const void *b)
-{
+static int cmp_answer(const void *a, const void *b) {
     const struct task_answer *x = a, *y = b;
     if (x->score != y->score)
         return x->score > y->score ? -1 : 1;
@@ -843,8 +818,7 @@ static int cmp_answer(const void *a, const void *b)
 }
 
 static int finish_qa(struct task_job *j, struct req_st *rs, struct text_st *t,
-                     struct task_result *res)
-{
+                     struct task_result *res) {
     const struct task_qa_opts *o = &rs->req.opts.qa;
     const struct tok_encoding *e = t->enc;
     int32_t cls = tok_special_id(task_runtime_tokenizer(j->rt), TOK_SPECIAL_CLS);
@@ -934,8 +908,7 @@ done:
 }
 
 static int finish_summarize(struct task_job *j, struct req_st *rs, struct text_st *t,
-                            struct task_result *res)
-{
+                            struct task_result *res) {
     const struct task_summarize_opts *o = &rs->req.opts.summarize;
     size_t d = (size_t)j->info->d_model, n = t->n_sents;
     size_t k = task_summary_count(n, o->max_sentences, o->ratio);
@@ -965,8 +938,7 @@ done:
 }
 
 static int finish_embed(struct task_job *j, struct req_st *rs, struct text_st *t,
-                        struct task_result *res)
-{
+                        struct task_result *res) {
     size_t d = (size_t)j->info->d_model;
     float *v = calloc(d, sizeof(float));
     if (!v)
@@ -999,8 +971,7 @@ static int finish_embed(struct task_job *j, struct req_st *rs, struct text_st *t
     return TASK_OK;
 }
 
-static void result_free(enum task_kind kind, struct task_result *r)
-{
+static void result_free(enum task_kind kind, struct task_result *r) {
     free(r->message);
     switch (kind) {
     case TASK_CLASSIFY:
@@ -1024,8 +995,7 @@ static void result_free(enum task_kind kind, struct task_result *r)
     }
 }
 
-void task_response_free(struct task_response *resp)
-{
+void task_response_free(struct task_response *resp) {
     if (!resp)
         return;
     struct resp_impl *ri = (struct resp_impl *)resp;
@@ -1036,8 +1006,7 @@ void task_response_free(struct task_response *resp)
     free(ri);
 }
 
-int task_job_finish(struct task_job *j, struct task_response **outs, char *err, size_t errlen)
-{
+int task_job_finish(struct task_job *j, struct task_response **outs, char *err, size_t errlen) {
     uint64_t t0 = now_us();
     for (size_t s = 0; s < j->n_seqs; s++)
         if (!j->seqs[s].consumed)
@@ -1076,11 +1045,21 @@ int task_job_finish(struct task_job *j, struct task_response **outs, char *err, 
                 continue;
             }
             switch (rs->req.kind) {
-            case TASK_CLASSIFY: rc = finish_classify(j, rs, t, res); break;
-            case TASK_NER: rc = finish_ner(j, rs, t, res); break;
-            case TASK_QA: rc = finish_qa(j, rs, t, res); break;
-            case TASK_SUMMARIZE: rc = finish_summarize(j, rs, t, res); break;
-            case TASK_EMBED: rc = finish_embed(j, rs, t, res); break;
+            case TASK_CLASSIFY:
+                rc = finish_classify(j, rs, t, res);
+                break;
+            case TASK_NER:
+                rc = finish_ner(j, rs, t, res);
+                break;
+            case TASK_QA:
+                rc = finish_qa(j, rs, t, res);
+                break;
+            case TASK_SUMMARIZE:
+                rc = finish_summarize(j, rs, t, res);
+                break;
+            case TASK_EMBED:
+                rc = finish_embed(j, rs, t, res);
+                break;
             }
             if (rc != TASK_OK) {
                 errf(err, errlen, rc, "decoding text %zu: %s", i, task_strerror(rc));
@@ -1102,8 +1081,7 @@ fail:
     return rc;
 }
 
-int task_job_run(struct task_job *j, struct task_worker *w, char *err, size_t errlen)
-{
+int task_job_run(struct task_job *j, struct task_worker *w, char *err, size_t errlen) {
     size_t cap = task_worker_max_tokens(w), d = (size_t)j->info->d_model;
     struct eng_ctx *ctx = task_worker_ctx(w);
     int rc = TASK_OK;
@@ -1128,8 +1106,7 @@ int task_job_run(struct task_job *j, struct task_worker *w, char *err, size_t er
                       j->seqs[s0].len);
             break;
         }
-        struct eng_batch b = {s1 - s0, lens, j->ids + j->seqs[s0].off,
-                              j->types + j->seqs[s0].off};
+        struct eng_batch b = {s1 - s0, lens, j->ids + j->seqs[s0].off, j->types + j->seqs[s0].off};
         struct eng_output o;
         uint64_t t0 = now_us();
         int erc = eng_ctx_forward(ctx, &b, j->want, &o);
@@ -1157,8 +1134,7 @@ int task_job_run(struct task_job *j, struct task_worker *w, char *err, size_t er
 
 int task_run_multi(const struct task_runtime *rt, struct task_worker *w,
                    const struct task_request *reqs, size_t n_reqs, struct task_response **outs,
-                   char *err, size_t errlen)
-{
+                   char *err, size_t errlen) {
     struct task_job *j = NULL;
     int rc = task_job_prepare(rt, reqs, n_reqs, &j, err, errlen);
     if (rc != TASK_OK)
@@ -1171,7 +1147,6 @@ int task_run_multi(const struct task_runtime *rt, struct task_worker *w,
 }
 
 int task_run(const struct task_runtime *rt, struct task_worker *w, const struct task_request *req,
-             struct task_response **out, char *err, size_t errlen)
-{
+             struct task_response **out, char *err, size_t errlen) {
     return task_run_multi(rt, w, req, 1, out, err, errlen);
 }

@@ -5,8 +5,7 @@
 
 #include "tasks/task_impl.h"
 
-void task_softmax(float *x, size_t n)
-{
+void task_softmax(float *x, size_t n) {
     if (n == 0)
         return;
     float mx = x[0];
@@ -23,8 +22,7 @@ void task_softmax(float *x, size_t n)
         x[i] = (float)(x[i] / sum);
 }
 
-void task_sigmoid(float *x, size_t n)
-{
+void task_sigmoid(float *x, size_t n) {
     for (size_t i = 0; i < n; i++) {
         /* Two branches so exp never overflows. */
         if (x[i] >= 0.0f) {
@@ -36,8 +34,7 @@ void task_sigmoid(float *x, size_t n)
     }
 }
 
-size_t task_argmax(const float *x, size_t n)
-{
+size_t task_argmax(const float *x, size_t n) {
     size_t best = 0;
     for (size_t i = 1; i < n; i++)
         if (x[i] > x[best])
@@ -45,8 +42,7 @@ size_t task_argmax(const float *x, size_t n)
     return best;
 }
 
-size_t task_top_k(const float *scores, size_t n, size_t k, size_t *idx)
-{
+size_t task_top_k(const float *scores, size_t n, size_t k, size_t *idx) {
     if (k > n)
         k = n;
     /* Insertion into a sorted prefix: n is a label count, small. */
@@ -67,16 +63,14 @@ size_t task_top_k(const float *scores, size_t n, size_t k, size_t *idx)
     return m;
 }
 
-float task_dot(const float *a, const float *b, size_t n)
-{
+float task_dot(const float *a, const float *b, size_t n) {
     double s = 0.0;
     for (size_t i = 0; i < n; i++)
         s += (double)a[i] * b[i];
     return (float)s;
 }
 
-void task_l2_normalize(float *x, size_t n)
-{
+void task_l2_normalize(float *x, size_t n) {
     double s = 0.0;
     for (size_t i = 0; i < n; i++)
         s += (double)x[i] * x[i];
@@ -87,8 +81,7 @@ void task_l2_normalize(float *x, size_t n)
         x[i] *= inv;
 }
 
-char *task_strndup(const char *s, size_t n)
-{
+char *task_strndup(const char *s, size_t n) {
     char *p = malloc(n + 1);
     if (!p)
         return NULL;
@@ -98,13 +91,9 @@ char *task_strndup(const char *s, size_t n)
     return p;
 }
 
-char *task_strdup(const char *s)
-{
-    return task_strndup(s, strlen(s));
-}
+char *task_strdup(const char *s) { return task_strndup(s, strlen(s)); }
 
-size_t task_utf8_count(const char *s, size_t n)
-{
+size_t task_utf8_count(const char *s, size_t n) {
     size_t c = 0;
     for (size_t i = 0; i < n; i++)
         if (((unsigned char)s[i] & 0xC0) != 0x80)
@@ -112,8 +101,7 @@ size_t task_utf8_count(const char *s, size_t n)
     return c;
 }
 
-size_t task_windows_plan(size_t n, size_t width, size_t stride, struct task_window *out)
-{
+size_t task_windows_plan(size_t n, size_t width, size_t stride, struct task_window *out) {
     if (width == 0)
         return 0;
     if (stride >= width)

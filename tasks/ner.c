@@ -23,8 +23,7 @@ struct went { /* one token or word entity before grouping */
 };
 
 bool task_ner_is_subword(const char *text, size_t text_len, const char *token, size_t tok_start,
-                         size_t tok_end, bool word_aware)
-{
+                         size_t tok_end, bool word_aware) {
     if (word_aware)
         return task_utf8_count(token, strlen(token)) !=
                task_utf8_count(text + tok_start, tok_end - tok_start);
@@ -38,8 +37,7 @@ bool task_ner_is_subword(const char *text, size_t text_len, const char *token, s
     return true;
 }
 
-static int join_wordpiece(const char *const *words, size_t n, char **out)
-{
+static int join_wordpiece(const char *const *words, size_t n, char **out) {
     size_t len = 0;
     for (size_t i = 0; i < n; i++)
         len += strlen(words[i]) + 1;
@@ -73,16 +71,14 @@ static int join_wordpiece(const char *const *words, size_t n, char **out)
 }
 
 static int join(const struct task_ner_cfg *cfg, const char *const *words, size_t n,
-                struct task_span span, char **out)
-{
+                struct task_span span, char **out) {
     if (cfg->join)
         return cfg->join(cfg->join_ud, words, n, span, out);
     return join_wordpiece(words, n, out);
 }
 
 /* HF get_tag, plus BIOES's S-/E-. */
-static char get_tag(const char *label, enum task_scheme scheme, const char **tag)
-{
+static char get_tag(const char *label, enum task_scheme scheme, const char **tag) {
     if (label[0] && label[1] == '-') {
         char c = label[0];
         if (c == 'B' || c == 'I' || (scheme == TASK_SCHEME_BIOES && (c == 'S' || c == 'E'))) {
@@ -94,8 +90,7 @@ static char get_tag(const char *label, enum task_scheme scheme, const char **tag
     return 'I';
 }
 
-static bool ignored(const struct task_ner_cfg *cfg, const char *name)
-{
+static bool ignored(const struct task_ner_cfg *cfg, const char *name) {
     if (cfg->n_ignore == 0 || !cfg->ignore)
         return strcmp(name, "O") == 0;
     for (size_t i = 0; i < cfg->n_ignore; i++)
@@ -104,8 +99,7 @@ static bool ignored(const struct task_ner_cfg *cfg, const char *name)
     return false;
 }
 
-static int push(struct task_entity **ents, size_t *n, size_t *cap, struct task_entity e)
-{
+static int push(struct task_entity **ents, size_t *n, size_t *cap, struct task_entity e) {
     if (*n == *cap) {
         size_t nc = *cap ? *cap * 2 : 16;
         struct task_entity *p = realloc(*ents, nc * sizeof(*p));
@@ -119,9 +113,8 @@ static int push(struct task_entity **ents, size_t *n, size_t *cap, struct task_e
 }
 
 /* HF aggregate_word over toks[0..n). */
-static int aggregate_word(const struct task_ner_token *toks, size_t n, const struct task_ner_cfg *cfg,
-                          struct went *w)
-{
+static int aggregate_word(const struct task_ner_token *toks, size_t n,
+                          const struct task_ner_cfg *cfg, struct went *w) {
     size_t nl = cfg->n_labels;
     if (cfg->aggregation == TASK_AGG_FIRST) {
         w->label = task_argmax(toks[0].scores, nl);
@@ -167,8 +160,7 @@ static int aggregate_word(const struct task_ner_token *toks, size_t n, const str
 
 /* HF group_sub_entities over wents[0..n). */
 static int group(const struct went *we, size_t n, const struct task_ner_cfg *cfg,
-                 struct task_entity *out)
-{
+                 struct task_entity *out) {
     const char *label = cfg->labels[we[0].label];
     const char *dash = strchr(label, '-');
     const char *type = dash ? dash + 1 : label; /* split("-", 1)[-1] */
@@ -195,9 +187,9 @@ static int group(const struct went *we, size_t n, const struct task_ner_cfg *cfg
     return rc;
 }
 
-int task_ner_decode(const struct task_ner_token *toks, size_t n_toks, const struct task_ner_cfg *cfg,
-                    struct task_entity **ents, size_t *n_ents, size_t *cap)
-{
+int task_ner_decode(const struct task_ner_token *toks, size_t n_toks,
+                    const struct task_ner_cfg *cfg, struct task_entity **ents, size_t *n_ents,
+                    size_t *cap) {
     if (n_toks == 0)
         return TASK_OK;
     if (cfg->n_labels == 0 || !cfg->labels)
@@ -291,16 +283,14 @@ done:
     return rc;
 }
 
-static int cmp_start(const void *a, const void *b)
-{
+static int cmp_start(const void *a, const void *b) {
     const struct task_entity *x = a, *y = b;
     if (x->span.start != y->span.start)
         return x->span.start < y->span.start ? -1 : 1;
     return 0;
 }
 
-void task_ner_merge_overlapping(struct task_entity *ents, size_t *n)
-{
+void task_ner_merge_overlapping(struct task_entity *ents, size_t *n) {
     if (*n == 0)
         return;
     /* Python's sort is stable; qsort is not, so break ties by original position:
@@ -338,8 +328,7 @@ void task_ner_merge_overlapping(struct task_entity *ents, size_t *n)
     *n = out;
 }
 
-void task_entities_free(struct task_entity *ents, size_t n)
-{
+void task_entities_free(struct task_entity *ents, size_t n) {
     if (!ents)
         return;
     for (size_t i = 0; i < n; i++) {

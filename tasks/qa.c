@@ -15,8 +15,7 @@
 #include "tasks/task_impl.h"
 
 /* Insert c into the sorted (best first) list of at most k entries, one per (s, e). */
-static void insert(struct task_qa_cand *list, size_t *n, size_t k, struct task_qa_cand c)
-{
+static void insert(struct task_qa_cand *list, size_t *n, size_t k, struct task_qa_cand c) {
     /* Full list and not better than the worst: cannot enter, and any stored copy of
      * the same span already scores at least as much. */
     if (*n == k && c.score <= list[k - 1].score)
@@ -45,8 +44,7 @@ static void insert(struct task_qa_cand *list, size_t *n, size_t k, struct task_q
 
 int task_qa_select(const struct task_qa_window *wins, size_t n_wins, size_t top_k,
                    size_t max_answer_len, float *min_null, struct task_qa_cand *cands,
-                   size_t *n_cands)
-{
+                   size_t *n_cands) {
     *n_cands = 0;
     if (top_k == 0 || max_answer_len == 0)
         return TASK_EINVAL;

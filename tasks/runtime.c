@@ -33,8 +33,7 @@ struct task_worker {
     size_t max_tokens;
 };
 
-static int errf(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
+static int errf(char *err, size_t errlen, int rc, const char *fmt, ...) {
     if (err && errlen) {
         va_list ap;
         va_start(ap, fmt);
@@ -44,36 +43,48 @@ static int errf(char *err, size_t errlen, int rc, const char *fmt, ...)
     return rc;
 }
 
-const char *task_strerror(int status)
-{
+const char *task_strerror(int status) {
     switch (status) {
-    case TASK_OK: return "ok";
-    case TASK_ENOMEM: return "out of memory";
-    case TASK_EINVAL: return "invalid argument";
-    case TASK_ENOTFOUND: return "adapter not found";
-    case TASK_EUNIMPL: return "not available for this model or adapter";
-    case TASK_ELIMIT: return "limit exceeded";
-    case TASK_EIO: return "file unreadable";
-    case TASK_EFORMAT: return "file malformed or inconsistent";
-    case TASK_EINTERNAL: return "internal error";
-    default: return "unknown status";
+    case TASK_OK:
+        return "ok";
+    case TASK_ENOMEM:
+        return "out of memory";
+    case TASK_EINVAL:
+        return "invalid argument";
+    case TASK_ENOTFOUND:
+        return "adapter not found";
+    case TASK_EUNIMPL:
+        return "not available for this model or adapter";
+    case TASK_ELIMIT:
+        return "limit exceeded";
+    case TASK_EIO:
+        return "file unreadable";
+    case TASK_EFORMAT:
+        return "file malformed or inconsistent";
+    case TASK_EINTERNAL:
+        return "internal error";
+    default:
+        return "unknown status";
     }
 }
 
-const char *task_kind_name(enum task_kind kind)
-{
+const char *task_kind_name(enum task_kind kind) {
     switch (kind) {
-    case TASK_CLASSIFY: return "classify";
-    case TASK_NER: return "ner";
-    case TASK_QA: return "qa";
-    case TASK_SUMMARIZE: return "summarize";
-    case TASK_EMBED: return "embed";
+    case TASK_CLASSIFY:
+        return "classify";
+    case TASK_NER:
+        return "ner";
+    case TASK_QA:
+        return "qa";
+    case TASK_SUMMARIZE:
+        return "summarize";
+    case TASK_EMBED:
+        return "embed";
     }
     return "unknown";
 }
 
-static void set_free(struct task_adapter_set *s)
-{
+static void set_free(struct task_adapter_set *s) {
     if (!s)
         return;
     for (size_t i = 0; i < s->n; i++)
@@ -83,8 +94,7 @@ static void set_free(struct task_adapter_set *s)
     free(s);
 }
 
-static int set_add(struct task_adapter_set *s, struct task_head *h, char *err, size_t errlen)
-{
+static int set_add(struct task_adapter_set *s, struct task_head *h, char *err, size_t errlen) {
     for (size_t i = 0; i < s->n; i++) {
         if (strcmp(s->heads[i]->name, h->name) == 0) {
             int rc = errf(err, errlen, TASK_EFORMAT, "two adapters are named \"%s\" (%s, %s)",
@@ -103,14 +113,12 @@ static int set_add(struct task_adapter_set *s, struct task_head *h, char *err, s
     return TASK_OK;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
+static int cmp_str(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 static int set_build(const struct task_runtime *rt, struct task_adapter_set **out, char *err,
-                     size_t errlen)
-{
+                     size_t errlen) {
     const struct eng_model_info *info = eng_model_get_info(rt->model);
     struct task_adapter_set *s = calloc(1, sizeof(*s));
     char **names = NULL;
@@ -130,7 +138,8 @@ static int set_build(const struct task_runtime *rt, struct task_adapter_set **ou
     if (rt->adapters_dir) {
         d = opendir(rt->adapters_dir);
         if (!d) {
-            rc = errf(err, errlen, TASK_EIO, "%s: cannot open adapters directory", rt->adapters_dir);
+            rc =
+                errf(err, errlen, TASK_EIO, "%s: cannot open adapters directory", rt->adapters_dir);
             goto fail;
         }
         struct dirent *e;
@@ -191,8 +200,7 @@ fail:
 }
 
 int task_runtime_open(const struct task_runtime_params *params, struct task_runtime **out,
-                      char *err, size_t errlen)
-{
+                      char *err, size_t errlen) {
     if (!params || !params->model_dir)
         return errf(err, errlen, TASK_EINVAL, "model_dir is required");
     struct task_runtime *rt = calloc(1, sizeof(*rt));
@@ -227,8 +235,7 @@ fail:
     return rc;
 }
 
-void task_runtime_free(struct task_runtime *rt)
-{
+void task_runtime_free(struct task_runtime *rt) {
     if (!rt)
         return;
     set_free(rt->cur);
@@ -240,14 +247,12 @@ void task_runtime_free(struct task_runtime *rt)
     free(rt);
 }
 
-static void release_locked(struct task_adapter_set *s)
-{
+static void release_locked(struct task_adapter_set *s) {
     if (s && --s->refs == 0)
         set_free(s);
 }
 
-int task_runtime_reload_adapters(struct task_runtime *rt, char *err, size_t errlen)
-{
+int task_runtime_reload_adapters(struct task_runtime *rt, char *err, size_t errlen) {
     struct task_adapter_set *s;
     int rc = set_build(rt, &s, err, errlen);
     if (rc != TASK_OK)
@@ -260,8 +265,7 @@ int task_runtime_reload_adapters(struct task_runtime *rt, char *err, size_t errl
     return TASK_OK;
 }
 
-struct task_adapter_set *task_runtime_acquire(const struct task_runtime *crt)
-{
+struct task_adapter_set *task_runtime_acquire(const struct task_runtime *crt) {
     /* The mutex and reference counts are the only mutable state of a shared runtime. */
     struct task_runtime *rt = (struct task_runtime *)(uintptr_t)crt;
     pthread_mutex_lock(&rt->mu);
@@ -271,16 +275,14 @@ struct task_adapter_set *task_runtime_acquire(const struct task_runtime *crt)
     return s;
 }
 
-void task_runtime_retain(const struct task_runtime *crt, struct task_adapter_set *set)
-{
+void task_runtime_retain(const struct task_runtime *crt, struct task_adapter_set *set) {
     struct task_runtime *rt = (struct task_runtime *)(uintptr_t)crt;
     pthread_mutex_lock(&rt->mu);
     set->refs++;
     pthread_mutex_unlock(&rt->mu);
 }
 
-void task_runtime_release(const struct task_runtime *crt, struct task_adapter_set *set)
-{
+void task_runtime_release(const struct task_runtime *crt, struct task_adapter_set *set) {
     struct task_runtime *rt = (struct task_runtime *)(uintptr_t)crt;
     if (!set)
         return;
@@ -289,23 +291,15 @@ void task_runtime_release(const struct task_runtime *crt, struct task_adapter_se
     pthread_mutex_unlock(&rt->mu);
 }
 
-const struct tok_tokenizer *task_runtime_tokenizer(const struct task_runtime *rt)
-{
+const struct tok_tokenizer *task_runtime_tokenizer(const struct task_runtime *rt) {
     return rt->tok;
 }
 
-const struct eng_model *task_runtime_model(const struct task_runtime *rt)
-{
-    return rt->model;
-}
+const struct eng_model *task_runtime_model(const struct task_runtime *rt) { return rt->model; }
 
-bool task_runtime_wordpiece(const struct task_runtime *rt)
-{
-    return rt->wordpiece;
-}
+bool task_runtime_wordpiece(const struct task_runtime *rt) { return rt->wordpiece; }
 
-size_t task_runtime_adapters(const struct task_runtime *crt, const struct task_adapter_info **out)
-{
+size_t task_runtime_adapters(const struct task_runtime *crt, const struct task_adapter_info **out) {
     struct task_runtime *rt = (struct task_runtime *)(uintptr_t)crt;
     pthread_mutex_lock(&rt->mu);
     *out = rt->cur->infos;
@@ -315,8 +309,7 @@ size_t task_runtime_adapters(const struct task_runtime *crt, const struct task_a
 }
 
 int task_set_find(const struct task_adapter_set *set, enum task_kind kind, const char *name,
-                  const struct task_head **out, char *err, size_t errlen)
-{
+                  const struct task_head **out, char *err, size_t errlen) {
     for (size_t i = 0; i < set->n; i++) {
         const struct task_head *h = set->heads[i];
         if (name && *name) {
@@ -337,8 +330,7 @@ int task_set_find(const struct task_adapter_set *set, enum task_kind kind, const
 }
 
 int task_worker_new(const struct task_runtime *rt, size_t max_batch_tokens,
-                    struct task_worker **out)
-{
+                    struct task_worker **out) {
     const struct eng_model_info *info = eng_model_get_info(rt->model);
     if (max_batch_tokens == 0)
         max_batch_tokens = 8192;
@@ -357,20 +349,15 @@ int task_worker_new(const struct task_runtime *rt, size_t max_batch_tokens,
     return TASK_OK;
 }
 
-void task_worker_free(struct task_worker *w)
-{
+void task_worker_free(struct task_worker *w) {
     if (!w)
         return;
     eng_ctx_free(w->ctx);
     free(w);
 }
 
-size_t task_worker_max_tokens(const struct task_worker *w)
-{
-    return w->max_tokens;
-}
+size_t task_worker_max_tokens(const struct task_worker *w) { return w->max_tokens; }
 
-struct eng_ctx *task_worker_ctx(struct task_worker *w)
-{
+struct eng_ctx *task_worker_ctx(struct task_worker *w) {
     return w->ctx;
 }

@@ -24,13 +24,13 @@ static const char *const k_no_break[] = {
     "Col", "Capt", "Lt", "Sgt", "Rev", "Hon", "Messrs", "No", "no", "Nos", "Fig", "fig", "vol",
     "Vol", "pp", "p", "Art", "art", "ch", "chap", "approx", "vs", "cf", "Cf", "Inc", "Ltd", "Co",
     /* French */
-    "M", "MM", "Mme", "Mmes", "Mlle", "Mlles", "Me", "Mgr", "Pr", "Ste", "Sté", "av", "apr",
-    "n", "env", "éd", "t", "Cie", "boul", "bd", "av", NULL};
+    "M", "MM", "Mme", "Mmes", "Mlle", "Mlles", "Me", "Mgr", "Pr", "Ste", "Sté", "av", "apr", "n",
+    "env", "éd", "t", "Cie", "boul", "bd", "av", NULL};
 
-static int32_t cp_at(const char *s, size_t len, size_t i, size_t *n)
-{
+static int32_t cp_at(const char *s, size_t len, size_t i, size_t *n) {
     int32_t c;
-    utf8proc_ssize_t r = utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(len - i), &c);
+    utf8proc_ssize_t r =
+        utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(len - i), &c);
     if (r <= 0) {
         *n = 1;
         return -1;
@@ -39,8 +39,7 @@ static int32_t cp_at(const char *s, size_t len, size_t i, size_t *n)
     return c;
 }
 
-static bool is_space(int32_t c)
-{
+static bool is_space(int32_t c) {
     if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v' || c == 0x85)
         return true;
     if (c < 0x80)
@@ -50,25 +49,19 @@ static bool is_space(int32_t c)
            cat == UTF8PROC_CATEGORY_ZP;
 }
 
-static bool is_terminator(int32_t c)
-{
+static bool is_terminator(int32_t c) {
     return c == '.' || c == '!' || c == '?' || c == 0x2026 /* … */ || c == 0x203C || c == 0x2047 ||
            c == 0x2048 || c == 0x2049;
 }
 
-static bool is_closing(int32_t c)
-{
+static bool is_closing(int32_t c) {
     return c == '"' || c == '\'' || c == 0x201D || c == 0x2019 || c == ')' || c == ']' ||
            c == 0xBB /* » */ || c == 0x203A /* › */;
 }
 
-static bool is_lower(int32_t c)
-{
-    return c >= 0 && utf8proc_category(c) == UTF8PROC_CATEGORY_LL;
-}
+static bool is_lower(int32_t c) { return c >= 0 && utf8proc_category(c) == UTF8PROC_CATEGORY_LL; }
 
-static bool is_upper(int32_t c)
-{
+static bool is_upper(int32_t c) {
     if (c < 0)
         return false;
     utf8proc_category_t cat = utf8proc_category(c);
@@ -77,8 +70,7 @@ static bool is_upper(int32_t c)
 
 /* The word just before byte i (the "." position): letters only, back to a
  * non-letter. Returns its start. */
-static size_t word_before(const char *s, size_t i)
-{
+static size_t word_before(const char *s, size_t i) {
     size_t b = i;
     while (b > 0) {
         size_t p = b - 1;
@@ -97,8 +89,7 @@ static size_t word_before(const char *s, size_t i)
     return b;
 }
 
-static bool no_break_abbrev(const char *s, size_t dot)
-{
+static bool no_break_abbrev(const char *s, size_t dot) {
     size_t b = word_before(s, dot);
     size_t wl = dot - b;
     if (wl == 0)
@@ -117,8 +108,7 @@ static bool no_break_abbrev(const char *s, size_t dot)
     return false;
 }
 
-static int emit(const char *s, size_t a, size_t b, struct task_span **out, size_t *n, size_t *cap)
-{
+static int emit(const char *s, size_t a, size_t b, struct task_span **out, size_t *n, size_t *cap) {
     /* Trim white space on both sides. */
     size_t l;
     while (a < b) {
@@ -150,8 +140,7 @@ static int emit(const char *s, size_t a, size_t b, struct task_span **out, size_
     return TASK_OK;
 }
 
-int task_sentences_split(const char *text, size_t len, struct task_span **out, size_t *n_out)
-{
+int task_sentences_split(const char *text, size_t len, struct task_span **out, size_t *n_out) {
     struct task_span *sp = NULL;
     size_t n = 0, cap = 0, start = 0, i = 0, l;
     int rc = TASK_OK;

@@ -15,8 +15,7 @@
 
 #include "tasks/task_impl.h"
 
-void task_pool(const float *h, size_t n, size_t d, enum task_pooling pooling, float *out)
-{
+void task_pool(const float *h, size_t n, size_t d, enum task_pooling pooling, float *out) {
     if (n == 0) {
         memset(out, 0, d * sizeof(float));
         return;
@@ -33,8 +32,7 @@ void task_pool(const float *h, size_t n, size_t d, enum task_pooling pooling, fl
     }
 }
 
-size_t task_summary_count(size_t n, size_t max_sentences, float ratio)
-{
+size_t task_summary_count(size_t n, size_t max_sentences, float ratio) {
     if (n == 0)
         return 0;
     size_t k = 0;
@@ -52,8 +50,7 @@ size_t task_summary_count(size_t n, size_t max_sentences, float ratio)
 }
 
 int task_mmr_select(float *emb, size_t n, size_t d, size_t k, float lambda, size_t *chosen,
-                    float *centrality)
-{
+                    float *centrality) {
     if (k > n)
         k = n;
     if (k == 0)

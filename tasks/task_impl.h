@@ -38,7 +38,9 @@ size_t task_utf8_count(const char *s, size_t n);
 
 /* ---- windows (window.c) ---- */
 
-struct task_window { size_t start, end; }; /* [start, end) of the content tokens */
+struct task_window {
+    size_t start, end;
+}; /* [start, end) of the content tokens */
 
 /* Split n content tokens into windows of at most `width` tokens, consecutive
  * windows overlapping by `stride` tokens (HF tokenizers' overflow semantics:
@@ -54,11 +56,11 @@ enum task_scheme { TASK_SCHEME_IOB2, TASK_SCHEME_BIOES };
 /* One non-special token of one window, as HF's gather_pre_entities sees it. */
 struct task_ner_token {
     int32_t id;
-    const char *word;       /* token string, or the original slice for [UNK] */
-    struct task_span span;  /* into the original text */
-    bool is_subword;        /* continues the previous word (HF rules, see ner.c) */
-    const float *scores;    /* (n_labels) probabilities after softmax */
-    int32_t index;          /* position in its window sequence (HF "index") */
+    const char *word;      /* token string, or the original slice for [UNK] */
+    struct task_span span; /* into the original text */
+    bool is_subword;       /* continues the previous word (HF rules, see ner.c) */
+    const float *scores;   /* (n_labels) probabilities after softmax */
+    int32_t index;         /* position in its window sequence (HF "index") */
 };
 
 /* Join n words (token strings, or already joined words) covering `span` into one
@@ -86,8 +88,9 @@ bool task_ner_is_subword(const char *text, size_t text_len, const char *token, s
 
 /* Decode one window's tokens into entities appended to *ents (capacity grows).
  * Entities own their type and word strings (task_entities_free). */
-int task_ner_decode(const struct task_ner_token *toks, size_t n_toks, const struct task_ner_cfg *cfg,
-                    struct task_entity **ents, size_t *n_ents, size_t *cap);
+int task_ner_decode(const struct task_ner_token *toks, size_t n_toks,
+                    const struct task_ner_cfg *cfg, struct task_entity **ents, size_t *n_ents,
+                    size_t *cap);
 
 /* HF aggregate_overlapping_entities: sort by start; among entities whose start falls
  * inside the previous kept one, keep the longer (then the higher score). Dropped
@@ -98,18 +101,18 @@ void task_entities_free(struct task_entity *ents, size_t n);
 /* ---- QA (qa.c) ---- */
 
 struct task_qa_window {
-    size_t n;                   /* tokens in the window sequence */
-    const float *start_logits;  /* (n) */
-    const float *end_logits;    /* (n) */
-    const uint8_t *is_context;  /* (n) 1 = a context token (may be the answer) */
-    const uint8_t *is_cls;      /* (n) 1 = CLS token (kept in the softmax, HF p_mask) or NULL */
-    size_t ctx_first;           /* absolute index (in the whole context token list) of the
-                                   first context token of this window */
+    size_t n;                  /* tokens in the window sequence */
+    const float *start_logits; /* (n) */
+    const float *end_logits;   /* (n) */
+    const uint8_t *is_context; /* (n) 1 = a context token (may be the answer) */
+    const uint8_t *is_cls;     /* (n) 1 = CLS token (kept in the softmax, HF p_mask) or NULL */
+    size_t ctx_first;          /* absolute index (in the whole context token list) of the
+                                  first context token of this window */
 };
 
 struct task_qa_cand {
-    size_t s, e;   /* absolute context-token indices, inclusive */
-    float score;   /* start_p * end_p */
+    size_t s, e; /* absolute context-token indices, inclusive */
+    float score; /* start_p * end_p */
 };
 
 /* HF select_starts_ends + decode_spans over several windows: per window, softmax of
@@ -152,25 +155,25 @@ enum task_head_act { TASK_ACT_TANH, TASK_ACT_GELU, TASK_ACT_RELU };
  * loaded; shared by every worker through the adapter set. */
 struct task_head {
     char *name;
-    char *source;              /* "checkpoint", "builtin" or the adapter directory */
+    char *source; /* "checkpoint", "builtin" or the adapter directory */
     enum task_kind kind;
     size_t n_labels;
-    char **labels;             /* (n_labels) */
+    char **labels; /* (n_labels) */
     bool multi_label;
     enum task_head_pool pool;
     enum task_scheme scheme;
-    size_t n_layers;           /* entries of layers[]; 0 = last hidden state */
-    int *layers;               /* hidden-state indices, 0 = embeddings, -1 = last */
-    float *mix;                /* (n_layers) softmaxed scalar-mix weights, or NULL */
+    size_t n_layers; /* entries of layers[]; 0 = last hidden state */
+    int *layers;     /* hidden-state indices, 0 = embeddings, -1 = last */
+    float *mix;      /* (n_layers) softmaxed scalar-mix weights, or NULL */
     float gamma;
     size_t d_model;
-    float *pool_w, *pool_b;    /* pooler dense (d_model, d_model), (d_model), pool == POOLER */
+    float *pool_w, *pool_b; /* pooler dense (d_model, d_model), (d_model), pool == POOLER */
     bool mlp;
     enum task_head_act act;
     size_t d_hidden;
-    float *dense_w, *dense_b;  /* (d_hidden, d_model), (d_hidden) when mlp */
+    float *dense_w, *dense_b; /* (d_hidden, d_model), (d_hidden) when mlp */
     size_t n_out, d_in;
-    float *out_w, *out_b;      /* (n_out, d_in), (n_out); NULL for builtin heads */
+    float *out_w, *out_b; /* (n_out, d_in), (n_out); NULL for builtin heads */
 };
 
 void task_head_free(struct task_head *h);
@@ -192,9 +195,9 @@ int task_head_builtin(enum task_kind kind, struct task_head **out);
 
 /* Hidden states of one sequence as the engine returns them. */
 struct task_hidden {
-    const float *last;    /* (n_tokens, d_model) */
-    const float *layers;  /* hidden state l, token t at layers[l * layer_stride + t * d_model],
-                             l in 0..n_layers; NULL when not requested */
+    const float *last;   /* (n_tokens, d_model) */
+    const float *layers; /* hidden state l, token t at layers[l * layer_stride + t * d_model],
+                            l in 0..n_layers; NULL when not requested */
     size_t layer_stride;
 };
 
@@ -209,7 +212,7 @@ int task_head_apply(const struct task_head *h, const struct task_hidden *hid, si
 
 /* A reference-counted snapshot of the loaded adapters. */
 struct task_adapter_set {
-    int refs;                        /* guarded by the runtime's mutex */
+    int refs; /* guarded by the runtime's mutex */
     size_t n;
     struct task_head **heads;        /* (n) */
     struct task_adapter_info *infos; /* (n) */

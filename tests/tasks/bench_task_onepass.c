@@ -14,21 +14,18 @@
 #include "tests/tasks/check.h"
 #include "tests/tasks/fixture.h"
 
-static double now_s(void)
-{
+static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static int cmp_d(const void *a, const void *b)
-{
+static int cmp_d(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     int reps = argc > 1 ? atoi(argv[1]) : 5;
     if (reps < 1 || reps > 100)
         reps = 5;
@@ -64,8 +61,10 @@ int main(int argc, char **argv)
     for (int i = 0; i < 64; i++)
         w[i] = (float)((i * 29) % 13) * 0.04f - 0.24f;
     struct fx_tensor lin[2] = {{"out.weight", 2, {2, 32}, w}, {"out.bias", 1, {2, 0}, b}};
-    fx_write_adapter(root, "topic", "{\"format\":\"socle-adapter/1\",\"name\":\"topic\","
-                     "\"task\":\"classify\",\"labels\":[\"a\",\"b\"],\"pooling\":\"cls\"}", lin, 2, 0);
+    fx_write_adapter(root, "topic",
+                     "{\"format\":\"socle-adapter/1\",\"name\":\"topic\","
+                     "\"task\":\"classify\",\"labels\":[\"a\",\"b\"],\"pooling\":\"cls\"}",
+                     lin, 2, 0);
     char err[512] = "";
     struct task_runtime *rt = NULL;
     struct task_runtime_params p = {dir, root};
@@ -80,7 +79,10 @@ int main(int argc, char **argv)
     CHECK(task_worker_new(rt, 0, &wk) == TASK_OK);
     struct task_request rq[2] = {
         {.kind = TASK_CLASSIFY, .adapter = "topic", .n_texts = n, .texts = texts, .text_lens = tl},
-        {.kind = TASK_NER, .n_texts = n, .texts = texts, .text_lens = tl,
+        {.kind = TASK_NER,
+         .n_texts = n,
+         .texts = texts,
+         .text_lens = tl,
          .opts.ner = {.aggregation = TASK_AGG_SIMPLE}}};
 
     /* Validate: one job == two requests. */

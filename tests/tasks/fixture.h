@@ -9,8 +9,7 @@
 #include <unistd.h>
 
 /* Fixture directory with tokenizer.json + texts.txt, or NULL (the test then exits 77). */
-static inline const char *fx_dir(const char *name, char *buf, size_t n)
-{
+static inline const char *fx_dir(const char *name, char *buf, size_t n) {
     const char *src = getenv("SOCLE_SOURCE_DIR"), *shared = getenv("SOCLE_SHARED_DIR");
     char probe[1200];
     for (int k = 0; k < 2; k++) {
@@ -36,8 +35,7 @@ struct fx_tensor {
 };
 
 /* Write a safetensors file with the tensors stored as F32 (f16 = 0) or F16. */
-static inline int fx_write_st(const char *path, const struct fx_tensor *t, size_t n, int f16)
-{
+static inline int fx_write_st(const char *path, const struct fx_tensor *t, size_t n, int f16) {
     char hdr[8192];
     size_t off = 0, hl = 0;
     hl += (size_t)snprintf(hdr + hl, sizeof(hdr) - hl, "{");
@@ -107,8 +105,7 @@ static inline int fx_write_st(const char *path, const struct fx_tensor *t, size_
 
 /* <root>/<name>/adapter.json (json text) + head.safetensors. */
 static inline int fx_write_adapter(const char *root, const char *name, const char *json,
-                            const struct fx_tensor *t, size_t n, int f16)
-{
+                                   const struct fx_tensor *t, size_t n, int f16) {
     char path[1200];
     snprintf(path, sizeof(path), "%s/%s", root, name);
     mkdir(path, 0755);
@@ -122,8 +119,7 @@ static inline int fx_write_adapter(const char *root, const char *name, const cha
     return fx_write_st(path, t, n, f16);
 }
 
-static inline void fx_rm_adapters(const char *root, const char *const *names, size_t n)
-{
+static inline void fx_rm_adapters(const char *root, const char *const *names, size_t n) {
     char path[1200];
     for (size_t i = 0; i < n; i++) {
         snprintf(path, sizeof(path), "%s/%s/adapter.json", root, names[i]);
@@ -138,8 +134,7 @@ static inline void fx_rm_adapters(const char *root, const char *const *names, si
 
 /* texts.txt lines (malloc'd buffer split in place). */
 static inline size_t fx_read_lines(const char *dir, const char *file, char **buf, char ***lines,
-                            size_t **lens)
-{
+                                   size_t **lens) {
     char path[4096];
     snprintf(path, sizeof(path), "%s/%s", dir, file);
     FILE *f = fopen(path, "rb");

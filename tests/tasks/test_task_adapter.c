@@ -19,13 +19,9 @@
 
 static char g_root[256];
 
-static bool close_to(float a, float ref)
-{
-    return fabsf(a - ref) <= 1e-4f + 1e-4f * fabsf(ref);
-}
+static bool close_to(float a, float ref) { return fabsf(a - ref) <= 1e-4f + 1e-4f * fabsf(ref); }
 
-static void test_seqcls_adapters(const char *dir)
-{
+static void test_seqcls_adapters(const char *dir) {
     char err[512] = "";
     struct task_runtime *rt0 = NULL;
     struct task_runtime_params p0 = {dir, NULL};
@@ -40,20 +36,24 @@ static void test_seqcls_adapters(const char *dir)
     CHECK(eng_model_tensor_f32(m, "classifier.bias", &b, shape, &nd) == ENG_OK);
     const float mixw[2] = {0.3f, -1.2f}, gamma[1] = {1.0f};
     struct fx_tensor lin[2] = {{"out.weight", 2, {3, 32}, w}, {"out.bias", 1, {3, 0}, b}};
-    struct fx_tensor mix[4] = {lin[0], lin[1], {"mix.weight", 1, {2, 0}, mixw},
-                               {"mix.gamma", 1, {1, 0}, gamma}};
+    struct fx_tensor mix[4] = {
+        lin[0], lin[1], {"mix.weight", 1, {2, 0}, mixw}, {"mix.gamma", 1, {1, 0}, gamma}};
     const char *bb = "\"backbone\": {\"model_type\": \"bert\", \"d_model\": 32, \"n_layers\": 2, "
                      "\"vocab_size\": 30522}";
     char json[1024];
-    snprintf(json, sizeof(json),
-             "{\"format\": \"socle-adapter/1\", \"name\": \"sent-lin\", \"task\": \"classify\", %s, "
-             "\"labels\": [\"neg\", \"neu\", \"pos\"], \"multi_label\": false, "
-             "\"pooling\": \"pooler\", \"layers\": [-1], \"head\": \"linear\"}", bb);
+    snprintf(
+        json, sizeof(json),
+        "{\"format\": \"socle-adapter/1\", \"name\": \"sent-lin\", \"task\": \"classify\", %s, "
+        "\"labels\": [\"neg\", \"neu\", \"pos\"], \"multi_label\": false, "
+        "\"pooling\": \"pooler\", \"layers\": [-1], \"head\": \"linear\"}",
+        bb);
     CHECK(fx_write_adapter(g_root, "a-lin", json, lin, 2, 0) == 0);
-    snprintf(json, sizeof(json),
-             "{\"format\": \"socle-adapter/1\", \"name\": \"sent-mix\", \"task\": \"classify\", %s, "
-             "\"labels\": [\"neg\", \"neu\", \"pos\"], \"pooling\": \"pooler\", "
-             "\"layers\": [2, -1], \"head\": \"linear\"}", bb);
+    snprintf(
+        json, sizeof(json),
+        "{\"format\": \"socle-adapter/1\", \"name\": \"sent-mix\", \"task\": \"classify\", %s, "
+        "\"labels\": [\"neg\", \"neu\", \"pos\"], \"pooling\": \"pooler\", "
+        "\"layers\": [2, -1], \"head\": \"linear\"}",
+        bb);
     CHECK(fx_write_adapter(g_root, "b-mix", json, mix, 4, 0) == 0);
 
     struct task_runtime *rt = NULL;
@@ -86,8 +86,11 @@ static void test_seqcls_adapters(const char *dir)
     struct task_request rq[3];
     const char *names[3] = {NULL, "sent-lin", "sent-mix"};
     for (int i = 0; i < 3; i++)
-        rq[i] = (struct task_request){.kind = TASK_CLASSIFY, .adapter = names[i], .n_texts = n,
-                                      .texts = (const char *const *)texts, .text_lens = lens};
+        rq[i] = (struct task_request){.kind = TASK_CLASSIFY,
+                                      .adapter = names[i],
+                                      .n_texts = n,
+                                      .texts = (const char *const *)texts,
+                                      .text_lens = lens};
     struct task_job *job = NULL;
     CHECK(task_job_prepare(rt, rq, 3, &job, err, sizeof(err)) == TASK_OK);
     if (!job)
@@ -169,8 +172,7 @@ out:
 }
 
 /* Each malformed adapter.json / head is refused with a message naming the problem. */
-static void test_validation(const char *dir)
-{
+static void test_validation(const char *dir) {
     char err[512];
     struct task_runtime *rt = NULL;
     struct task_runtime_params p = {dir, NULL};
@@ -182,8 +184,10 @@ static void test_validation(const char *dir)
     for (int i = 0; i < 3 * 32; i++)
         w[i] = (float)(i % 7) * 0.125f - 0.375f;
     struct fx_tensor lin[2] = {{"out.weight", 2, {3, 32}, w}, {"out.bias", 1, {3, 0}, b}};
-    struct fx_tensor mlp[4] = {{"dense.weight", 2, {16, 32}, dw}, {"dense.bias", 1, {16, 0}, db},
-                               {"out.weight", 2, {3, 16}, w16}, {"out.bias", 1, {3, 0}, b}};
+    struct fx_tensor mlp[4] = {{"dense.weight", 2, {16, 32}, dw},
+                               {"dense.bias", 1, {16, 0}, db},
+                               {"out.weight", 2, {3, 16}, w16},
+                               {"out.bias", 1, {3, 0}, b}};
     struct fx_tensor qa_bad[2] = {lin[0], lin[1]}; /* 3 rows, qa needs 2 */
     struct {
         const char *json;
@@ -193,43 +197,54 @@ static void test_validation(const char *dir)
         int rc;
         const char *msg;
     } cases[] = {
-        {"{\"format\":\"socle-adapter/1\",\"name\":\"x\",\"task\":\"classify\",\"labels\":[\"a\",\"b\",\"c\"]}",
+        {"{\"format\":\"socle-adapter/"
+         "1\",\"name\":\"x\",\"task\":\"classify\",\"labels\":[\"a\",\"b\",\"c\"]}",
          lin, 2, 0, TASK_OK, NULL},
-        {"{\"format\":\"socle-adapter/1\",\"name\":\"x\",\"task\":\"classify\",\"labels\":[\"a\",\"b\",\"c\"]}",
+        {"{\"format\":\"socle-adapter/"
+         "1\",\"name\":\"x\",\"task\":\"classify\",\"labels\":[\"a\",\"b\",\"c\"]}",
          lin, 2, 1, TASK_OK, NULL}, /* float16 head */
-        {"{\"format\":\"socle-adapter/1\",\"name\":\"x\",\"task\":\"classify\",\"labels\":[\"a\",\"b\",\"c\"],"
+        {"{\"format\":\"socle-adapter/"
+         "1\",\"name\":\"x\",\"task\":\"classify\",\"labels\":[\"a\",\"b\",\"c\"],"
          "\"head\":\"mlp\",\"activation\":\"gelu\",\"pooling\":\"mean\"}",
          mlp, 4, 0, TASK_OK, NULL},
-        {"{\"format\":\"socle-adapter/1\",\"name\":\"x\",\"task\":\"ner\",\"labels\":[\"O\",\"B-X\",\"I-X\"],"
+        {"{\"format\":\"socle-adapter/"
+         "1\",\"name\":\"x\",\"task\":\"ner\",\"labels\":[\"O\",\"B-X\",\"I-X\"],"
          "\"scheme\":\"BIOES\"}",
          lin, 2, 0, TASK_OK, NULL},
-        {"{\"format\":\"socle-adapter/1\",\"name\":\"x\",\"task\":\"classify\",\"labels\":[\"a\",\"b\"]}",
+        {"{\"format\":\"socle-adapter/"
+         "1\",\"name\":\"x\",\"task\":\"classify\",\"labels\":[\"a\",\"b\"]}",
          lin, 2, 0, TASK_EFORMAT, "2 labels but the head has 3 outputs"},
-        {"{\"format\":\"socle-adapter/1\",\"name\":\"x\",\"task\":\"qa\"}", qa_bad, 2, 0, TASK_EFORMAT,
-         "out.weight has shape (3, 32), expected (2, 32)"},
-        {"{\"format\":\"socle-adapter/1\",\"name\":\"x\",\"task\":\"classify\",\"labels\":[\"a\",\"b\",\"c\"],"
+        {"{\"format\":\"socle-adapter/1\",\"name\":\"x\",\"task\":\"qa\"}", qa_bad, 2, 0,
+         TASK_EFORMAT, "out.weight has shape (3, 32), expected (2, 32)"},
+        {"{\"format\":\"socle-adapter/"
+         "1\",\"name\":\"x\",\"task\":\"classify\",\"labels\":[\"a\",\"b\",\"c\"],"
          "\"backbone\":{\"model_type\":\"bert\",\"d_model\":256}}",
          lin, 2, 0, TASK_EFORMAT, "backbone d_model 256, loaded model has 32"},
-        {"{\"format\":\"socle-adapter/1\",\"name\":\"x\",\"task\":\"classify\",\"labels\":[\"a\",\"b\",\"c\"],"
+        {"{\"format\":\"socle-adapter/"
+         "1\",\"name\":\"x\",\"task\":\"classify\",\"labels\":[\"a\",\"b\",\"c\"],"
          "\"backbone\":{\"model_type\":\"roberta\"}}",
          lin, 2, 0, TASK_EFORMAT, "backbone model_type roberta"},
-        {"{\"format\":\"socle-adapter/1\",\"name\":\"x\",\"task\":\"classify\",\"labels\":[\"a\",\"b\",\"c\"],"
+        {"{\"format\":\"socle-adapter/"
+         "1\",\"name\":\"x\",\"task\":\"classify\",\"labels\":[\"a\",\"b\",\"c\"],"
          "\"layers\":[5]}",
          lin, 2, 0, TASK_EFORMAT, "layers[0] out of range"},
-        {"{\"format\":\"socle-adapter/1\",\"name\":\"x\",\"task\":\"classify\",\"labels\":[\"a\",\"b\",\"c\"],"
+        {"{\"format\":\"socle-adapter/"
+         "1\",\"name\":\"x\",\"task\":\"classify\",\"labels\":[\"a\",\"b\",\"c\"],"
          "\"layers\":[1,2]}",
          lin, 2, 0, TASK_EFORMAT, "mix.weight missing"},
         {"{\"format\":\"socle-adapter/2\",\"name\":\"x\",\"task\":\"classify\"}", lin, 2, 0,
          TASK_EFORMAT, "format must be"},
         {"{\"format\":\"socle-adapter/1\",\"name\":\"x\",\"task\":\"translate\"}", lin, 2, 0,
          TASK_EFORMAT, "task must be"},
-        {"{\"format\":\"socle-adapter/1\",\"name\":\"x\",\"task\":\"classify\",\"labels\":[\"a\",\"b\",\"c\"],"
+        {"{\"format\":\"socle-adapter/"
+         "1\",\"name\":\"x\",\"task\":\"classify\",\"labels\":[\"a\",\"b\",\"c\"],"
          "\"head\":\"mlp\"}",
          lin, 2, 0, TASK_EFORMAT, "dense.weight missing"},
         {"not json", lin, 2, 0, TASK_EFORMAT, "not a JSON object"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        CHECK(fx_write_adapter(g_root, "v", cases[i].json, cases[i].t, cases[i].n, cases[i].f16) == 0);
+        CHECK(fx_write_adapter(g_root, "v", cases[i].json, cases[i].t, cases[i].n, cases[i].f16) ==
+              0);
         char sub[600];
         snprintf(sub, sizeof(sub), "%s/v", g_root);
         struct task_head *h = NULL;
@@ -243,7 +258,8 @@ static void test_validation(const char *dir)
         if (i == 1 && h) /* float16 storage: 0.125 multiples are exact in half precision */
             CHECK(h->out_w[5] == w[5] && h->out_w[95] == w[95]);
         if (i == 2 && h)
-            CHECK(h->mlp && h->d_hidden == 16 && h->act == TASK_ACT_GELU && h->pool == TASK_HPOOL_MEAN);
+            CHECK(h->mlp && h->d_hidden == 16 && h->act == TASK_ACT_GELU &&
+                  h->pool == TASK_HPOOL_MEAN);
         if (i == 3 && h)
             CHECK(h->kind == TASK_NER && h->scheme == TASK_SCHEME_BIOES);
         task_head_free(h);
@@ -255,16 +271,17 @@ static void test_validation(const char *dir)
     task_runtime_free(rt);
 }
 
-static void test_one_pass(const char *dir)
-{
+static void test_one_pass(const char *dir) {
     char err[512] = "";
     static float w[2 * 32], b[2] = {0.1f, -0.1f};
     for (int i = 0; i < 64; i++)
         w[i] = (float)((i * 37) % 11) * 0.05f - 0.25f;
     struct fx_tensor lin[2] = {{"out.weight", 2, {2, 32}, w}, {"out.bias", 1, {2, 0}, b}};
-    CHECK(fx_write_adapter(g_root, "topic", "{\"format\":\"socle-adapter/1\",\"name\":\"topic\","
-                           "\"task\":\"classify\",\"labels\":[\"sport\",\"politics\"],\"pooling\":\"mean\"}",
-                           lin, 2, 0) == 0);
+    CHECK(fx_write_adapter(
+              g_root, "topic",
+              "{\"format\":\"socle-adapter/1\",\"name\":\"topic\","
+              "\"task\":\"classify\",\"labels\":[\"sport\",\"politics\"],\"pooling\":\"mean\"}",
+              lin, 2, 0) == 0);
     struct task_runtime *rt = NULL;
     struct task_runtime_params p = {dir, g_root};
     CHECK(task_runtime_open(&p, &rt, err, sizeof(err)) == TASK_OK);
@@ -276,11 +293,16 @@ static void test_one_pass(const char *dir)
     char **texts;
     size_t *lens;
     size_t n = fx_read_lines(dir, "texts.txt", &buf, &texts, &lens);
-    struct task_request rq[2] = {
-        {.kind = TASK_CLASSIFY, .adapter = "topic", .n_texts = n,
-         .texts = (const char *const *)texts, .text_lens = lens},
-        {.kind = TASK_NER, .n_texts = n, .texts = (const char *const *)texts, .text_lens = lens,
-         .opts.ner = {.aggregation = TASK_AGG_SIMPLE}}};
+    struct task_request rq[2] = {{.kind = TASK_CLASSIFY,
+                                  .adapter = "topic",
+                                  .n_texts = n,
+                                  .texts = (const char *const *)texts,
+                                  .text_lens = lens},
+                                 {.kind = TASK_NER,
+                                  .n_texts = n,
+                                  .texts = (const char *const *)texts,
+                                  .text_lens = lens,
+                                  .opts.ner = {.aggregation = TASK_AGG_SIMPLE}}};
     struct task_job *job = NULL;
     CHECK(task_job_prepare(rt, rq, 2, &job, err, sizeof(err)) == TASK_OK);
     if (job)
@@ -321,8 +343,7 @@ static void test_one_pass(const char *dir)
     fx_rm_adapters(g_root, all, 1);
 }
 
-int main(void)
-{
+int main(void) {
     char d1[1024], d2[1024];
     const char *seqcls = fx_dir("bert-seqcls", d1, sizeof(d1));
     const char *tokcls = fx_dir("bert-tokcls", d2, sizeof(d2));

@@ -12,8 +12,7 @@
 #include "tests/tasks/check.h"
 #include "tests/tasks/fixture.h"
 
-static void check_span(const char *text, size_t len, struct task_span sp)
-{
+static void check_span(const char *text, size_t len, struct task_span sp) {
     CHECK(sp.start <= sp.end && sp.end <= len);
     if (sp.end > len)
         return;
@@ -23,8 +22,7 @@ static void check_span(const char *text, size_t len, struct task_span sp)
     CHECK(task_utf8_count(text + sp.start, sp.end - sp.start) == sp.cp_end - sp.cp_start);
 }
 
-static struct task_runtime *open_rt(const char *name, struct task_worker **w)
-{
+static struct task_runtime *open_rt(const char *name, struct task_worker **w) {
     char d[1024], err[512];
     const char *dir = fx_dir(name, d, sizeof(d));
     struct task_runtime *rt = NULL;
@@ -39,8 +37,7 @@ static struct task_runtime *open_rt(const char *name, struct task_worker **w)
 }
 
 static struct task_response *run1(struct task_runtime *rt, struct task_worker *w,
-                                  struct task_request *rq, int want_rc)
-{
+                                  struct task_request *rq, int want_rc) {
     struct task_response *r = NULL;
     char err[512] = "";
     int rc = task_run(rt, w, rq, &r, err, sizeof(err));
@@ -52,8 +49,7 @@ static struct task_response *run1(struct task_runtime *rt, struct task_worker *w
     return r;
 }
 
-static char *repeat(const char *unit, size_t total, size_t *len)
-{
+static char *repeat(const char *unit, size_t total, size_t *len) {
     size_t ul = strlen(unit);
     char *s = malloc(total + 1);
     size_t n = 0;
@@ -71,15 +67,15 @@ static const char *k_para =
     "Apple Inc. opened a new office in New York, said Dr. Smith. "
     "\xc2\xab C'est formidable ! \xc2\xbb dit-elle. The price was 3.5 million dollars. ";
 
-static void test_classify(void)
-{
+static void test_classify(void) {
     struct task_worker *w = NULL;
     struct task_runtime *rt = open_rt("bert-seqcls", &w);
     if (!rt)
         return;
     const char *texts[] = {"", "caf\xc3\xa9 \xff\xfe broken", "A fine day.", "   \t "};
     size_t lens[] = {0, 16, 11, 5};
-    struct task_request rq = {.kind = TASK_CLASSIFY, .n_texts = 4, .texts = texts, .text_lens = lens};
+    struct task_request rq = {
+        .kind = TASK_CLASSIFY, .n_texts = 4, .texts = texts, .text_lens = lens};
     struct task_response *r = run1(rt, w, &rq, TASK_OK);
     if (r) {
         CHECK(r->n_results == 4);
@@ -187,7 +183,8 @@ static void test_classify(void)
         for (size_t k = 0; k < x->n_items; k++) {
             struct task_span sp = x->u.sentences[k].span;
             check_span(doc, sl, sp);
-            CHECK(!isspace((unsigned char)doc[sp.start]) && !isspace((unsigned char)doc[sp.end - 1]));
+            CHECK(!isspace((unsigned char)doc[sp.start]) &&
+                  !isspace((unsigned char)doc[sp.end - 1]));
             CHECK(sp.end == sl || isspace((unsigned char)doc[sp.end]));
             if (k > 0)
                 CHECK(sp.start >= x->u.sentences[k - 1].span.end);
@@ -223,16 +220,14 @@ static void test_classify(void)
     task_runtime_free(rt);
 }
 
-static long max_rss_kb(void)
-{
+static long max_rss_kb(void) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     return ru.ru_maxrss;
 }
 
 static void check_entities(const char *text, size_t len, const struct task_result *x,
-                           enum task_aggregation agg)
-{
+                           enum task_aggregation agg) {
     /* Code points counted incrementally: entities come sorted by start. */
     size_t pos = 0, cp = 0;
     for (size_t k = 0; k < x->n_items; k++) {
@@ -259,8 +254,7 @@ static void check_entities(const char *text, size_t len, const struct task_resul
     }
 }
 
-static void test_ner(bool big_only)
-{
+static void test_ner(bool big_only) {
     struct task_worker *w = NULL;
     struct task_runtime *rt = open_rt("bert-tokcls", &w);
     if (!rt)
@@ -269,8 +263,8 @@ static void test_ner(bool big_only)
     char *buf, **texts;
     size_t *lens;
     size_t n = fx_read_lines(fx_dir("bert-tokcls", d, sizeof(d)), "texts.txt", &buf, &texts, &lens);
-    struct task_request rq = {.kind = TASK_NER, .n_texts = n, .texts = (const char *const *)texts,
-                              .text_lens = lens};
+    struct task_request rq = {
+        .kind = TASK_NER, .n_texts = n, .texts = (const char *const *)texts, .text_lens = lens};
     for (int agg = TASK_AGG_NONE; agg <= TASK_AGG_MAX && !big_only; agg++) {
         rq.opts.ner.aggregation = (enum task_aggregation)agg;
         struct task_response *r = run1(rt, w, &rq, TASK_OK);
@@ -317,8 +311,7 @@ out:
     task_runtime_free(rt);
 }
 
-static void test_qa(void)
-{
+static void test_qa(void) {
     struct task_worker *w = NULL;
     struct task_runtime *rt = open_rt("bert-qa", &w);
     if (!rt)
@@ -382,8 +375,7 @@ static void test_qa(void)
     task_runtime_free(rt);
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     /* "big": only the 1 MB text (its own ctest: it dominates the run time). */
     bool big = argc > 1 && strcmp(argv[1], "big") == 0;
     char d[1024];

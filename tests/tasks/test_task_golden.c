@@ -18,8 +18,7 @@
 #include "tasks/task_impl.h"
 #include "tests/tasks/check.h"
 
-static char *read_all(const char *path, size_t *len)
-{
+static char *read_all(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
     if (!f)
         return NULL;
@@ -37,8 +36,7 @@ static char *read_all(const char *path, size_t *len)
     return b;
 }
 
-static json_object *read_json_gz(const char *path)
-{
+static json_object *read_json_gz(const char *path) {
     gzFile g = gzopen(path, "rb");
     if (!g)
         return NULL;
@@ -59,8 +57,7 @@ static json_object *read_json_gz(const char *path)
 }
 
 /* Split buf on '\n' (in place); returns line count (a trailing empty line dropped). */
-static size_t split_lines(char *buf, size_t len, char ***lines, size_t **lens)
-{
+static size_t split_lines(char *buf, size_t len, char ***lines, size_t **lens) {
     size_t n = 0;
     for (size_t i = 0; i < len; i++)
         n += buf[i] == '\n';
@@ -82,8 +79,7 @@ static size_t split_lines(char *buf, size_t len, char ***lines, size_t **lens)
     return n;
 }
 
-static bool close_to(float ours, double ref)
-{
+static bool close_to(float ours, double ref) {
     double d = fabs((double)ours - ref);
     return d <= 1e-4 + 1e-4 * fabs(ref);
 }
@@ -91,8 +87,7 @@ static bool close_to(float ours, double ref)
 static size_t count_mismatch, count_values;
 static double worst;
 
-static void cmp(float ours, double ref, const char *what, size_t i, size_t t)
-{
+static void cmp(float ours, double ref, const char *what, size_t i, size_t t) {
     count_values++;
     double d = fabs((double)ours - ref);
     if (d > worst)
@@ -106,8 +101,7 @@ static void cmp(float ours, double ref, const char *what, size_t i, size_t t)
 
 /* Offsets are consistent: bytes within the text, on UTF-8 boundaries, and the code
  * point offsets count the same characters. */
-static void check_span(const char *text, size_t len, struct task_span sp)
-{
+static void check_span(const char *text, size_t len, struct task_span sp) {
     CHECK(sp.start <= sp.end && sp.end <= len);
     if (sp.end > len)
         return;
@@ -117,8 +111,7 @@ static void check_span(const char *text, size_t len, struct task_span sp)
     CHECK(task_utf8_count(text, sp.end) == sp.cp_end);
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     if (argc < 2)
         return 2;
     const char *fx = argv[1];
@@ -273,8 +266,8 @@ int main(int argc, char **argv)
                 json_object *row = json_object_array_get_idx(v, t);
                 CHECK(json_object_array_length(row) == cols);
                 for (size_t c = 0; c < cols; c++)
-                    cmp(out[t * cols + c], json_object_get_double(json_object_array_get_idx(row, c)),
-                        "logit", i, t);
+                    cmp(out[t * cols + c],
+                        json_object_get_double(json_object_array_get_idx(row, c)), "logit", i, t);
             }
         } else {
             json_object *sl, *el;
@@ -282,8 +275,10 @@ int main(int argc, char **argv)
             CHECK(json_object_object_get_ex(o, "end_logits", &el));
             CHECK(cols == 2 && rows == json_object_array_length(sl));
             for (size_t t = 0; t < rows && t < json_object_array_length(sl); t++) {
-                cmp(out[2 * t], json_object_get_double(json_object_array_get_idx(sl, t)), "start", i, t);
-                cmp(out[2 * t + 1], json_object_get_double(json_object_array_get_idx(el, t)), "end", i, t);
+                cmp(out[2 * t], json_object_get_double(json_object_array_get_idx(sl, t)), "start",
+                    i, t);
+                cmp(out[2 * t + 1], json_object_get_double(json_object_array_get_idx(el, t)), "end",
+                    i, t);
             }
         }
     }

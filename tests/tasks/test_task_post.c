@@ -8,8 +8,7 @@
 #include "tasks/task_impl.h"
 #include "tests/tasks/check.h"
 
-static void test_math(void)
-{
+static void test_math(void) {
     float x[2] = {0.0f, logf(3.0f)};
     task_softmax(x, 2);
     CHECK_NEAR(x[0], 0.25, 1e-6);
@@ -37,12 +36,11 @@ static void test_math(void)
     CHECK_NEAR(v[1], 0.8, 1e-7);
 }
 
-static void test_windows(void)
-{
+static void test_windows(void) {
     struct task_window w[8];
     CHECK(task_windows_plan(10, 4, 1, w) == 3);
-    CHECK(w[0].start == 0 && w[0].end == 4 && w[1].start == 3 && w[1].end == 7 &&
-          w[2].start == 6 && w[2].end == 10);
+    CHECK(w[0].start == 0 && w[0].end == 4 && w[1].start == 3 && w[1].end == 7 && w[2].start == 6 &&
+          w[2].end == 10);
     CHECK(task_windows_plan(4, 4, 2, w) == 1 && w[0].start == 0 && w[0].end == 4);
     CHECK(task_windows_plan(0, 4, 2, w) == 1 && w[0].start == 0 && w[0].end == 0);
     CHECK(task_windows_plan(11, 4, 2, w) == 5);
@@ -67,30 +65,34 @@ static void test_windows(void)
 /* Labels and tokens for "jean dupont habite paris" (WordPiece: jean du ##pont habite paris). */
 static const char *const k_labels[] = {"O", "B-PER", "I-PER", "B-LOC", "I-LOC"};
 static const float k_scores[5][5] = {
-    {0.10f, 0.70f, 0.10f, 0.05f, 0.05f}, /* jean   -> B-PER 0.7 */
-    {0.10f, 0.20f, 0.60f, 0.05f, 0.05f}, /* du     -> I-PER 0.6 */
-    {0.05f, 0.05f, 0.10f, 0.75f, 0.05f}, /* ##pont -> B-LOC 0.75 */
+    {0.10f, 0.70f, 0.10f, 0.05f, 0.05f},     /* jean   -> B-PER 0.7 */
+    {0.10f, 0.20f, 0.60f, 0.05f, 0.05f},     /* du     -> I-PER 0.6 */
+    {0.05f, 0.05f, 0.10f, 0.75f, 0.05f},     /* ##pont -> B-LOC 0.75 */
     {0.90f, 0.025f, 0.025f, 0.025f, 0.025f}, /* habite -> O */
-    {0.10f, 0.05f, 0.05f, 0.50f, 0.30f}, /* paris  -> B-LOC 0.5 */
+    {0.10f, 0.05f, 0.05f, 0.50f, 0.30f},     /* paris  -> B-LOC 0.5 */
 };
 
-static size_t make_tokens(struct task_ner_token *t)
-{
+static size_t make_tokens(struct task_ner_token *t) {
     static const char *words[5] = {"jean", "du", "##pont", "habite", "paris"};
     static const size_t se[5][2] = {{0, 4}, {5, 7}, {7, 11}, {12, 18}, {19, 24}};
     for (int i = 0; i < 5; i++) {
-        t[i] = (struct task_ner_token){
-            .id = 100 + i, .word = words[i],
-            .span = {se[i][0], se[i][1], se[i][0], se[i][1]},
-            .is_subword = i == 2, .scores = k_scores[i], .index = i + 1};
+        t[i] = (struct task_ner_token){.id = 100 + i,
+                                       .word = words[i],
+                                       .span = {se[i][0], se[i][1], se[i][0], se[i][1]},
+                                       .is_subword = i == 2,
+                                       .scores = k_scores[i],
+                                       .index = i + 1};
     }
     return 5;
 }
 
-struct want { const char *type, *word; size_t start, end; double score; };
+struct want {
+    const char *type, *word;
+    size_t start, end;
+    double score;
+};
 
-static void check_ents(enum task_aggregation agg, const struct want *w, size_t n_want, int line)
-{
+static void check_ents(enum task_aggregation agg, const struct want *w, size_t n_want, int line) {
     struct task_ner_token t[5];
     size_t nt = make_tokens(t);
     struct task_ner_cfg cfg = {.labels = k_labels, .n_labels = 5, .aggregation = agg};
@@ -111,8 +113,7 @@ static void check_ents(enum task_aggregation agg, const struct want *w, size_t n
     task_entities_free(e, n);
 }
 
-static void test_ner_strategies(void)
-{
+static void test_ner_strategies(void) {
     /* none: every token but O, full label, token string as word, HF "index". */
     const struct want none[] = {{"B-PER", "jean", 0, 4, 0.7},
                                 {"I-PER", "du", 5, 7, 0.6},
@@ -129,14 +130,12 @@ static void test_ner_strategies(void)
                                  {"LOC", "paris", 19, 24, 0.5}};
     check_ents(TASK_AGG_FIRST, first, 2, __LINE__);
     /* average: mean(du, ##pont) = (.075,.125,.35,.4,.05) -> B-LOC 0.4. */
-    const struct want avg[] = {{"PER", "jean", 0, 4, 0.7},
-                               {"LOC", "dupont", 5, 11, 0.4},
-                               {"LOC", "paris", 19, 24, 0.5}};
+    const struct want avg[] = {
+        {"PER", "jean", 0, 4, 0.7}, {"LOC", "dupont", 5, 11, 0.4}, {"LOC", "paris", 19, 24, 0.5}};
     check_ents(TASK_AGG_AVERAGE, avg, 3, __LINE__);
     /* max: ##pont's max 0.75 beats du's 0.6 -> B-LOC 0.75. */
-    const struct want mx[] = {{"PER", "jean", 0, 4, 0.7},
-                              {"LOC", "dupont", 5, 11, 0.75},
-                              {"LOC", "paris", 19, 24, 0.5}};
+    const struct want mx[] = {
+        {"PER", "jean", 0, 4, 0.7}, {"LOC", "dupont", 5, 11, 0.75}, {"LOC", "paris", 19, 24, 0.5}};
     check_ents(TASK_AGG_MAX, mx, 3, __LINE__);
 
     /* none keeps the window index; grouped entities have none (-1). */
@@ -151,8 +150,11 @@ static void test_ner_strategies(void)
 
     /* ignore_labels: {"PER"} drops PER but now keeps the O group ("habite"). */
     const char *ign[] = {"PER"};
-    cfg = (struct task_ner_cfg){.labels = k_labels, .n_labels = 5,
-                                .aggregation = TASK_AGG_FIRST, .ignore = ign, .n_ignore = 1};
+    cfg = (struct task_ner_cfg){.labels = k_labels,
+                                .n_labels = 5,
+                                .aggregation = TASK_AGG_FIRST,
+                                .ignore = ign,
+                                .n_ignore = 1};
     e = NULL, n = 0, cap = 0;
     task_ner_decode(t, 5, &cfg, &e, &n, &cap);
     CHECK(n == 2);
@@ -164,8 +166,7 @@ static void test_ner_strategies(void)
     task_entities_free(e, n);
 }
 
-static void test_ner_bi_rules(void)
-{
+static void test_ner_bi_rules(void) {
     /* Two B-PER in a row are two entities; I-PER I-PER (no B) is one; a label
      * without prefix ("MISC") counts as I- of tag MISC. */
     static const char *const labels[] = {"O", "B-PER", "I-PER", "MISC"};
@@ -174,10 +175,11 @@ static void test_ner_bi_rules(void)
     struct task_ner_token t[6];
     static const char *w[6] = {"a", "b", "c", "d", "e", "f"};
     for (int i = 0; i < 6; i++)
-        t[i] = (struct task_ner_token){.word = w[i],
-                                       .span = {(size_t)2 * i, (size_t)2 * i + 1, (size_t)2 * i,
-                                                (size_t)2 * i + 1},
-                                       .scores = sc[i], .index = i};
+        t[i] = (struct task_ner_token){
+            .word = w[i],
+            .span = {(size_t)2 * i, (size_t)2 * i + 1, (size_t)2 * i, (size_t)2 * i + 1},
+            .scores = sc[i],
+            .index = i};
     struct task_ner_cfg cfg = {.labels = labels, .n_labels = 4, .aggregation = TASK_AGG_SIMPLE};
     struct task_entity *e = NULL;
     size_t n = 0, cap = 0;
@@ -195,12 +197,12 @@ static void test_ner_bi_rules(void)
 
     /* BIOES: S- is a whole entity, E- closes one. */
     static const char *const bl[] = {"O", "B-PER", "I-PER", "E-PER", "S-PER"};
-    static const float bs[5][5] = {{0, 0, 0, 0, 1}, {0, 0, 0, 0, 1}, {0, 1, 0, 0, 0},
-                                   {0, 0, 0, 1, 0}, {0, 0, 1, 0, 0}};
+    static const float bs[5][5] = {
+        {0, 0, 0, 0, 1}, {0, 0, 0, 0, 1}, {0, 1, 0, 0, 0}, {0, 0, 0, 1, 0}, {0, 0, 1, 0, 0}};
     for (int i = 0; i < 5; i++)
         t[i].scores = bs[i];
-    cfg = (struct task_ner_cfg){.labels = bl, .n_labels = 5, .aggregation = TASK_AGG_SIMPLE,
-                                .scheme = TASK_SCHEME_BIOES};
+    cfg = (struct task_ner_cfg){
+        .labels = bl, .n_labels = 5, .aggregation = TASK_AGG_SIMPLE, .scheme = TASK_SCHEME_BIOES};
     e = NULL, n = 0, cap = 0;
     task_ner_decode(t, 5, &cfg, &e, &n, &cap);
     /* a (S) | b (S) | c d (B E) | e (I after E: new) */
@@ -215,8 +217,7 @@ static void test_ner_bi_rules(void)
     task_entities_free(e, n);
 }
 
-static void test_subword(void)
-{
+static void test_subword(void) {
     /* WordPiece (word aware): "##pont" (6 chars) vs slice "pont" (4). */
     const char *text = "jean dupont";
     CHECK(!task_ner_is_subword(text, 11, "du", 5, 7, true));
@@ -231,16 +232,14 @@ static void test_subword(void)
     CHECK(task_ner_is_subword(t2, 14, "based", 9, 14, false));
 }
 
-static struct task_entity ent(const char *type, size_t s, size_t e, float score)
-{
+static struct task_entity ent(const char *type, size_t s, size_t e, float score) {
     return (struct task_entity){task_strdup(type), score, task_strdup(type), {s, e, s, e}, -1};
 }
 
-static void test_merge(void)
-{
+static void test_merge(void) {
     /* Window 1: A, B, F (F cut at the window edge); window 2: D (same span as B,
      * better score), C (inside D, shorter), F' (the whole entity), E. */
-    struct task_entity v[7] = {ent("A", 0, 4, 0.9f),   ent("B", 10, 20, 0.5f),
+    struct task_entity v[7] = {ent("A", 0, 4, 0.9f),    ent("B", 10, 20, 0.5f),
                                ent("F", 30, 35, 0.99f), ent("D", 10, 20, 0.6f),
                                ent("C", 12, 16, 0.99f), ent("G", 30, 40, 0.4f),
                                ent("E", 45, 50, 0.7f)};
@@ -259,8 +258,7 @@ static void test_merge(void)
     }
 }
 
-static void test_qa(void)
-{
+static void test_qa(void) {
     /* [CLS] q [SEP] c0 c1 c2 [SEP]; probabilities over {CLS, c0, c1, c2}:
      * start 1/8 2/8 4/8 1/8, end 2/8 1/8 1/8 4/8 (question/SEP logits are huge but masked). */
     const float L2 = logf(2.0f), L4 = logf(4.0f);
@@ -318,8 +316,7 @@ static void test_qa(void)
     CHECK(task_qa_select(&w, 1, 0, 15, &null, c, &n) == TASK_EINVAL);
 }
 
-int main(void)
-{
+int main(void) {
     test_math();
     test_windows();
     test_ner_strategies();

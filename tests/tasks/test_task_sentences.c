@@ -5,8 +5,7 @@
 #include "tasks/task_impl.h"
 #include "tests/tasks/check.h"
 
-static void expect(const char *text, const char *const *want, size_t n_want, int line)
-{
+static void expect(const char *text, const char *const *want, size_t n_want, int line) {
     struct task_span *sp = NULL;
     size_t n = 0, len = strlen(text);
     CHECK(task_sentences_split(text, len, &sp, &n) == TASK_OK);
@@ -27,14 +26,13 @@ static void expect(const char *text, const char *const *want, size_t n_want, int
     }
     free(sp);
 }
-#define EXPECT(text, ...)                                                     \
-    do {                                                                      \
-        const char *const w_[] = {__VA_ARGS__};                               \
-        expect(text, w_, sizeof(w_) / sizeof(w_[0]), __LINE__);               \
+#define EXPECT(text, ...)                                                                          \
+    do {                                                                                           \
+        const char *const w_[] = {__VA_ARGS__};                                                    \
+        expect(text, w_, sizeof(w_) / sizeof(w_[0]), __LINE__);                                    \
     } while (0)
 
-static void test_english(void)
-{
+static void test_english(void) {
     EXPECT("Dr. Smith arrived at 3.30 p.m. yesterday. He paid $4.50 for coffee! "
            "Did J. K. Rowling write it? Yes.",
            "Dr. Smith arrived at 3.30 p.m. yesterday.", "He paid $4.50 for coffee!",
@@ -44,10 +42,9 @@ static void test_english(void)
            "Mr. and Mrs. Brown live on Oak St. in Boston.", "They own a dog, a cat, etc.",
            "The dog is old.");
     EXPECT("He said \"Stop.\" Then he left... Nobody followed (not even Ann.) The end",
-           "He said \"Stop.\"", "Then he left...", "Nobody followed (not even Ann.)",
-           "The end");
-    EXPECT("See Fig. 3 and p. 12 for details. Results vary.",
-           "See Fig. 3 and p. 12 for details.", "Results vary.");
+           "He said \"Stop.\"", "Then he left...", "Nobody followed (not even Ann.)", "The end");
+    EXPECT("See Fig. 3 and p. 12 for details. Results vary.", "See Fig. 3 and p. 12 for details.",
+           "Results vary.");
     /* A blank line ends "Title"; a single newline is just white space. */
     EXPECT("Title\n\nFirst paragraph. Second one.\nThird one\nstill third", "Title",
            "First paragraph.", "Second one.", "Third one\nstill third");
@@ -56,27 +53,26 @@ static void test_english(void)
     CHECK(task_sentences_split("  \n ", 4, &sp, &n) == TASK_OK && n == 0 && sp == NULL);
 }
 
-static void test_french(void)
-{
-    EXPECT("M. Dupont est arriv\xc3\xa9 \xc3\xa0 14 h. Il a dit : \xc2\xab Je reviens. \xc2\xbb "
-           "Puis il est parti, etc. Mme Durand, elle, est rest\xc3\xa9" "e\xe2\x80\xa6 "
-           "Le prix \xc3\xa9tait de 3,5 millions. \xc2\xab\xc2\xa0Vraiment\xc2\xa0?\xc2\xa0\xc2\xbb "
-           "demanda-t-elle.",
-           "M. Dupont est arriv\xc3\xa9 \xc3\xa0 14 h.",
-           "Il a dit : \xc2\xab Je reviens. \xc2\xbb", "Puis il est parti, etc.",
-           "Mme Durand, elle, est rest\xc3\xa9" "e\xe2\x80\xa6",
-           "Le prix \xc3\xa9tait de 3,5 millions.",
-           "\xc2\xab\xc2\xa0Vraiment\xc2\xa0?\xc2\xa0\xc2\xbb demanda-t-elle.");
+static void test_french(void) {
+    EXPECT(
+        "M. Dupont est arriv\xc3\xa9 \xc3\xa0 14 h. Il a dit : \xc2\xab Je reviens. \xc2\xbb "
+        "Puis il est parti, etc. Mme Durand, elle, est rest\xc3\xa9"
+        "e\xe2\x80\xa6 "
+        "Le prix \xc3\xa9tait de 3,5 millions. \xc2\xab\xc2\xa0Vraiment\xc2\xa0?\xc2\xa0\xc2\xbb "
+        "demanda-t-elle.",
+        "M. Dupont est arriv\xc3\xa9 \xc3\xa0 14 h.", "Il a dit : \xc2\xab Je reviens. \xc2\xbb",
+        "Puis il est parti, etc.",
+        "Mme Durand, elle, est rest\xc3\xa9"
+        "e\xe2\x80\xa6",
+        "Le prix \xc3\xa9tait de 3,5 millions.",
+        "\xc2\xab\xc2\xa0Vraiment\xc2\xa0?\xc2\xa0\xc2\xbb demanda-t-elle.");
     EXPECT("Le Dr. Martin et MM. Durand sont l\xc3\xa0. Mlle Roux aussi ! Et Me Bernard ?",
-           "Le Dr. Martin et MM. Durand sont l\xc3\xa0.", "Mlle Roux aussi !",
-           "Et Me Bernard ?");
+           "Le Dr. Martin et MM. Durand sont l\xc3\xa0.", "Mlle Roux aussi !", "Et Me Bernard ?");
     EXPECT("La valeur est 3.14 exactement. \xe2\x80\x94 Oui, dit-il. Attendez... Non!",
-           "La valeur est 3.14 exactement.", "\xe2\x80\x94 Oui, dit-il.", "Attendez...",
-           "Non!");
+           "La valeur est 3.14 exactement.", "\xe2\x80\x94 Oui, dit-il.", "Attendez...", "Non!");
 }
 
-static void test_offsets(void)
-{
+static void test_offsets(void) {
     /* "Été chaud. Oui." : É and é are 2 bytes each. */
     const char *t = "\xc3\x89t\xc3\xa9 chaud. Oui.";
     struct task_span *sp = NULL;
@@ -90,8 +86,7 @@ static void test_offsets(void)
     free(sp);
 }
 
-static void test_mmr(void)
-{
+static void test_mmr(void) {
     /* s0 = s1 = (1,0), s2 = (.8,.6), s3 = (0,1). centroid ∝ (2.8, 1.6):
      * c0 = c1 = 2.8/sqrt(10.4) = .868243, c2 = 3.2/sqrt(10.4) = .992278, c3 = .496139. */
     float e[8];
@@ -123,8 +118,7 @@ static void test_mmr(void)
     CHECK(task_summary_count(0, 5, 0.0f) == 0);
 }
 
-static void test_pool(void)
-{
+static void test_pool(void) {
     const float h[6] = {1, 2, 3, 4, 5, 6}; /* (3, 2) */
     float o[2];
     task_pool(h, 3, 2, TASK_POOL_MEAN, o);
@@ -134,8 +128,7 @@ static void test_pool(void)
     CHECK(o[0] == 1 && o[1] == 2);
 }
 
-int main(void)
-{
+int main(void) {
     test_english();
     test_french();
     test_offsets();

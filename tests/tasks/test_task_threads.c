@@ -21,8 +21,7 @@ struct arg {
     int failures, labels_seen;
 };
 
-static void *worker(void *p)
-{
+static void *worker(void *p) {
     struct arg *a = p;
     struct task_worker *w = NULL;
     if (task_worker_new(a->rt, 0, &w) != TASK_OK) {
@@ -32,7 +31,10 @@ static void *worker(void *p)
     struct task_response *keep[N_ROUNDS] = {0};
     for (int r = 0; r < N_ROUNDS; r++) {
         struct task_request rq[2] = {
-            {.kind = TASK_CLASSIFY, .adapter = "topic", .n_texts = a->n, .texts = a->texts,
+            {.kind = TASK_CLASSIFY,
+             .adapter = "topic",
+             .n_texts = a->n,
+             .texts = a->texts,
              .text_lens = a->lens},
             {.kind = TASK_NER, .n_texts = a->n, .texts = a->texts, .text_lens = a->lens}};
         struct task_response *out[2] = {0};
@@ -63,8 +65,7 @@ static void *worker(void *p)
     return NULL;
 }
 
-int main(void)
-{
+int main(void) {
     char d[1024];
     const char *dir = fx_dir("bert-tokcls", d, sizeof(d));
     if (!dir) {
@@ -100,8 +101,10 @@ int main(void)
     int reloads = 0;
     for (int k = 0; k < 30; k++) {
         if (k % 2)
-            fx_write_adapter(root, "z-extra", "{\"format\":\"socle-adapter/1\",\"name\":\"extra\","
-                             "\"task\":\"classify\",\"labels\":[\"x\",\"y\"]}", lin, 2, 0);
+            fx_write_adapter(root, "z-extra",
+                             "{\"format\":\"socle-adapter/1\",\"name\":\"extra\","
+                             "\"task\":\"classify\",\"labels\":[\"x\",\"y\"]}",
+                             lin, 2, 0);
         else {
             const char *nm[] = {"z-extra"};
             char sub[600];

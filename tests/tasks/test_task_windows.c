@@ -18,7 +18,9 @@
 static const char *const k_words[] = {"the", "cat", "sat", "on", "the", "mat", "and"};
 enum { N_WORDS = 3000, D = 32 };
 
-struct ent { size_t start, len; };
+struct ent {
+    size_t start, len;
+};
 static const struct ent k_ents[] = {
     {100, 2},  /* inside window 0 */
     {379, 6},  /* starts before window 1 begins (382) */
@@ -31,8 +33,7 @@ static const struct ent k_ents[] = {
 };
 enum { N_ENTS = sizeof(k_ents) / sizeof(k_ents[0]) };
 
-static int label_of(size_t c)
-{
+static int label_of(size_t c) {
     for (size_t k = 0; k < N_ENTS; k++) {
         if (c == k_ents[k].start)
             return 1;
@@ -42,8 +43,7 @@ static int label_of(size_t c)
     return 0;
 }
 
-int main(void)
-{
+int main(void) {
     char d[1024];
     const char *dir = fx_dir("bert-tokcls", d, sizeof(d));
     if (!dir) {
@@ -72,8 +72,10 @@ int main(void)
     for (int l = 0; l < 3; l++)
         w[l * D + l] = 1.0f;
     struct fx_tensor lin[2] = {{"out.weight", 2, {3, D}, w}, {"out.bias", 1, {3, 0}, b}};
-    fx_write_adapter(root, "span", "{\"format\":\"socle-adapter/1\",\"name\":\"span\",\"task\":\"ner\","
-                     "\"labels\":[\"O\",\"B-X\",\"I-X\"]}", lin, 2, 0);
+    fx_write_adapter(root, "span",
+                     "{\"format\":\"socle-adapter/1\",\"name\":\"span\",\"task\":\"ner\","
+                     "\"labels\":[\"O\",\"B-X\",\"I-X\"]}",
+                     lin, 2, 0);
     char err[512] = "";
     struct task_runtime *rt = NULL;
     struct task_runtime_params p = {dir, root};
@@ -87,8 +89,12 @@ int main(void)
     }
 
     const char *texts[] = {text};
-    struct task_request rq = {.kind = TASK_NER, .adapter = "span", .n_texts = 1, .texts = texts,
-                              .text_lens = &len, .opts.ner = {.aggregation = TASK_AGG_SIMPLE}};
+    struct task_request rq = {.kind = TASK_NER,
+                              .adapter = "span",
+                              .n_texts = 1,
+                              .texts = texts,
+                              .text_lens = &len,
+                              .opts.ner = {.aggregation = TASK_AGG_SIMPLE}};
     for (int pass = 0; pass < 2; pass++) {
         /* pass 1: strategy first (one token per word here, same entities). */
         rq.opts.ner.aggregation = pass ? TASK_AGG_FIRST : TASK_AGG_SIMPLE;
