@@ -106,7 +106,7 @@ int worker_state_new(const struct daemon *d, struct worker_state **out, char *er
 void worker_state_free(struct worker_state *ws);
 /* Fill job->resp/resp_len/code for job->req. Never fails (errors become error answers). */
 void service_run(const struct daemon *d, struct worker_state *ws, struct job *job);
-/* Tasks this build answers, for info. */
+/* Tasks this daemon answers, for info (model tasks: those some adapter does). Broker thread. */
 size_t service_tasks(const struct daemon *d, const char **names, size_t max);
 /* Validate texts: count and size limits and UTF-8. Returns 0, or fills msg (INVALID_ARGUMENT). */
 int service_check_texts(const struct daemon *d, const ProtobufCBinaryData *texts, size_t n,

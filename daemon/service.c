@@ -67,11 +67,18 @@ size_t service_tasks(const struct daemon *d, const char **names, size_t max)
 #endif
 #ifdef SOCLE_HAVE_TASKS
     if (d->rt) {
-        ADD("classify");
-        ADD("ner");
-        ADD("qa");
-        ADD("summarize");
-        ADD("embed");
+        /* a model task is served when some adapter does it (in the broker thread: the
+         * snapshot is stable, reloads happen there too) */
+        const struct task_adapter_info *ai = NULL;
+        size_t na = task_runtime_adapters(d->rt, &ai);
+        for (size_t i = 0; i < na; i++) {
+            const char *k = task_kind_name(ai[i].kind);
+            bool dup = false;
+            for (size_t j = 0; j < n; j++)
+                dup |= strcmp(names[j], k) == 0;
+            if (!dup)
+                ADD(k);
+        }
     }
 #endif
 #undef ADD
