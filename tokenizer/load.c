@@ -844,6 +844,15 @@ static int load_model(struct ld *L, struct tok_tokenizer *tok, json_object *m,
         rc = tok_pairmap_put(&md->merges, ia, ib, (int32_t)i, nid);
         note_cuts(md, buf, al + bl - skip);
     }
+    if (md->chunk_meta) {
+        /* Cutting words is exact only if "▁" is a symbol of its own (an unknown ▁ would fuse
+         * with unknown neighbours) and no char is ever dropped (a dropped char shifts the
+         * offsets of the rest of the word in HF's Word::add). */
+        bool all_bytes = md->byte_fallback;
+        for (int k = 0; k < 256 && all_bytes; k++) all_bytes = md->byte_ids[k] >= 0;
+        if (tok_hash_get(&md->vocab, "\xe2\x96\x81", 3) < 0 || (md->unk_id < 0 && !all_bytes))
+            md->chunk_meta = false;
+    }
 out:
     tok_arena_free(&ar);
     return rc;
