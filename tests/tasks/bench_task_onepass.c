@@ -5,7 +5,9 @@
  * temporary directory; texts: the first 100 distinct lines of the tokenizer corpus.
  * Validates first (both ways give identical results), then times `reps` runs of each
  * after a warm-up and prints the medians and the ratio. Exit 77 without fixtures.
- * Usage: bench_task_onepass [reps]   (ctest label bench-smoke runs reps = 3) */
+ * Usage: bench_task_onepass [reps [model_dir]]   (ctest label bench-smoke runs reps = 3).
+ * With model_dir (e.g. models/socle-mini): its adapters/ directory, adapters
+ * "sentiment" (classify) and "ner". */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -29,8 +31,8 @@ int main(int argc, char **argv) {
     int reps = argc > 1 ? atoi(argv[1]) : 5;
     if (reps < 1 || reps > 100)
         reps = 5;
-    char d[1024], cdir[1200];
-    const char *dir = fx_dir("bert-tokcls", d, sizeof(d));
+    char d[1024], cdir[1200], adir[1200];
+    const char *dir = argc > 2 ? argv[2] : fx_dir("bert-tokcls", d, sizeof(d));
     const char *shared = getenv("SOCLE_SHARED_DIR");
     snprintf(cdir, sizeof(cdir), "%s/fixtures/tokenizer", shared ? shared : "../shared");
     char *cbuf;
@@ -55,22 +57,32 @@ int main(int argc, char **argv) {
     }
 
     char root[] = "/tmp/socle-bench-onepass-XXXXXX";
-    if (!mkdtemp(root))
-        return 1;
-    static float w[2 * 32], b[2] = {0.05f, -0.05f};
-    for (int i = 0; i < 64; i++)
-        w[i] = (float)((i * 29) % 13) * 0.04f - 0.24f;
-    struct fx_tensor lin[2] = {{"out.weight", 2, {2, 32}, w}, {"out.bias", 1, {2, 0}, b}};
-    fx_write_adapter(root, "topic",
-                     "{\"format\":\"socle-adapter/1\",\"name\":\"topic\","
-                     "\"task\":\"classify\",\"labels\":[\"a\",\"b\"],\"pooling\":\"cls\"}",
-                     lin, 2, 0);
+    const char *cls_name = "topic", *ner_name = NULL, *adapters = root;
+    if (argc > 2) {
+        snprintf(adir, sizeof(adir), "%s/adapters", argv[2]);
+        adapters = adir;
+        cls_name = "sentiment";
+        ner_name = "ner";
+    } else {
+        if (!mkdtemp(root))
+            return 1;
+        static float w[2 * 32], b[2] = {0.05f, -0.05f};
+        for (int i = 0; i < 64; i++)
+            w[i] = (float)((i * 29) % 13) * 0.04f - 0.24f;
+        struct fx_tensor lin[2] = {{"out.weight", 2, {2, 32}, w}, {"out.bias", 1, {2, 0}, b}};
+        fx_write_adapter(root, "topic",
+                         "{\"format\":\"socle-adapter/1\",\"name\":\"topic\","
+                         "\"task\":\"classify\",\"labels\":[\"a\",\"b\"],\"pooling\":\"cls\"}",
+                         lin, 2, 0);
+    }
     char err[512] = "";
     struct task_runtime *rt = NULL;
-    struct task_runtime_params p = {dir, root};
+    struct task_runtime_params p = {dir, adapters};
     int rc = task_runtime_open(&p, &rt, err, sizeof(err));
-    const char *names[] = {"topic"};
-    fx_rm_adapters(root, names, 1);
+    if (argc <= 2) {
+        const char *names[] = {"topic"};
+        fx_rm_adapters(root, names, 1);
+    }
     if (rc != TASK_OK) {
         fprintf(stderr, "open: %s\n", err);
         return 1;
@@ -78,8 +90,9 @@ int main(int argc, char **argv) {
     struct task_worker *wk = NULL;
     CHECK(task_worker_new(rt, 0, &wk) == TASK_OK);
     struct task_request rq[2] = {
-        {.kind = TASK_CLASSIFY, .adapter = "topic", .n_texts = n, .texts = texts, .text_lens = tl},
+        {.kind = TASK_CLASSIFY, .adapter = cls_name, .n_texts = n, .texts = texts, .text_lens = tl},
         {.kind = TASK_NER,
+         .adapter = ner_name,
          .n_texts = n,
          .texts = texts,
          .text_lens = tl,
@@ -121,8 +134,9 @@ int main(int argc, char **argv) {
     qsort(t1, (size_t)reps, sizeof(double), cmp_d);
     qsort(t2, (size_t)reps, sizeof(double), cmp_d);
     double m1 = t1[reps / 2], m2 = t2[reps / 2];
-    printf("classify+ner, %zu texts, %zu tokens, %d reps (bert-tokcls, d_model 32, 2 layers)\n", n,
-           tokens, reps);
+    const struct eng_model_info *mi = eng_model_get_info(task_runtime_model(rt));
+    printf("classify+ner, %zu texts, %zu tokens, %d reps (%s, d_model %d, %d layers)\n", n, tokens,
+           reps, dir, mi->d_model, mi->n_layers);
     printf("  one job (task_run_multi): median %.2f ms  [min %.2f, max %.2f]\n", m1 * 1e3,
            t1[0] * 1e3, t1[reps - 1] * 1e3);
     printf("  two requests (task_run x2): median %.2f ms  [min %.2f, max %.2f]\n", m2 * 1e3,
