@@ -75,37 +75,40 @@ done
 echo
 echo "## socle / HF, single thread, $ROUNDS round(s) x $REPEATS passes. MB/s: median pass of the"
 echo "## last round. Ratios: per round, of median passes and (in parentheses) of best passes,"
-echo "## then the median over rounds; the best-pass ratio is the steadier one on a shared machine."
+echo "## then the median over rounds; on a loaded shared machine the best-pass and CPU-time"
+echo "## ratios are the steadier ones (HF CPU time counts all its threads: JS + Rust worker)."
 LC_ALL=C awk -v order="$TOKS" '
 /^RESULT/ {
   delete kv; for (i = 2; i <= NF; i++) { split($i, p, "="); kv[p[1]] = p[2] }
   k = kv["tok"] SUBSEP kv["impl"] SUBSEP kv["mode"]
   mb[k] = kv["mbps"]; R = kv["round"] + 0; if (R > nr) nr = R
-  mbr[k, R] = kv["mbps"]; best[k, R] = kv["min_s"]
+  mbr[k, R] = kv["mbps"]; best[k, R] = kv["min_s"]; cpur[k, R] = kv["cpu_mbps"]
   if (kv["impl"] == "socle" && kv["mode"] == "encode") mm[kv["tok"]] = kv["mismatches"]
 }
 function med(a, n,   i, j, x) {
   for (i = 2; i <= n; i++) { x = a[i]; for (j = i - 1; j >= 1 && a[j] > x; j--) a[j + 1] = a[j]; a[j + 1] = x }
   return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
 }
-# median over rounds of num/den (by MB/s when bymb, else of den/num best times)
-function ratio(num, den, bymb,   R, n, v) {
+# median over rounds of num/den: by median-pass MB/s (how = 1), best pass (0), CPU MB/s (2)
+function ratio(num, den, how,   R, n, v) {
   n = 0; delete v
   for (R = 1; R <= nr; R++) {
-    if (bymb && mbr[den, R] > 0 && mbr[num, R] > 0) v[++n] = mbr[num, R] / mbr[den, R]
-    if (!bymb && best[num, R] > 0 && best[den, R] > 0) v[++n] = best[den, R] / best[num, R]
+    if (how == 1 && mbr[den, R] > 0 && mbr[num, R] > 0) v[++n] = mbr[num, R] / mbr[den, R]
+    if (how == 0 && best[num, R] > 0 && best[den, R] > 0) v[++n] = best[den, R] / best[num, R]
+    if (how == 2 && cpur[den, R] > 0 && cpur[num, R] > 0) v[++n] = cpur[num, R] / cpur[den, R]
   }
   return n ? sprintf("%.2fx", med(v, n)) : "n/a"
 }
 END {
-  printf "%-18s %8s %8s %8s %8s %16s %16s %9s\n", "tokenizer", "socle", "socle", "hf", "hf", "socle/hf", "socle/hf", "count";
-  printf "%-18s %8s %8s %8s %8s %16s %16s %9s\n", "", "encode", "count", "batch", "encode", "vs batch (best)", "vs encode (best)", "mismatch";
+  printf "%-18s %7s %7s %7s %7s %24s %24s %8s\n", "tokenizer", "socle", "socle", "hf", "hf", "socle/hf vs batch", "socle/hf vs encode", "count";
+  printf "%-18s %7s %7s %7s %7s %24s %24s %8s\n", "", "encode", "count", "batch", "encode", "wall (best) cpu", "wall (best) cpu", "mismatch";
   n = split(order, t, " ")
   for (i = 1; i <= n; i++) {
     k = t[i]; if (!((k SUBSEP "socle" SUBSEP "encode") in mb)) continue
     s = k SUBSEP "socle" SUBSEP "encode"; c = k SUBSEP "socle" SUBSEP "count"
     hb = k SUBSEP "hf" SUBSEP "encodeBatch"; he = k SUBSEP "hf" SUBSEP "encode"
-    printf "%-18s %8s %8s %8s %8s %7s (%6s) %7s (%6s) %9s\n", k, mb[s], mb[c], mb[hb], mb[he],
-      ratio(s, hb, 1), ratio(s, hb, 0), ratio(s, he, 1), ratio(s, he, 0), mm[k]
+    printf "%-18s %7s %7s %7s %7s %8s (%6s) %7s %8s (%6s) %7s %8s\n", k, mb[s], mb[c], mb[hb], mb[he],
+      ratio(s, hb, 1), ratio(s, hb, 0), ratio(s, hb, 2), ratio(s, he, 1), ratio(s, he, 0),
+      ratio(s, he, 2), mm[k]
   }
 }' "$RES"

@@ -7,7 +7,7 @@
  *      tok_bench_hf.js) and prints the number of mismatching lines; --counts FILE writes ours;
  *   2. times --warmup passes (discarded) then --repeats passes over all lines with
  *      tok_encode (and, with --count-too, tok_count), reporting median, min and max wall
- *      time, MB/s and tokens/s at the median.
+ *      time, MB/s and tokens/s at the median, and the median process CPU time.
  * Each result is one "RESULT key=value ..." line for run_tok_bench.sh, after a stamp
  * (commit, compiler, flags, CPU). The process is single-threaded. Exit code 77 (skipped)
  * when the tokenizer file is not there, for the bench-smoke ctest.
@@ -76,11 +76,28 @@ static int text_load(const char *path, struct text *t)
     return 0;
 }
 
+static int cmp_double(const void *a, const void *b);
+
 static double now_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* CPU time of the process: on a loaded shared machine it moves much less than wall time
+ * (preemption does not count), so it is reported next to it. */
+static double cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -255,10 +272,12 @@ int main(int argc, char **argv)
 
     /* 2. timing */
     double *wall = malloc((size_t)repeats * sizeof *wall);
+    double *cpu = malloc((size_t)repeats * sizeof *cpu);
     for (int mode = 0; mode < (count_too ? 2 : 1); mode++) {
         size_t tokens = 0;
         for (int r = -warmup; r < repeats; r++) {
             size_t n_tok = 0;
+            double c0 = cpu_s();
             double s = now_s();
             for (size_t i = 0; i < t.n_lines; i++) {
                 if (mode == 0) {
@@ -275,21 +294,26 @@ int main(int argc, char **argv)
                 }
             }
             double e = now_s() - s;
-            if (r >= 0)
+            double ce = cpu_s() - c0;
+            if (r >= 0) {
                 wall[r] = e;
+                cpu[r] = ce;
+            }
             tokens = n_tok;
         }
-        qsort(wall, (size_t)repeats, sizeof *wall, cmp_double);
-        double med = repeats % 2 ? wall[repeats / 2] : 0.5 * (wall[repeats / 2 - 1] + wall[repeats / 2]);
+        double med = median(wall, repeats);
+        double cmed = median(cpu, repeats);
         printf("RESULT impl=socle tok=%s mode=%s lines=%zu bytes=%zu tokens=%zu repeats=%d "
                "median_s=%.6f min_s=%.6f max_s=%.6f spread_pct=%.1f mbps=%.3f ktokps=%.1f "
-               "mismatches=%ld\n",
+               "cpu_median_s=%.6f cpu_mbps=%.3f mismatches=%ld\n",
                name, mode == 0 ? "encode" : "count", t.n_lines, t.bytes, tokens, repeats, med,
                wall[0], wall[repeats - 1], 100.0 * (wall[repeats - 1] - wall[0]) / med,
-               (double)t.bytes / med / 1e6, (double)tokens / med / 1e3, mismatches);
+               (double)t.bytes / med / 1e6, (double)tokens / med / 1e3, cmed,
+               (double)t.bytes / cmed / 1e6, mismatches);
         fflush(stdout);
     }
     free(wall);
+    free(cpu);
     free(ours);
     tok_tokenizer_free(tok);
     free(t.buf);

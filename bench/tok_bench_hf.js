@@ -76,19 +76,22 @@ async function passBatch() {
   }
   for (const mode of modes) {
     const fn = mode === 'encodeBatch' ? passBatch : passEncode;
-    const wall = [];
+    const wall = [], cpu = [];
     let tokens = 0;
     for (let r = -warmup; r < repeats; r++) {
+      const c0 = process.cpuUsage();
       const s = process.hrtime.bigint();
       tokens = await fn();
       const e = Number(process.hrtime.bigint() - s) / 1e9;
-      if (r >= 0) wall.push(e);
+      const c = process.cpuUsage(c0); // all threads: JS main thread + the libuv worker running Rust
+      if (r >= 0) { wall.push(e); cpu.push((c.user + c.system) / 1e6); }
     }
-    const med = median(wall);
+    const med = median(wall), cmed = median(cpu);
     const mn = Math.min(...wall), mx = Math.max(...wall);
     console.log(`RESULT impl=hf tok=${name} mode=${mode} lines=${lines.length} bytes=${bytes} ` +
                 `tokens=${tokens} repeats=${repeats} median_s=${med.toFixed(6)} min_s=${mn.toFixed(6)} ` +
                 `max_s=${mx.toFixed(6)} spread_pct=${(100 * (mx - mn) / med).toFixed(1)} ` +
-                `mbps=${(bytes / med / 1e6).toFixed(3)} ktokps=${(tokens / med / 1e3).toFixed(1)}`);
+                `mbps=${(bytes / med / 1e6).toFixed(3)} ktokps=${(tokens / med / 1e3).toFixed(1)} ` +
+                `cpu_median_s=${cmed.toFixed(6)} cpu_mbps=${(bytes / cmed / 1e6).toFixed(3)}`);
   }
 })().catch((e) => { console.error(e); process.exit(1); });
