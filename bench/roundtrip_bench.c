@@ -34,21 +34,18 @@
 
 extern char **environ;
 
-static double now_s(void)
-{
+static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
+static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
 }
 
-static int free_port(void)
-{
+static int free_port(void) {
     int s = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t len = sizeof a;
@@ -69,8 +66,7 @@ struct echo {
     int ready;
 };
 
-static void *echo_main(void *arg)
-{
+static void *echo_main(void *arg) {
     struct echo *e = arg;
     void *s = zmq_socket(e->ctx, ZMQ_ROUTER);
     int zero = 0, tmo = 100;
@@ -126,8 +122,7 @@ struct client_run {
     pthread_barrier_t *start;
 };
 
-static void *client_main(void *arg)
-{
+static void *client_main(void *arg) {
     struct client_run *cr = arg;
     struct socle_client_opts o = socle_client_opts_default();
     o.timeout_ms = 10000;
@@ -167,8 +162,7 @@ struct cell {
     int errors;
 };
 
-static struct cell run_cell(const char *endpoint, int n_clients, int n)
-{
+static struct cell run_cell(const char *endpoint, int n_clients, int n) {
     pthread_t th[64];
     struct client_run cr[64];
     pthread_barrier_t start;
@@ -196,16 +190,14 @@ static struct cell run_cell(const char *endpoint, int n_clients, int n)
     return c;
 }
 
-static int cmp_cell_rps(const void *a, const void *b)
-{
+static int cmp_cell_rps(const void *a, const void *b) {
     double x = ((const struct cell *)a)->rps, y = ((const struct cell *)b)->rps;
     return x < y ? -1 : x > y;
 }
 
 /* Median of `repeat` runs (by req/s; p50/p99 medians taken separately), min/max req/s. */
 static struct cell measure(const char *endpoint, int n_clients, int n, int repeat, double *lo,
-                           double *hi, int *errors)
-{
+                           double *hi, int *errors) {
     struct cell runs[32];
     double p50[32], p99[32];
     run_cell(endpoint, n_clients, n / 4 + 1); /* warm-up */
@@ -227,8 +219,7 @@ static struct cell measure(const char *endpoint, int n_clients, int n, int repea
     return m;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: %s SOCLED [--n N] [--repeat R] [--workers W]\n", argv[0]);
         return 2;
@@ -261,8 +252,8 @@ int main(int argc, char **argv)
     snprintf(etcp, sizeof etcp, "tcp://127.0.0.1:%d", free_port());
     snprintf(logp, sizeof logp, "%s/socled.log", dir);
 
-    const char *args[] = {socled, "--endpoint", ipc, "--endpoint", tcp, "--workers", workers,
-                          "--log-level", "warn", NULL};
+    const char *args[] = {socled,      "--endpoint", ipc,           "--endpoint", tcp,
+                          "--workers", workers,      "--log-level", "warn",       NULL};
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 2, logp, O_WRONLY | O_CREAT | O_TRUNC, 0600);

@@ -25,8 +25,18 @@
 #include "tokenizer/tok.h"
 #endif
 
-enum cmd { CMD_NONE, CMD_TOKENIZE, CMD_DETOKENIZE, CMD_CLASSIFY, CMD_NER, CMD_QA, CMD_SUMMARIZE,
-           CMD_EMBED, CMD_INFO, CMD_STATS };
+enum cmd {
+    CMD_NONE,
+    CMD_TOKENIZE,
+    CMD_DETOKENIZE,
+    CMD_CLASSIFY,
+    CMD_NER,
+    CMD_QA,
+    CMD_SUMMARIZE,
+    CMD_EMBED,
+    CMD_INFO,
+    CMD_STATS
+};
 static const char *const cmd_names[] = {"",   "tokenize",  "detokenize", "classify", "ner",
                                         "qa", "summarize", "embed",      "info",     "stats"};
 
@@ -63,43 +73,44 @@ struct cli {
     size_t n_texts;
 };
 
-static void usage(FILE *f)
-{
+static void usage(FILE *f) {
     char ep[512];
-    fprintf(f,
-"usage: socle [options] COMMAND [options] [TEXT...]\n"
-"\n"
-"commands: tokenize detokenize classify ner qa summarize embed info stats\n"
-"Inputs are the TEXT arguments, else the lines of --file, else the lines of stdin.\n"
-"One JSON object per input is printed, in input order.\n"
-"\n"
-"common options:\n"
-"  --endpoint E      daemon endpoint (default %s, or $SOCLE_ENDPOINT)\n"
-"  --timeout MS      wait per attempt before resending unanswered requests (default 5000)\n"
-"  --retries N       resend attempts without any answer (default 3)\n"
-"  --file F          read inputs from F, one per line\n"
-"  --window N        requests in flight (default 32)\n"
-"  --adapter NAME    task adapter (default: the task's default)\n"
-"  --deadline MS     give up on the daemon side after MS (DEADLINE_EXCEEDED)\n"
-"  --priority N      higher first; negative for batch traffic\n"
-"tokenize:  --pair (input is TEXT<TAB>PAIR) --no-special --count --overflow\n"
-"           --max-length N --truncation none|longest_first|only_first|only_second --stride N\n"
-"           --tokenizer PATH  offline: tokenize with tokenizer.json, no daemon; prints\n"
-"                             {\"ids\":[..],\"tokens\":[..],\"offsets\":[[start,end],..]}\n"
-"detokenize: input is ids separated by spaces or commas; --skip-special\n"
-"classify:  --top-k N --multi-label\n"
-"ner:       --aggregation none|simple|first|average|max --ignore-label L (repeatable) --stride N\n"
-"qa:        input is QUESTION<TAB>CONTEXT; --top-k N --max-seq-len N --doc-stride N\n"
-"           --max-question-len N --max-answer-len N --handle-impossible\n"
-"summarize: --max-sentences N --ratio R\n"
-"embed:     --pooling cls|mean --normalize\n"
-"\n"
-"exit status: 0 all OK, 1 some input failed, 2 usage, 3 daemon unreachable\n",
-            socle_default_endpoint(ep, sizeof ep));
+    fprintf(
+        f,
+        "usage: socle [options] COMMAND [options] [TEXT...]\n"
+        "\n"
+        "commands: tokenize detokenize classify ner qa summarize embed info stats\n"
+        "Inputs are the TEXT arguments, else the lines of --file, else the lines of stdin.\n"
+        "One JSON object per input is printed, in input order.\n"
+        "\n"
+        "common options:\n"
+        "  --endpoint E      daemon endpoint (default %s, or $SOCLE_ENDPOINT)\n"
+        "  --timeout MS      wait per attempt before resending unanswered requests (default 5000)\n"
+        "  --retries N       resend attempts without any answer (default 3)\n"
+        "  --file F          read inputs from F, one per line\n"
+        "  --window N        requests in flight (default 32)\n"
+        "  --adapter NAME    task adapter (default: the task's default)\n"
+        "  --deadline MS     give up on the daemon side after MS (DEADLINE_EXCEEDED)\n"
+        "  --priority N      higher first; negative for batch traffic\n"
+        "tokenize:  --pair (input is TEXT<TAB>PAIR) --no-special --count --overflow\n"
+        "           --max-length N --truncation none|longest_first|only_first|only_second --stride "
+        "N\n"
+        "           --tokenizer PATH  offline: tokenize with tokenizer.json, no daemon; prints\n"
+        "                             {\"ids\":[..],\"tokens\":[..],\"offsets\":[[start,end],..]}\n"
+        "detokenize: input is ids separated by spaces or commas; --skip-special\n"
+        "classify:  --top-k N --multi-label\n"
+        "ner:       --aggregation none|simple|first|average|max --ignore-label L (repeatable) "
+        "--stride N\n"
+        "qa:        input is QUESTION<TAB>CONTEXT; --top-k N --max-seq-len N --doc-stride N\n"
+        "           --max-question-len N --max-answer-len N --handle-impossible\n"
+        "summarize: --max-sentences N --ratio R\n"
+        "embed:     --pooling cls|mean --normalize\n"
+        "\n"
+        "exit status: 0 all OK, 1 some input failed, 2 usage, 3 daemon unreachable\n",
+        socle_default_endpoint(ep, sizeof ep));
 }
 
-static int parse_uint(const char *s, unsigned *out)
-{
+static int parse_uint(const char *s, unsigned *out) {
     char *end = NULL;
     errno = 0;
     unsigned long v = strtoul(s, &end, 10);
@@ -109,8 +120,7 @@ static int parse_uint(const char *s, unsigned *out)
     return 0;
 }
 
-static int pick(const char *v, const char *const *names, int n)
-{
+static int pick(const char *v, const char *const *names, int n) {
     for (int i = 0; i < n; i++)
         if (strcmp(v, names[i]) == 0)
             return i;
@@ -118,8 +128,7 @@ static int pick(const char *v, const char *const *names, int n)
 }
 
 /* Returns 0, or 2 (usage error, message printed). */
-static int parse_args(struct cli *c, int argc, char **argv)
-{
+static int parse_args(struct cli *c, int argc, char **argv) {
     static const char *const truncs[] = {"default", "none", "longest_first", "only_first",
                                          "only_second"};
     static const char *const aggs[] = {"none", "simple", "first", "average", "max"};
@@ -162,15 +171,15 @@ static int parse_args(struct cli *c, int argc, char **argv)
             exit(0);
         }
         /* flags without a value */
-        bool *flag = strcmp(a, "--pair") == 0          ? &c->pair
-                     : strcmp(a, "--no-special") == 0  ? &c->no_special
-                     : strcmp(a, "--count") == 0       ? &c->count
-                     : strcmp(a, "--overflow") == 0    ? &c->overflow
-                     : strcmp(a, "--skip-special") == 0 ? &c->skip_special
-                     : strcmp(a, "--multi-label") == 0 ? &c->multi_label
+        bool *flag = strcmp(a, "--pair") == 0                ? &c->pair
+                     : strcmp(a, "--no-special") == 0        ? &c->no_special
+                     : strcmp(a, "--count") == 0             ? &c->count
+                     : strcmp(a, "--overflow") == 0          ? &c->overflow
+                     : strcmp(a, "--skip-special") == 0      ? &c->skip_special
+                     : strcmp(a, "--multi-label") == 0       ? &c->multi_label
                      : strcmp(a, "--handle-impossible") == 0 ? &c->impossible
-                     : strcmp(a, "--normalize") == 0   ? &c->normalize
-                                                       : NULL;
+                     : strcmp(a, "--normalize") == 0         ? &c->normalize
+                                                             : NULL;
         if (flag) {
             *flag = true;
             continue;
@@ -183,10 +192,14 @@ static int parse_args(struct cli *c, int argc, char **argv)
         unsigned u = 0;
         int k;
         bool bad = false;
-        if (strcmp(a, "--endpoint") == 0) c->endpoint = v;
-        else if (strcmp(a, "--file") == 0) c->file = v;
-        else if (strcmp(a, "--tokenizer") == 0) c->tokenizer = v;
-        else if (strcmp(a, "--adapter") == 0) c->adapter = v;
+        if (strcmp(a, "--endpoint") == 0)
+            c->endpoint = v;
+        else if (strcmp(a, "--file") == 0)
+            c->file = v;
+        else if (strcmp(a, "--tokenizer") == 0)
+            c->tokenizer = v;
+        else if (strcmp(a, "--adapter") == 0)
+            c->adapter = v;
         else if (strcmp(a, "--ignore-label") == 0) {
             if (c->n_ignore < 64)
                 c->ignore[c->n_ignore++] = v;
@@ -209,18 +222,30 @@ static int parse_args(struct cli *c, int argc, char **argv)
             bad = end == v || *end;
         } else if (parse_uint(v, &u) != 0) {
             bad = true;
-        } else if (strcmp(a, "--timeout") == 0) c->copts.timeout_ms = (int)u;
-        else if (strcmp(a, "--retries") == 0) c->copts.retries = (int)u;
-        else if (strcmp(a, "--window") == 0) c->window = u ? u : 1;
-        else if (strcmp(a, "--deadline") == 0) c->deadline_ms = u;
-        else if (strcmp(a, "--max-length") == 0) c->max_length = u;
-        else if (strcmp(a, "--stride") == 0) c->stride = u;
-        else if (strcmp(a, "--top-k") == 0) c->top_k = u;
-        else if (strcmp(a, "--max-seq-len") == 0) c->max_seq_len = u;
-        else if (strcmp(a, "--doc-stride") == 0) c->doc_stride = u;
-        else if (strcmp(a, "--max-question-len") == 0) c->max_question_len = u;
-        else if (strcmp(a, "--max-answer-len") == 0) c->max_answer_len = u;
-        else if (strcmp(a, "--max-sentences") == 0) c->max_sentences = u;
+        } else if (strcmp(a, "--timeout") == 0)
+            c->copts.timeout_ms = (int)u;
+        else if (strcmp(a, "--retries") == 0)
+            c->copts.retries = (int)u;
+        else if (strcmp(a, "--window") == 0)
+            c->window = u ? u : 1;
+        else if (strcmp(a, "--deadline") == 0)
+            c->deadline_ms = u;
+        else if (strcmp(a, "--max-length") == 0)
+            c->max_length = u;
+        else if (strcmp(a, "--stride") == 0)
+            c->stride = u;
+        else if (strcmp(a, "--top-k") == 0)
+            c->top_k = u;
+        else if (strcmp(a, "--max-seq-len") == 0)
+            c->max_seq_len = u;
+        else if (strcmp(a, "--doc-stride") == 0)
+            c->doc_stride = u;
+        else if (strcmp(a, "--max-question-len") == 0)
+            c->max_question_len = u;
+        else if (strcmp(a, "--max-answer-len") == 0)
+            c->max_answer_len = u;
+        else if (strcmp(a, "--max-sentences") == 0)
+            c->max_sentences = u;
         else {
             fprintf(stderr, "socle: unknown option %s (see --help)\n", a);
             return 2;
@@ -254,8 +279,7 @@ struct input {
 };
 
 /* Next input into (*s, *len) (valid until the next call); 0 at the end, -1 on read error. */
-static int input_next(struct input *in, const char **s, size_t *len)
-{
+static int input_next(struct input *in, const char **s, size_t *len) {
     if (in->c->n_texts) {
         if (in->next_arg >= in->c->n_texts)
             return 0;
@@ -274,16 +298,15 @@ static int input_next(struct input *in, const char **s, size_t *len)
     return 1;
 }
 
-static void print_json(struct json_object *o)
-{
-    fputs(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
-          stdout);
+static void print_json(struct json_object *o) {
+    fputs(
+        json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
+        stdout);
     fputc('\n', stdout);
     json_object_put(o);
 }
 
-static void print_error(const char *code, const char *msg)
-{
+static void print_error(const char *code, const char *msg) {
     struct json_object *o = json_object_new_object(), *e = json_object_new_object();
     json_object_object_add(e, "code", json_object_new_string(code));
     json_object_object_add(e, "message", json_object_new_string(msg));
@@ -293,8 +316,7 @@ static void print_error(const char *code, const char *msg)
 
 /* ---- offline tokenize ---- */
 
-static int run_offline(const struct cli *c, struct input *in)
-{
+static int run_offline(const struct cli *c, struct input *in) {
 #ifndef SOCLE_HAVE_TOKENIZER
     (void)c, (void)in;
     fprintf(stderr, "socle: this build has no tokenizer module (offline tokenize unavailable)\n");
@@ -410,8 +432,7 @@ struct req_buf {
 
 /* Build the request for one input. Returns NULL with *why set for a bad input line. */
 static int build_request(const struct cli *c, struct req_buf *b, const char *s, size_t len,
-                         const char **why)
-{
+                         const char **why) {
     memset(b, 0, sizeof *b);
     socle__v1__request__init(&b->req);
     b->req.adapter = (char *)(uintptr_t)(c->adapter ? c->adapter : "");
@@ -565,17 +586,15 @@ static int build_request(const struct cli *c, struct req_buf *b, const char *s, 
 
 /* The JSON for one answer: the error object, or the result of the one input. */
 static struct json_object *response_json(const struct cli *c, const Socle__V1__Response *r,
-                                         bool *failed)
-{
+                                         bool *failed) {
     *failed = false;
     if (r->status && r->status->code != SOCLE__V1__CODE__OK) {
         *failed = true;
         struct json_object *o = json_object_new_object(), *e = json_object_new_object();
         json_object_object_add(e, "code",
                                json_object_new_string(socle_code_name((int)r->status->code)));
-        json_object_object_add(e, "message", json_object_new_string(r->status->message
-                                                                        ? r->status->message
-                                                                        : ""));
+        json_object_object_add(
+            e, "message", json_object_new_string(r->status->message ? r->status->message : ""));
         json_object_object_add(o, "error", e);
         return o;
     }
@@ -595,14 +614,14 @@ static struct json_object *response_json(const struct cli *c, const Socle__V1__R
             struct json_object *offs = json_object_new_array_ext((int)e->n_ids);
             for (size_t i = 0; i < e->n_ids; i++) {
                 json_object_array_add(ids, json_object_new_int(e->ids[i]));
-                json_object_array_add(
-                    toks, json_object_new_string(i < e->n_tokens ? e->tokens[i] : ""));
+                json_object_array_add(toks,
+                                      json_object_new_string(i < e->n_tokens ? e->tokens[i] : ""));
                 struct json_object *pr = json_object_new_array_ext(2);
-                json_object_array_add(pr, json_object_new_int64(
-                                              2 * i + 1 < e->n_offsets ? e->offsets[2 * i] : 0));
                 json_object_array_add(
-                    pr, json_object_new_int64(2 * i + 1 < e->n_offsets ? e->offsets[2 * i + 1]
-                                                                       : 0));
+                    pr, json_object_new_int64(2 * i + 1 < e->n_offsets ? e->offsets[2 * i] : 0));
+                json_object_array_add(
+                    pr,
+                    json_object_new_int64(2 * i + 1 < e->n_offsets ? e->offsets[2 * i + 1] : 0));
                 json_object_array_add(offs, pr);
             }
             json_object_object_add(o, "ids", ids);
@@ -626,8 +645,10 @@ static struct json_object *response_json(const struct cli *c, const Socle__V1__R
         json_object_object_add(o, "text", json_object_new_string(r->detokenize->texts[0]));
         return o;
     }
-    case SOCLE__V1__RESPONSE__RESULT_INFO: return pbjson_message(&r->info->base);
-    case SOCLE__V1__RESPONSE__RESULT_STATS: return pbjson_message(&r->stats->base);
+    case SOCLE__V1__RESPONSE__RESULT_INFO:
+        return pbjson_message(&r->info->base);
+    case SOCLE__V1__RESPONSE__RESULT_STATS:
+        return pbjson_message(&r->stats->base);
     case SOCLE__V1__RESPONSE__RESULT_CLASSIFY:
         if (r->classify->n_outputs == 1)
             out = &r->classify->outputs[0]->base;
@@ -648,7 +669,8 @@ static struct json_object *response_json(const struct cli *c, const Socle__V1__R
         if (r->embed->n_outputs == 1)
             out = &r->embed->outputs[0]->base;
         break;
-    default: break;
+    default:
+        break;
     }
     if (!out) {
         *failed = true;
@@ -683,8 +705,7 @@ struct slot {
     bool failed;
 };
 
-static int run_daemon(const struct cli *c, struct input *in)
-{
+static int run_daemon(const struct cli *c, struct input *in) {
     struct socle_client *cl = NULL;
     int rc = socle_client_new(c->endpoint, &c->copts, &cl);
     if (rc != SOCLE_OK) {
@@ -800,8 +821,7 @@ out:
     return status;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     struct cli c;
     memset(&c, 0, sizeof c);
     int rc = parse_args(&c, argc, argv);

@@ -4,8 +4,9 @@
  * them all; an answer removes its entry, which is also how duplicates (the daemon answering
  * both the original and a resent copy) are recognized and dropped. A resent copy that reaches
  * a daemon still working on the original is answered ALREADY_EXISTS: for a request still in
- * the table that means "alive, in progress", so it is swallowed and counts as liveness. Answers with id 0 are the daemon's replies to frames it could not
- * decode; they are delivered as they are (they can only follow a request of ours). */
+ * the table that means "alive, in progress", so it is swallowed and counts as liveness. Answers
+ * with id 0 are the daemon's replies to frames it could not decode; they are delivered as they are
+ * (they can only follow a request of ours). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,35 +36,38 @@ struct socle_client {
     struct stashed *stash, *stash_tail;
 };
 
-const char *socle_strerror(int status)
-{
+const char *socle_strerror(int status) {
     switch (status) {
-    case SOCLE_OK: return "ok";
-    case SOCLE_ENOMEM: return "out of memory";
-    case SOCLE_EINVAL: return "invalid argument";
-    case SOCLE_ETIMEDOUT: return "no answer from the daemon (timed out after retries)";
-    case SOCLE_EZMQ: return "ZeroMQ socket error";
-    case SOCLE_EPROTO: return "malformed answer (not a socle/1 Response)";
-    default: return "unknown status";
+    case SOCLE_OK:
+        return "ok";
+    case SOCLE_ENOMEM:
+        return "out of memory";
+    case SOCLE_EINVAL:
+        return "invalid argument";
+    case SOCLE_ETIMEDOUT:
+        return "no answer from the daemon (timed out after retries)";
+    case SOCLE_EZMQ:
+        return "ZeroMQ socket error";
+    case SOCLE_EPROTO:
+        return "malformed answer (not a socle/1 Response)";
+    default:
+        return "unknown status";
     }
 }
 
-const char *socle_code_name(int code)
-{
+const char *socle_code_name(int code) {
     const ProtobufCEnumValue *v =
         protobuf_c_enum_descriptor_get_value(&socle__v1__code__descriptor, code);
     return v ? v->name : "UNKNOWN";
 }
 
-struct socle_client_opts socle_client_opts_default(void)
-{
+struct socle_client_opts socle_client_opts_default(void) {
     struct socle_client_opts o = {
         .timeout_ms = 5000, .retries = 3, .backoff_ms = 100, .backoff_max_ms = 2000};
     return o;
 }
 
-static int open_socket(struct socle_client *c)
-{
+static int open_socket(struct socle_client *c) {
     c->sock = zmq_socket(c->ctx, ZMQ_DEALER);
     if (!c->sock)
         return SOCLE_EZMQ;
@@ -80,8 +84,7 @@ static int open_socket(struct socle_client *c)
 }
 
 int socle_client_new(const char *endpoint, const struct socle_client_opts *opts,
-                     struct socle_client **out)
-{
+                     struct socle_client **out) {
     char def[512];
     if (!out)
         return SOCLE_EINVAL;
@@ -107,8 +110,7 @@ int socle_client_new(const char *endpoint, const struct socle_client_opts *opts,
     return SOCLE_OK;
 }
 
-void socle_client_free(struct socle_client *c)
-{
+void socle_client_free(struct socle_client *c) {
     if (!c)
         return;
     for (size_t i = 0; i < c->n_pend; i++)
@@ -129,22 +131,19 @@ void socle_client_free(struct socle_client *c)
 
 size_t socle_client_in_flight(const struct socle_client *c) { return c ? c->n_pend : 0; }
 
-void socle_response_free(Socle__V1__Response *r)
-{
+void socle_response_free(Socle__V1__Response *r) {
     if (r)
         protobuf_c_message_free_unpacked(&r->base, NULL);
 }
 
-static struct pending *find_pending(struct socle_client *c, uint64_t id)
-{
+static struct pending *find_pending(struct socle_client *c, uint64_t id) {
     for (size_t i = c->n_pend; i-- > 0;)
         if (c->pend[i].id == id)
             return &c->pend[i];
     return NULL;
 }
 
-static int send_frames(void *sock, const uint8_t *buf, size_t len)
-{
+static int send_frames(void *sock, const uint8_t *buf, size_t len) {
     if (zmq_send(sock, "", 0, ZMQ_SNDMORE) < 0 ||
         zmq_send(sock, SOCLE_PROTOCOL_TAG, SOCLE_PROTOCOL_TAG_LEN, ZMQ_SNDMORE) < 0 ||
         zmq_send(sock, buf, len, 0) < 0)
@@ -152,8 +151,7 @@ static int send_frames(void *sock, const uint8_t *buf, size_t len)
     return SOCLE_OK;
 }
 
-int socle_client_send(struct socle_client *c, Socle__V1__Request *req, uint64_t *id_out)
-{
+int socle_client_send(struct socle_client *c, Socle__V1__Request *req, uint64_t *id_out) {
     if (!c || !req)
         return SOCLE_EINVAL;
     if (req->id == 0) {
@@ -187,8 +185,7 @@ int socle_client_send(struct socle_client *c, Socle__V1__Request *req, uint64_t 
     return SOCLE_OK;
 }
 
-static void sleep_ms(int ms)
-{
+static void sleep_ms(int ms) {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
         ;
@@ -198,8 +195,7 @@ static void sleep_ms(int ms)
  * state machine the guide's Lazy Pirate must reset by reopening it), a DEALER needs no new
  * socket: libzmq reconnects it by itself when a restarted daemon comes back, and keeping the
  * connection keeps the answers to requests the daemon is still working on deliverable. */
-static int resend_pending(struct socle_client *c)
-{
+static int resend_pending(struct socle_client *c) {
     for (size_t i = 0; i < c->n_pend; i++) {
         int rc = send_frames(c->sock, c->pend[i].buf, c->pend[i].len);
         if (rc != SOCLE_OK)
@@ -209,8 +205,7 @@ static int resend_pending(struct socle_client *c)
 }
 
 /* One message from the socket, decoded; SOCLE_EPROTO for a bad envelope or payload. */
-static int read_response(struct socle_client *c, Socle__V1__Response **out)
-{
+static int read_response(struct socle_client *c, Socle__V1__Response **out) {
     zmq_msg_t f[3];
     size_t nf = 0;
     int more = 1, rc = SOCLE_OK;
@@ -230,10 +225,9 @@ static int read_response(struct socle_client *c, Socle__V1__Response **out)
             rc = SOCLE_EPROTO;
         }
     }
-    if (rc == SOCLE_OK && (nf != 3 || zmq_msg_size(&f[0]) != 0 ||
-                           zmq_msg_size(&f[1]) != SOCLE_PROTOCOL_TAG_LEN ||
-                           memcmp(zmq_msg_data(&f[1]), SOCLE_PROTOCOL_TAG,
-                                  SOCLE_PROTOCOL_TAG_LEN) != 0))
+    if (rc == SOCLE_OK &&
+        (nf != 3 || zmq_msg_size(&f[0]) != 0 || zmq_msg_size(&f[1]) != SOCLE_PROTOCOL_TAG_LEN ||
+         memcmp(zmq_msg_data(&f[1]), SOCLE_PROTOCOL_TAG, SOCLE_PROTOCOL_TAG_LEN) != 0))
         rc = SOCLE_EPROTO;
     if (rc == SOCLE_OK) {
         *out = (Socle__V1__Response *)protobuf_c_message_unpack(
@@ -247,8 +241,7 @@ static int read_response(struct socle_client *c, Socle__V1__Response **out)
 }
 
 /* Next answer for a request in flight (want_id 0 = any), with retries. */
-static int recv_any(struct socle_client *c, uint64_t want_id, Socle__V1__Response **out)
-{
+static int recv_any(struct socle_client *c, uint64_t want_id, Socle__V1__Response **out) {
     int attempt = 0, backoff = c->opts.backoff_ms;
     for (;;) {
         zmq_pollitem_t it = {c->sock, 0, ZMQ_POLLIN, 0};
@@ -316,8 +309,7 @@ static int recv_any(struct socle_client *c, uint64_t want_id, Socle__V1__Respons
     }
 }
 
-int socle_client_recv(struct socle_client *c, Socle__V1__Response **out)
-{
+int socle_client_recv(struct socle_client *c, Socle__V1__Response **out) {
     if (!c || !out)
         return SOCLE_EINVAL;
     if (c->stash) {
@@ -334,8 +326,7 @@ int socle_client_recv(struct socle_client *c, Socle__V1__Response **out)
     return recv_any(c, 0, out);
 }
 
-int socle_client_call(struct socle_client *c, Socle__V1__Request *req, Socle__V1__Response **out)
-{
+int socle_client_call(struct socle_client *c, Socle__V1__Request *req, Socle__V1__Response **out) {
     uint64_t id;
     if (!out)
         return SOCLE_EINVAL;

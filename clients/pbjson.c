@@ -4,25 +4,30 @@
 #include <stdio.h>
 #include <string.h>
 
-static struct json_object *scalar(const ProtobufCFieldDescriptor *f, const void *p)
-{
+static struct json_object *scalar(const ProtobufCFieldDescriptor *f, const void *p) {
     char buf[32];
     switch (f->type) {
     case PROTOBUF_C_TYPE_INT32:
     case PROTOBUF_C_TYPE_SINT32:
-    case PROTOBUF_C_TYPE_SFIXED32: return json_object_new_int(*(const int32_t *)p);
+    case PROTOBUF_C_TYPE_SFIXED32:
+        return json_object_new_int(*(const int32_t *)p);
     case PROTOBUF_C_TYPE_UINT32:
-    case PROTOBUF_C_TYPE_FIXED32: return json_object_new_int64(*(const uint32_t *)p);
+    case PROTOBUF_C_TYPE_FIXED32:
+        return json_object_new_int64(*(const uint32_t *)p);
     case PROTOBUF_C_TYPE_INT64:
     case PROTOBUF_C_TYPE_SINT64:
-    case PROTOBUF_C_TYPE_SFIXED64: return json_object_new_int64(*(const int64_t *)p);
+    case PROTOBUF_C_TYPE_SFIXED64:
+        return json_object_new_int64(*(const int64_t *)p);
     case PROTOBUF_C_TYPE_UINT64:
-    case PROTOBUF_C_TYPE_FIXED64: return json_object_new_uint64(*(const uint64_t *)p);
+    case PROTOBUF_C_TYPE_FIXED64:
+        return json_object_new_uint64(*(const uint64_t *)p);
     case PROTOBUF_C_TYPE_FLOAT:
         snprintf(buf, sizeof buf, "%.7g", (double)*(const float *)p);
         return json_object_new_double_s((double)*(const float *)p, buf);
-    case PROTOBUF_C_TYPE_DOUBLE: return json_object_new_double(*(const double *)p);
-    case PROTOBUF_C_TYPE_BOOL: return json_object_new_boolean(*(const protobuf_c_boolean *)p);
+    case PROTOBUF_C_TYPE_DOUBLE:
+        return json_object_new_double(*(const double *)p);
+    case PROTOBUF_C_TYPE_BOOL:
+        return json_object_new_boolean(*(const protobuf_c_boolean *)p);
     case PROTOBUF_C_TYPE_ENUM: {
         const ProtobufCEnumValue *v =
             protobuf_c_enum_descriptor_get_value(f->descriptor, *(const int *)p);
@@ -44,26 +49,32 @@ static struct json_object *scalar(const ProtobufCFieldDescriptor *f, const void 
     return NULL;
 }
 
-static size_t elem_size(const ProtobufCFieldDescriptor *f)
-{
+static size_t elem_size(const ProtobufCFieldDescriptor *f) {
     switch (f->type) {
     case PROTOBUF_C_TYPE_INT64:
     case PROTOBUF_C_TYPE_SINT64:
     case PROTOBUF_C_TYPE_SFIXED64:
     case PROTOBUF_C_TYPE_UINT64:
-    case PROTOBUF_C_TYPE_FIXED64: return 8;
-    case PROTOBUF_C_TYPE_DOUBLE: return sizeof(double);
-    case PROTOBUF_C_TYPE_BOOL: return sizeof(protobuf_c_boolean);
-    case PROTOBUF_C_TYPE_ENUM: return sizeof(int);
-    case PROTOBUF_C_TYPE_STRING: return sizeof(char *);
-    case PROTOBUF_C_TYPE_BYTES: return sizeof(ProtobufCBinaryData);
-    case PROTOBUF_C_TYPE_MESSAGE: return sizeof(ProtobufCMessage *);
-    default: return 4;
+    case PROTOBUF_C_TYPE_FIXED64:
+        return 8;
+    case PROTOBUF_C_TYPE_DOUBLE:
+        return sizeof(double);
+    case PROTOBUF_C_TYPE_BOOL:
+        return sizeof(protobuf_c_boolean);
+    case PROTOBUF_C_TYPE_ENUM:
+        return sizeof(int);
+    case PROTOBUF_C_TYPE_STRING:
+        return sizeof(char *);
+    case PROTOBUF_C_TYPE_BYTES:
+        return sizeof(ProtobufCBinaryData);
+    case PROTOBUF_C_TYPE_MESSAGE:
+        return sizeof(ProtobufCMessage *);
+    default:
+        return 4;
     }
 }
 
-struct json_object *pbjson_message(const ProtobufCMessage *m)
-{
+struct json_object *pbjson_message(const ProtobufCMessage *m) {
     const ProtobufCMessageDescriptor *d = m->descriptor;
     const char *base = (const char *)m;
     struct json_object *o = json_object_new_object();

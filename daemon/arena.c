@@ -16,10 +16,11 @@ struct arena {
     struct arena_block *head;
 };
 
-struct arena *arena_new(void) { return calloc(1, sizeof(struct arena)); }
+struct arena *arena_new(void) {
+    return calloc(1, sizeof(struct arena));
+}
 
-void arena_free(struct arena *a)
-{
+void arena_free(struct arena *a) {
     if (!a)
         return;
     for (struct arena_block *b = a->head, *n; b; b = n) {
@@ -29,8 +30,7 @@ void arena_free(struct arena *a)
     free(a);
 }
 
-void *arena_alloc(struct arena *a, size_t n)
-{
+void *arena_alloc(struct arena *a, size_t n) {
     const size_t align = sizeof(max_align_t);
     n = (n + align - 1) / align * align;
     if (n == 0)
@@ -52,8 +52,7 @@ void *arena_alloc(struct arena *a, size_t n)
     return p;
 }
 
-char *arena_strndup(struct arena *a, const char *s, size_t n)
-{
+char *arena_strndup(struct arena *a, const char *s, size_t n) {
     char *p = arena_alloc(a, n + 1);
     if (p) {
         memcpy(p, s, n);

@@ -28,9 +28,9 @@
 
 enum { N_TASK_SLOTS = 19, N_CODES = 9, N_HIST = 18, FRONT_BATCH = 256 };
 
-static const double hist_bounds[N_HIST - 1] = {50,     100,    250,    500,     1000,   2500,
-                                               5000,   10000,  25000,  50000,   100000, 250000,
-                                               500000, 1e6,    2.5e6,  5e6,     1e7};
+static const double hist_bounds[N_HIST - 1] = {50,     100,   250,   500,   1000,   2500,
+                                               5000,   10000, 25000, 50000, 100000, 250000,
+                                               500000, 1e6,   2.5e6, 5e6,   1e7};
 
 struct hist {
     uint64_t counts[N_HIST]; /* non-cumulative here; cumulated when reported */
@@ -65,8 +65,7 @@ struct broker {
 /* ------------------------------------------------------------------------------------------ */
 /* in-flight table */
 
-static size_t job_hash(const unsigned char *ident, size_t len, uint64_t id)
-{
+static size_t job_hash(const unsigned char *ident, size_t len, uint64_t id) {
     uint64_t h = 1469598103934665603ull; /* FNV-1a */
     for (size_t i = 0; i < len; i++)
         h = (h ^ ident[i]) * 1099511628211ull;
@@ -76,16 +75,14 @@ static size_t job_hash(const unsigned char *ident, size_t len, uint64_t id)
 }
 
 static struct job **inflight_slot(struct broker *b, const unsigned char *ident, size_t len,
-                                  uint64_t id)
-{
+                                  uint64_t id) {
     struct job **p = &b->buckets[job_hash(ident, len, id) & (b->n_buckets - 1)];
     while (*p && !((*p)->id == id && (*p)->ident_len == len && !memcmp((*p)->ident, ident, len)))
         p = &(*p)->hnext;
     return p;
 }
 
-static int inflight_grow(struct broker *b)
-{
+static int inflight_grow(struct broker *b) {
     size_t n = b->n_buckets * 2;
     struct job **nb = calloc(n, sizeof *nb);
     if (!nb)
@@ -107,8 +104,7 @@ static int inflight_grow(struct broker *b)
 /* ------------------------------------------------------------------------------------------ */
 /* stats */
 
-static void hist_add(struct hist *h, double v)
-{
+static void hist_add(struct hist *h, double v) {
     size_t i = 0;
     while (i < N_HIST - 1 && v > hist_bounds[i])
         i++;
@@ -117,8 +113,7 @@ static void hist_add(struct hist *h, double v)
     h->count++;
 }
 
-static void count_response(struct broker *b, int task, int code)
-{
+static void count_response(struct broker *b, int task, int code) {
     if (task < 0 || task >= N_TASK_SLOTS)
         task = 0;
     if (code < 0 || code >= N_CODES)
@@ -130,16 +125,14 @@ static void count_response(struct broker *b, int task, int code)
 /* ------------------------------------------------------------------------------------------ */
 /* sending */
 
-static void free_buf(void *data, void *hint)
-{
+static void free_buf(void *data, void *hint) {
     (void)hint;
     free(data);
 }
 
 /* Send [ident][empty][tag][buf] to a client; takes ownership of buf (may be NULL: OOM). */
 static void send_to_client(struct broker *b, const unsigned char *ident, size_t ident_len,
-                           uint8_t *buf, size_t len)
-{
+                           uint8_t *buf, size_t len) {
     static const uint8_t oom[] = {0x12, 0x02, 0x08, 0x06}; /* Response{status{code INTERNAL}} */
     if (!buf) {
         slog(CFG_LOG_ERROR, "oom", "what=reply");
@@ -167,21 +160,18 @@ static void send_to_client(struct broker *b, const unsigned char *ident, size_t 
 
 /* Error answer for a request that never became a job. */
 static void answer_error(struct broker *b, const unsigned char *ident, size_t ident_len,
-                         uint64_t id, int task, int code, const char *msg, uint64_t t_recv)
-{
+                         uint64_t id, int task, int code, const char *msg, uint64_t t_recv) {
     uint8_t *buf;
     size_t len;
     reply_error(id, code, msg, now_us() - t_recv, &buf, &len);
     char q[512];
-    slog(CFG_LOG_INFO, "request_refused", "id=%llu task=%s code=%s msg=%s",
-         (unsigned long long)id, reply_task_name(task), reply_code_name(code),
-         slog_q(q, sizeof q, msg));
+    slog(CFG_LOG_INFO, "request_refused", "id=%llu task=%s code=%s msg=%s", (unsigned long long)id,
+         reply_task_name(task), reply_code_name(code), slog_q(q, sizeof q, msg));
     count_response(b, task, code);
     send_to_client(b, ident, ident_len, buf, len);
 }
 
-static void job_free(struct job *j)
-{
+static void job_free(struct job *j) {
     if (!j)
         return;
     if (j->req)
@@ -191,8 +181,7 @@ static void job_free(struct job *j)
 }
 
 /* The job's one answer: send it, leave the in-flight table, count it. */
-static void job_complete(struct broker *b, struct job *j)
-{
+static void job_complete(struct broker *b, struct job *j) {
     struct job **slot = inflight_slot(b, j->ident, j->ident_len, j->id);
     if (*slot == j) {
         *slot = j->hnext;
@@ -215,8 +204,7 @@ static void job_complete(struct broker *b, struct job *j)
     job_free(j);
 }
 
-static void job_fail(struct broker *b, struct job *j, int code, const char *msg)
-{
+static void job_fail(struct broker *b, struct job *j, int code, const char *msg) {
     free(j->resp);
     reply_error(j->id, code, msg, now_us() - j->t_recv_us, &j->resp, &j->resp_len);
     j->code = code;
@@ -226,8 +214,7 @@ static void job_fail(struct broker *b, struct job *j, int code, const char *msg)
 /* ------------------------------------------------------------------------------------------ */
 /* queue and dispatch */
 
-static void queue_push(struct broker *b, struct job *j)
-{
+static void queue_push(struct broker *b, struct job *j) {
     j->next = NULL;
     if (!b->q_head) {
         b->q_head = b->q_tail = j;
@@ -246,8 +233,7 @@ static void queue_push(struct broker *b, struct job *j)
     b->q_len++;
 }
 
-static struct job *queue_pop(struct broker *b)
-{
+static struct job *queue_pop(struct broker *b) {
     struct job *j = b->q_head;
     if (j) {
         b->q_head = j->next;
@@ -260,8 +246,7 @@ static struct job *queue_pop(struct broker *b)
 }
 
 /* Work whose deadline passed is answered before it reaches a worker. */
-static void expire_queued(struct broker *b, uint64_t t)
-{
+static void expire_queued(struct broker *b, uint64_t t) {
     struct job **p = &b->q_head, *prev = NULL;
     while (*p) {
         struct job *j = *p;
@@ -279,8 +264,7 @@ static void expire_queued(struct broker *b, uint64_t t)
     }
 }
 
-static void dispatch(struct broker *b)
-{
+static void dispatch(struct broker *b) {
     while (b->n_idle && b->q_head) {
         struct job *j = queue_pop(b);
         uint64_t t = now_us();
@@ -300,8 +284,7 @@ static void dispatch(struct broker *b)
 /* ------------------------------------------------------------------------------------------ */
 /* info and stats, answered by the broker itself */
 
-static void answer_info(struct broker *b, struct job *j)
-{
+static void answer_info(struct broker *b, struct job *j) {
     struct daemon *d = b->d;
     Socle__V1__InfoResult info = SOCLE__V1__INFO_RESULT__INIT;
     Socle__V1__Limits limits = SOCLE__V1__LIMITS__INIT;
@@ -382,8 +365,7 @@ static void answer_info(struct broker *b, struct job *j)
 }
 
 static void fill_hist(Socle__V1__Histogram *h, const struct hist *src, double *bounds,
-                      uint64_t *counts)
-{
+                      uint64_t *counts) {
     uint64_t cum = 0;
     for (size_t i = 0; i < N_HIST; i++) {
         cum += src->counts[i];
@@ -399,8 +381,7 @@ static void fill_hist(Socle__V1__Histogram *h, const struct hist *src, double *b
     h->count = src->count;
 }
 
-static void answer_stats(struct broker *b, struct job *j)
-{
+static void answer_stats(struct broker *b, struct job *j) {
     Socle__V1__StatsResult s = SOCLE__V1__STATS_RESULT__INIT;
     Socle__V1__TaskStats ts[N_TASK_SLOTS], *tsp[N_TASK_SLOTS];
     Socle__V1__CodeCount cc[N_TASK_SLOTS][N_CODES], *ccp[N_TASK_SLOTS][N_CODES];
@@ -459,8 +440,7 @@ static void answer_stats(struct broker *b, struct job *j)
 
 /* Best-effort id of a frame we will not decode: conforming encoders write fields in number
  * order, so a Request starts with field 1 (tag byte 0x08) and its varint when id != 0. */
-static uint64_t peek_id(const uint8_t *p, size_t n)
-{
+static uint64_t peek_id(const uint8_t *p, size_t n) {
     if (n < 2 || p[0] != 0x08)
         return 0;
     uint64_t v = 0;
@@ -473,8 +453,7 @@ static uint64_t peek_id(const uint8_t *p, size_t n)
 }
 
 /* One client message, frames f[0..nf) (f[0] = routing id), nf_total frames received. */
-static void on_request(struct broker *b, zmq_msg_t *f, size_t nf, size_t nf_total)
-{
+static void on_request(struct broker *b, zmq_msg_t *f, size_t nf, size_t nf_total) {
     uint64_t t_recv = now_us();
     b->requests_total++;
     const unsigned char *ident = zmq_msg_data(&f[0]);
@@ -505,8 +484,7 @@ static void on_request(struct broker *b, zmq_msg_t *f, size_t nf, size_t nf_tota
         }
         tag[tl] = '\0';
         snprintf(msg, sizeof msg,
-                 "unsupported protocol tag \"%s\"; this daemon speaks \"" SOCLE_PROTOCOL_TAG
-                 "\"",
+                 "unsupported protocol tag \"%s\"; this daemon speaks \"" SOCLE_PROTOCOL_TAG "\"",
                  tag);
         answer_error(b, ident, ident_len, id, 0, SOCLE__V1__CODE__UNIMPLEMENTED, msg, t_recv);
         return;
@@ -514,8 +492,7 @@ static void on_request(struct broker *b, zmq_msg_t *f, size_t nf, size_t nf_tota
     if (size > b->d->cfg.max_frame_bytes) {
         snprintf(msg, sizeof msg, "request of %zu bytes exceeds max-frame-bytes (%zu)", size,
                  b->d->cfg.max_frame_bytes);
-        answer_error(b, ident, ident_len, id, 0, SOCLE__V1__CODE__RESOURCE_EXHAUSTED, msg,
-                     t_recv);
+        answer_error(b, ident, ident_len, id, 0, SOCLE__V1__CODE__RESOURCE_EXHAUSTED, msg, t_recv);
         return;
     }
     if (b->draining) {
@@ -523,8 +500,8 @@ static void on_request(struct broker *b, zmq_msg_t *f, size_t nf, size_t nf_tota
                      "daemon is shutting down; retry on another instance", t_recv);
         return;
     }
-    PbRequest *req = (PbRequest *)protobuf_c_message_unpack(&socle__v1__request__descriptor,
-                                                           NULL, size, payload);
+    PbRequest *req = (PbRequest *)protobuf_c_message_unpack(&socle__v1__request__descriptor, NULL,
+                                                            size, payload);
     if (!req) {
         snprintf(msg, sizeof msg, "request is not a valid socle.v1.Request (%zu bytes)", size);
         answer_error(b, ident, ident_len, id, 0, SOCLE__V1__CODE__INVALID_ARGUMENT, msg, t_recv);
@@ -594,16 +571,14 @@ static void on_request(struct broker *b, zmq_msg_t *f, size_t nf, size_t nf_tota
         else
             answer_stats(b, j);
         if (!j->resp)
-            reply_error(id, SOCLE__V1__CODE__INTERNAL, "out of memory", 0, &j->resp,
-                        &j->resp_len);
+            reply_error(id, SOCLE__V1__CODE__INTERNAL, "out of memory", 0, &j->resp, &j->resp_len);
         job_complete(b, j);
         return;
     }
     queue_push(b, j);
 }
 
-static void on_front(struct broker *b)
-{
+static void on_front(struct broker *b) {
     /* A bounded batch per wakeup keeps the workers' answers flowing under a flood. */
     for (int k = 0; k < FRONT_BATCH; k++) {
         zmq_msg_t f[4];
@@ -637,8 +612,7 @@ static void on_front(struct broker *b)
     }
 }
 
-static void on_back(struct broker *b)
-{
+static void on_back(struct broker *b) {
     for (;;) {
         char wid[24];
         int n = zmq_recv(b->back, wid, sizeof wid - 1, ZMQ_DONTWAIT);
@@ -663,8 +637,7 @@ static void on_back(struct broker *b)
     }
 }
 
-static void on_signal(struct broker *b)
-{
+static void on_signal(struct broker *b) {
     unsigned char signo;
     while (read(b->sigfd, &signo, 1) == 1) {
         if (signo == SIGHUP) {
@@ -696,8 +669,7 @@ static void on_signal(struct broker *b)
     }
 }
 
-static int setup_front(struct broker *b)
-{
+static int setup_front(struct broker *b) {
     struct daemon *d = b->d;
     int one = 1, hwm = 100000, linger = 2000;
     int64_t maxmsg = d->cfg.hard_frame_bytes ? (int64_t)d->cfg.hard_frame_bytes : -1;
@@ -737,8 +709,7 @@ static int setup_front(struct broker *b)
 
 static struct broker g_broker; /* one per process: signals and sockets are process-wide */
 
-int broker_bind(struct daemon *d)
-{
+int broker_bind(struct daemon *d) {
     struct broker *b = &g_broker;
     memset(b, 0, sizeof *b);
     b->d = d;
@@ -750,8 +721,7 @@ int broker_bind(struct daemon *d)
     return 0;
 }
 
-int broker_run(struct daemon *d, int sigfd)
-{
+int broker_run(struct daemon *d, int sigfd) {
     struct broker *b = &g_broker;
     b->sigfd = sigfd;
     b->n_buckets = 1024;

@@ -23,9 +23,9 @@ static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL}
 struct option_def {
     const char *name; /* flag --name, file key, env SOCLE_NAME (upper case, '-' → '_') */
     enum opt_type type;
-    size_t offset;    /* into struct socled_config */
-    const char *def;  /* default as text, parsed like any other source; NULL = unset */
-    long min, max;    /* OPT_LONG range */
+    size_t offset;              /* into struct socled_config */
+    const char *def;            /* default as text, parsed like any other source; NULL = unset */
+    long min, max;              /* OPT_LONG range */
     const char *const *choices; /* OPT_ENUM */
     const char *help;
 };
@@ -60,16 +60,14 @@ static const struct option_def options[] = {
      "tokens in one engine forward, per worker"},
     {"drain-timeout-ms", OPT_LONG, OFF(drain_timeout_ms), "30000", 0, 86400000, NULL,
      "on SIGTERM/SIGINT, how long to wait for requests in flight"},
-    {"log-level", OPT_ENUM, OFF(log_level), "info", 0, 0, log_levels,
-     "debug, info, warn or error"},
+    {"log-level", OPT_ENUM, OFF(log_level), "info", 0, 0, log_levels, "debug, info, warn or error"},
     {"help", OPT_BOOL, OFF(help), "false", 0, 0, NULL, "print this help and exit"},
     {"version", OPT_BOOL, OFF(version), "false", 0, 0, NULL, "print the version and exit"},
 };
 #undef OFF
 enum { N_OPTIONS = sizeof(options) / sizeof(options[0]) };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
+static void set_err(char *err, size_t errlen, const char *fmt, ...) {
     if (!err || !errlen)
         return;
     va_list ap;
@@ -78,8 +76,7 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
-static const struct option_def *find_option(const char *name, size_t len)
-{
+static const struct option_def *find_option(const char *name, size_t len) {
     for (size_t i = 0; i < N_OPTIONS; i++) {
         const char *n = options[i].name;
         if (strlen(n) != len)
@@ -99,8 +96,7 @@ static const struct option_def *find_option(const char *name, size_t len)
     return NULL;
 }
 
-static int parse_size(const char *s, size_t *out)
-{
+static int parse_size(const char *s, size_t *out) {
     errno = 0;
     char *end = NULL;
     if (!isdigit((unsigned char)*s))
@@ -110,11 +106,25 @@ static int parse_size(const char *s, size_t *out)
         return -1;
     unsigned shift = 0;
     switch (*end) {
-    case '\0': break;
-    case 'k': case 'K': shift = 10; end++; break;
-    case 'm': case 'M': shift = 20; end++; break;
-    case 'g': case 'G': shift = 30; end++; break;
-    default: return -1;
+    case '\0':
+        break;
+    case 'k':
+    case 'K':
+        shift = 10;
+        end++;
+        break;
+    case 'm':
+    case 'M':
+        shift = 20;
+        end++;
+        break;
+    case 'g':
+    case 'G':
+        shift = 30;
+        end++;
+        break;
+    default:
+        return -1;
     }
     if (*end == 'i' || *end == 'B') /* accept KiB, MB, … spelled out */
         end++;
@@ -128,8 +138,7 @@ static int parse_size(const char *s, size_t *out)
     return 0;
 }
 
-static int parse_bool(const char *s, bool *out)
-{
+static int parse_bool(const char *s, bool *out) {
     static const char *const t[] = {"1", "true", "yes", "on"};
     static const char *const f[] = {"0", "false", "no", "off"};
     for (size_t i = 0; i < 4; i++) {
@@ -151,8 +160,7 @@ struct source {
     bool list_reset[N_OPTIONS];
 };
 
-static int list_append(char ***list, size_t *n, const char *v)
-{
+static int list_append(char ***list, size_t *n, const char *v) {
     char **nl = realloc(*list, (*n + 1) * sizeof(*nl));
     if (!nl)
         return CFG_ENOMEM;
@@ -163,8 +171,7 @@ static int list_append(char ***list, size_t *n, const char *v)
     return CFG_OK;
 }
 
-static void list_clear(char ***list, size_t *n)
-{
+static void list_clear(char ***list, size_t *n) {
     for (size_t i = 0; i < *n; i++)
         free((*list)[i]);
     free(*list);
@@ -173,8 +180,7 @@ static void list_clear(char ***list, size_t *n)
 }
 
 static int apply(struct socled_config *cfg, const struct option_def *o, const char *value,
-                 struct source *src, char *err, size_t errlen)
-{
+                 struct source *src, char *err, size_t errlen) {
     char *base = (char *)cfg;
     void *field = base + o->offset;
     switch (o->type) {
@@ -241,8 +247,7 @@ static int apply(struct socled_config *cfg, const struct option_def *o, const ch
     return CFG_EINVAL;
 }
 
-static char *trim(char *s)
-{
+static char *trim(char *s) {
     while (isspace((unsigned char)*s))
         s++;
     size_t n = strlen(s);
@@ -251,8 +256,7 @@ static char *trim(char *s)
     return s;
 }
 
-static int load_file(struct socled_config *cfg, const char *path, char *err, size_t errlen)
-{
+static int load_file(struct socled_config *cfg, const char *path, char *err, size_t errlen) {
     FILE *f = fopen(path, "r");
     if (!f) {
         set_err(err, errlen, "config file %s: %s", path, strerror(errno));
@@ -303,8 +307,7 @@ static int load_file(struct socled_config *cfg, const char *path, char *err, siz
 }
 
 /* SOCLE_MAX_TEXT_BYTES → option "max-text-bytes". */
-static const struct option_def *env_option(const char *kv, const char **value)
-{
+static const struct option_def *env_option(const char *kv, const char **value) {
     static const char prefix[] = "SOCLE_";
     if (strncmp(kv, prefix, sizeof prefix - 1) != 0)
         return NULL;
@@ -322,8 +325,7 @@ static const struct option_def *env_option(const char *kv, const char **value)
     return find_option(lower, len);
 }
 
-static int load_env(struct socled_config *cfg, char *const *envp, char *err, size_t errlen)
-{
+static int load_env(struct socled_config *cfg, char *const *envp, char *err, size_t errlen) {
     struct source src = {.what = "environment"};
     for (size_t i = 0; envp && envp[i]; i++) {
         const char *value = NULL;
@@ -355,8 +357,7 @@ static int load_env(struct socled_config *cfg, char *const *envp, char *err, siz
 /* Walk argv; when only_config is set, just find --config (it decides which file to read
  * before the other flags are applied on top of it). */
 static int load_flags(struct socled_config *cfg, int argc, char *const *argv, bool only_config,
-                      char *err, size_t errlen)
-{
+                      char *err, size_t errlen) {
     struct source src = {.what = "command line"};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -403,8 +404,7 @@ static int load_flags(struct socled_config *cfg, int argc, char *const *argv, bo
 }
 
 int cfg_load(struct socled_config *cfg, int argc, char *const *argv, char *const *envp, char *err,
-             size_t errlen)
-{
+             size_t errlen) {
     memset(cfg, 0, sizeof *cfg);
     struct source def = {.what = "default"};
     for (size_t i = 0; i < N_OPTIONS; i++) {
@@ -439,8 +439,7 @@ int cfg_load(struct socled_config *cfg, int argc, char *const *argv, char *const
     return CFG_OK;
 }
 
-void cfg_free(struct socled_config *cfg)
-{
+void cfg_free(struct socled_config *cfg) {
     if (!cfg)
         return;
     for (size_t i = 0; i < N_OPTIONS; i++) {
@@ -454,15 +453,13 @@ void cfg_free(struct socled_config *cfg)
     }
 }
 
-const char *cfg_log_level_name(int level)
-{
+const char *cfg_log_level_name(int level) {
     if (level < 0 || level > CFG_LOG_ERROR)
         return "?";
     return log_levels[level];
 }
 
-void cfg_print_help(FILE *f, const char *prog)
-{
+void cfg_print_help(FILE *f, const char *prog) {
     fprintf(f,
             "usage: %s [options]\n\n"
             "socled serves NLP tasks from one transformer over ZeroMQ (docs/protocol.md).\n"
@@ -478,9 +475,11 @@ void cfg_print_help(FILE *f, const char *prog)
         for (const char *p = o->name; *p && k + 1 < sizeof env; p++)
             env[k++] = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
         env[k] = '\0';
-        const char *arg = o->type == OPT_BOOL ? "" : o->type == OPT_LONG ? " N"
-                        : o->type == OPT_SIZE ? " BYTES" : o->type == OPT_ENUM ? " LEVEL"
-                        : " VALUE";
+        const char *arg = o->type == OPT_BOOL   ? ""
+                          : o->type == OPT_LONG ? " N"
+                          : o->type == OPT_SIZE ? " BYTES"
+                          : o->type == OPT_ENUM ? " LEVEL"
+                                                : " VALUE";
         fprintf(f, "  --%s%s  [%s]", o->name, arg, env);
         if (o->def && o->type != OPT_BOOL)
             fprintf(f, " (default %s)", o->def);

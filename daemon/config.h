@@ -24,13 +24,13 @@ enum cfg_status {
 enum cfg_log_level { CFG_LOG_DEBUG, CFG_LOG_INFO, CFG_LOG_WARN, CFG_LOG_ERROR };
 
 struct socled_config {
-    char *config_path;     /* --config */
-    char **endpoints;      /* --endpoint, repeatable; empty = the default local endpoint */
+    char *config_path; /* --config */
+    char **endpoints;  /* --endpoint, repeatable; empty = the default local endpoint */
     size_t n_endpoints;
-    char *model_dir;       /* --model */
-    char *tokenizer_path;  /* --tokenizer (default: <model>/tokenizer.json) */
-    char *adapters_dir;    /* --adapters */
-    long workers;          /* 0 = auto */
+    char *model_dir;      /* --model */
+    char *tokenizer_path; /* --tokenizer (default: <model>/tokenizer.json) */
+    char *adapters_dir;   /* --adapters */
+    long workers;         /* 0 = auto */
     long blas_threads;
     size_t max_frame_bytes;  /* frames above: RESOURCE_EXHAUSTED answer */
     size_t hard_frame_bytes; /* frames above: peer disconnected by libzmq (0 = no cap) */
@@ -39,9 +39,9 @@ struct socled_config {
     long max_queue;
     long max_batch_tokens; /* tokens per engine forward (task_worker_new) */
     long drain_timeout_ms;
-    int log_level;         /* enum cfg_log_level */
-    bool help;             /* --help given: print cfg_print_help and exit 0 */
-    bool version;          /* --version given */
+    int log_level; /* enum cfg_log_level */
+    bool help;     /* --help given: print cfg_print_help and exit 0 */
+    bool version;  /* --version given */
 };
 
 /* Fill *cfg from defaults, the config file, envp (NULL-terminated "K=V" strings, e.g.

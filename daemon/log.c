@@ -14,8 +14,7 @@ void slog_set_level(int level) { min_level = level; }
 
 int slog_enabled(int level) { return level >= min_level; }
 
-void slog(int level, const char *event, const char *fmt, ...)
-{
+void slog(int level, const char *event, const char *fmt, ...) {
     if (level < min_level)
         return;
     char line[2048];
@@ -23,10 +22,9 @@ void slog(int level, const char *event, const char *fmt, ...)
     clock_gettime(CLOCK_REALTIME, &ts);
     struct tm tm;
     gmtime_r(&ts.tv_sec, &tm);
-    int n = snprintf(line, sizeof line,
-                     "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s event=%s",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, ts.tv_nsec / 1000000L, cfg_log_level_name(level), event);
+    int n = snprintf(line, sizeof line, "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s event=%s",
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     ts.tv_nsec / 1000000L, cfg_log_level_name(level), event);
     if (n < 0)
         return;
     size_t used = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
@@ -46,8 +44,7 @@ void slog(int level, const char *event, const char *fmt, ...)
     fputs(line, stderr);
 }
 
-const char *slog_q(char *buf, size_t n, const char *s)
-{
+const char *slog_q(char *buf, size_t n, const char *s) {
     if (n < 3) {
         if (n)
             buf[0] = '\0';

@@ -29,8 +29,7 @@ struct worker_thread {
 
 /* Worker loop: announce ready, then run each job the broker hands over and hand it back.
  * An empty message from the broker means "exit". */
-static void *worker_main(void *arg)
-{
+static void *worker_main(void *arg) {
     struct worker_thread *w = arg;
     void *s = zmq_socket(w->d->zctx, ZMQ_DEALER);
     char wid[24];
@@ -64,8 +63,7 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-static int load_models(struct daemon *d)
-{
+static int load_models(struct daemon *d) {
     char err[1024], q[1100];
     const struct socled_config *c = &d->cfg;
     (void)err;
@@ -104,8 +102,9 @@ static int load_models(struct daemon *d)
     } else if (c->model_dir) {
         snprintf(path, sizeof path, "%s/tokenizer.json", c->model_dir);
     } else {
-        slog(CFG_LOG_WARN, "no_tokenizer", "reason=\"no --model or --tokenizer: tokenize answers "
-                                           "UNIMPLEMENTED\"");
+        slog(CFG_LOG_WARN, "no_tokenizer",
+             "reason=\"no --model or --tokenizer: tokenize answers "
+             "UNIMPLEMENTED\"");
         return 0;
     }
     uint64_t t0 = now_us();
@@ -129,8 +128,7 @@ static int load_models(struct daemon *d)
 
 static int sig_pipe[2] = {-1, -1};
 
-static void on_signal(int signo)
-{
+static void on_signal(int signo) {
     int saved = errno;
     unsigned char b = (unsigned char)signo;
     if (write(sig_pipe[1], &b, 1) < 0) {
@@ -139,8 +137,7 @@ static void on_signal(int signo)
     errno = saved;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     static struct daemon d;
     char err[1024];
     int rc = cfg_load(&d.cfg, argc, argv, environ, err, sizeof err);
@@ -178,15 +175,14 @@ int main(int argc, char **argv)
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     if (cores < 1)
         cores = 1;
-    d.n_workers = d.cfg.workers > 0 ? (size_t)d.cfg.workers
-                                    : (size_t)(cores / d.cfg.blas_threads > 0
-                                                   ? cores / d.cfg.blas_threads
-                                                   : 1);
+    d.n_workers = d.cfg.workers > 0
+                      ? (size_t)d.cfg.workers
+                      : (size_t)(cores / d.cfg.blas_threads > 0 ? cores / d.cfg.blas_threads : 1);
 #ifdef SOCLE_HAVE_TASKS
     eng_set_blas_threads((int)d.cfg.blas_threads);
 #endif
-    slog(CFG_LOG_INFO, "start", "version=%s pid=%ld workers=%zu blas_threads=%ld",
-         SOCLED_VERSION, (long)getpid(), d.n_workers, d.cfg.blas_threads);
+    slog(CFG_LOG_INFO, "start", "version=%s pid=%ld workers=%zu blas_threads=%ld", SOCLED_VERSION,
+         (long)getpid(), d.n_workers, d.cfg.blas_threads);
     int exit_code = 1;
     struct worker_thread *ws = calloc(d.n_workers, sizeof *ws);
     size_t started = 0;

@@ -6,15 +6,13 @@
 
 #include "daemon/daemon.h"
 
-uint64_t now_us(void)
-{
+uint64_t now_us(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-int reply_encode(const PbResponse *r, uint8_t **buf, size_t *len)
-{
+int reply_encode(const PbResponse *r, uint8_t **buf, size_t *len) {
     size_t n = protobuf_c_message_get_packed_size(&r->base);
     uint8_t *b = malloc(n ? n : 1);
     if (!b)
@@ -26,8 +24,7 @@ int reply_encode(const PbResponse *r, uint8_t **buf, size_t *len)
 }
 
 void reply_error(uint64_t id, int code, const char *message, uint64_t total_us, uint8_t **buf,
-                 size_t *len)
-{
+                 size_t *len) {
     PbResponse r = SOCLE__V1__RESPONSE__INIT;
     PbStatus st = SOCLE__V1__STATUS__INIT;
     PbTiming t = SOCLE__V1__TIMING__INIT;
@@ -43,15 +40,13 @@ void reply_error(uint64_t id, int code, const char *message, uint64_t total_us, 
     }
 }
 
-const char *reply_code_name(int code)
-{
+const char *reply_code_name(int code) {
     const ProtobufCEnumValue *v =
         protobuf_c_enum_descriptor_get_value(&socle__v1__code__descriptor, code);
     return v ? v->name : "UNKNOWN";
 }
 
-const char *reply_task_name(int task_case)
-{
+const char *reply_task_name(int task_case) {
     const ProtobufCFieldDescriptor *f =
         protobuf_c_message_descriptor_get_field(&socle__v1__request__descriptor, task_case);
     return f ? f->name : "none";

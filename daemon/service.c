@@ -16,8 +16,7 @@ struct worker_state {
     int unused;
 };
 
-int worker_state_new(const struct daemon *d, struct worker_state **out, char *err, size_t errlen)
-{
+int worker_state_new(const struct daemon *d, struct worker_state **out, char *err, size_t errlen) {
     struct worker_state *ws = calloc(1, sizeof *ws);
     if (!ws) {
         snprintf(err, errlen, "out of memory");
@@ -39,8 +38,7 @@ int worker_state_new(const struct daemon *d, struct worker_state **out, char *er
     return 0;
 }
 
-void worker_state_free(struct worker_state *ws)
-{
+void worker_state_free(struct worker_state *ws) {
     if (!ws)
         return;
 #ifdef SOCLE_HAVE_TASKS
@@ -49,13 +47,12 @@ void worker_state_free(struct worker_state *ws)
     free(ws);
 }
 
-size_t service_tasks(const struct daemon *d, const char **names, size_t max)
-{
+size_t service_tasks(const struct daemon *d, const char **names, size_t max) {
     size_t n = 0;
-#define ADD(s)                                                                                    \
-    do {                                                                                          \
-        if (n < max)                                                                              \
-            names[n++] = (s);                                                                     \
+#define ADD(s)                                                                                     \
+    do {                                                                                           \
+        if (n < max)                                                                               \
+            names[n++] = (s);                                                                      \
     } while (0)
     ADD("info");
     ADD("stats");
@@ -88,8 +85,7 @@ size_t service_tasks(const struct daemon *d, const char **names, size_t max)
 
 /* Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing above U+10FFFF — the
  * same rule as the tokenizer's TOK_EUTF8, so an offset reported here or there agrees. */
-size_t utf8_check(const uint8_t *s, size_t len)
-{
+size_t utf8_check(const uint8_t *s, size_t len) {
     size_t i = 0;
     while (i < len) {
         uint8_t c = s[i];
@@ -129,8 +125,7 @@ size_t utf8_check(const uint8_t *s, size_t len)
 }
 
 int service_check_texts(const struct daemon *d, const ProtobufCBinaryData *texts, size_t n,
-                        const char *what, char *msg, size_t msglen)
-{
+                        const char *what, char *msg, size_t msglen) {
     if (n == 0) {
         snprintf(msg, msglen, "no %s given", what);
         return -1;
@@ -158,8 +153,7 @@ int service_check_texts(const struct daemon *d, const ProtobufCBinaryData *texts
 /* Copy one tok_encoding into an arena-built Encoding message (overflow windows included when
  * keep_overflow). */
 static Socle__V1__Encoding *encoding_to_pb(struct arena *a, const struct tok_encoding *e,
-                                           bool keep_overflow)
-{
+                                           bool keep_overflow) {
     Socle__V1__Encoding *m = arena_alloc(a, sizeof *m);
     if (!m)
         return NULL;
@@ -178,8 +172,8 @@ static Socle__V1__Encoding *encoding_to_pb(struct arena *a, const struct tok_enc
     if (!m->ids || !m->tokens || !m->offsets || !m->cp_offsets || !m->type_ids ||
         !m->special_mask || !m->sequence_ids || !m->word_ids)
         return NULL;
-    m->n_ids = m->n_tokens = m->n_type_ids = m->n_special_mask = m->n_sequence_ids =
-        m->n_word_ids = n;
+    m->n_ids = m->n_tokens = m->n_type_ids = m->n_special_mask = m->n_sequence_ids = m->n_word_ids =
+        n;
     m->n_offsets = m->n_cp_offsets = 2 * n;
     for (size_t i = 0; i < n; i++) {
         m->ids[i] = e->ids[i];
@@ -208,8 +202,7 @@ static Socle__V1__Encoding *encoding_to_pb(struct arena *a, const struct tok_enc
 #endif
 
 static int svc_tokenize(const struct daemon *d, const PbRequest *req, struct arena *a,
-                        PbResponse *r, PbTiming *tm, char *msg, size_t msglen)
-{
+                        PbResponse *r, PbTiming *tm, char *msg, size_t msglen) {
 #ifndef SOCLE_HAVE_TOKENIZER
     (void)d, (void)req, (void)a, (void)r, (void)tm;
     snprintf(msg, msglen, "tokenize: this socled was built without the tokenizer module");
@@ -230,8 +223,8 @@ static int svc_tokenize(const struct daemon *d, const PbRequest *req, struct are
     if (service_check_texts(d, t->texts, t->n_texts, "text", msg, msglen) != 0)
         return SOCLE__V1__CODE__INVALID_ARGUMENT;
     if (t->n_pairs && t->n_pairs != t->n_texts) {
-        snprintf(msg, msglen, "%zu pairs for %zu texts: give one pair per text or none",
-                 t->n_pairs, t->n_texts);
+        snprintf(msg, msglen, "%zu pairs for %zu texts: give one pair per text or none", t->n_pairs,
+                 t->n_texts);
         return SOCLE__V1__CODE__INVALID_ARGUMENT;
     }
     if (t->n_pairs && service_check_texts(d, t->pairs, t->n_pairs, "pair", msg, msglen) != 0)
@@ -303,9 +296,9 @@ static int svc_tokenize(const struct daemon *d, const PbRequest *req, struct are
                 pair = "";
             rc = tok_encode(d->tok, text ? text : "", len, pair, pair_len, &p, &e, &bad);
             if (rc == TOK_OK) {
-                Socle__V1__Encoding *m =
-                    t->count_only ? arena_alloc(a, sizeof *m)
-                                  : encoding_to_pb(a, e, t->return_overflowing);
+                Socle__V1__Encoding *m = t->count_only
+                                             ? arena_alloc(a, sizeof *m)
+                                             : encoding_to_pb(a, e, t->return_overflowing);
                 if (!m) {
                     tok_encoding_free(e);
                     goto oom;
@@ -344,8 +337,7 @@ oom:
 }
 
 static int svc_detokenize(const struct daemon *d, const PbRequest *req, struct arena *a,
-                          PbResponse *r, PbTiming *tm, char *msg, size_t msglen)
-{
+                          PbResponse *r, PbTiming *tm, char *msg, size_t msglen) {
 #ifndef SOCLE_HAVE_TOKENIZER
     (void)d, (void)req, (void)a, (void)r, (void)tm;
     snprintf(msg, msglen, "detokenize: this socled was built without the tokenizer module");
@@ -408,8 +400,7 @@ oom:
 #endif
 }
 
-void service_run(const struct daemon *d, struct worker_state *ws, struct job *job)
-{
+void service_run(const struct daemon *d, struct worker_state *ws, struct job *job) {
     uint64_t t_start = now_us();
     PbResponse r = SOCLE__V1__RESPONSE__INIT;
     PbStatus st = SOCLE__V1__STATUS__INIT;
@@ -442,8 +433,7 @@ void service_run(const struct daemon *d, struct worker_state *ws, struct job *jo
                 code = wire_run(d, ws->tw, job->req, a, &r, &tm, msg, sizeof msg);
                 break;
             }
-            snprintf(msg, sizeof msg,
-                     "%s: no model loaded (start socled with --model DIR)",
+            snprintf(msg, sizeof msg, "%s: no model loaded (start socled with --model DIR)",
                      reply_task_name((int)job->req->task_case));
 #else
             (void)ws;

@@ -8,21 +8,26 @@
 
 #include "daemon/wire.h"
 
-int wire_code(int st)
-{
+int wire_code(int st) {
     switch (st) {
-    case TASK_OK: return SOCLE__V1__CODE__OK;
-    case TASK_EINVAL: return SOCLE__V1__CODE__INVALID_ARGUMENT;
-    case TASK_ELIMIT: return SOCLE__V1__CODE__INVALID_ARGUMENT;
-    case TASK_ENOTFOUND: return SOCLE__V1__CODE__NOT_FOUND;
-    case TASK_EUNIMPL: return SOCLE__V1__CODE__UNIMPLEMENTED;
-    case TASK_ENOMEM: return SOCLE__V1__CODE__RESOURCE_EXHAUSTED;
-    default: return SOCLE__V1__CODE__INTERNAL;
+    case TASK_OK:
+        return SOCLE__V1__CODE__OK;
+    case TASK_EINVAL:
+        return SOCLE__V1__CODE__INVALID_ARGUMENT;
+    case TASK_ELIMIT:
+        return SOCLE__V1__CODE__INVALID_ARGUMENT;
+    case TASK_ENOTFOUND:
+        return SOCLE__V1__CODE__NOT_FOUND;
+    case TASK_EUNIMPL:
+        return SOCLE__V1__CODE__UNIMPLEMENTED;
+    case TASK_ENOMEM:
+        return SOCLE__V1__CODE__RESOURCE_EXHAUSTED;
+    default:
+        return SOCLE__V1__CODE__INTERNAL;
     }
 }
 
-static Socle__V1__Span *span_pb(struct arena *a, const struct task_span *s)
-{
+static Socle__V1__Span *span_pb(struct arena *a, const struct task_span *s) {
     Socle__V1__Span *m = arena_alloc(a, sizeof *m);
     if (m) {
         socle__v1__span__init(m);
@@ -34,8 +39,7 @@ static Socle__V1__Span *span_pb(struct arena *a, const struct task_span *s)
     return m;
 }
 
-static Socle__V1__Status *status_pb(struct arena *a, const struct task_result *res)
-{
+static Socle__V1__Status *status_pb(struct arena *a, const struct task_result *res) {
     Socle__V1__Status *m = arena_alloc(a, sizeof *m);
     if (m) {
         socle__v1__status__init(m);
@@ -48,10 +52,8 @@ static Socle__V1__Status *status_pb(struct arena *a, const struct task_result *r
 }
 
 /* Arena copies of texts as (pointer, length) arrays, after the common checks. */
-static int texts_in(const struct daemon *d, struct arena *a, const ProtobufCBinaryData *t,
-                    size_t n, const char *what, const char ***ptrs, size_t **lens, char *msg,
-                    size_t msglen)
-{
+static int texts_in(const struct daemon *d, struct arena *a, const ProtobufCBinaryData *t, size_t n,
+                    const char *what, const char ***ptrs, size_t **lens, char *msg, size_t msglen) {
     if (service_check_texts(d, t, n, what, msg, msglen) != 0)
         return SOCLE__V1__CODE__INVALID_ARGUMENT;
     *ptrs = arena_alloc(a, n * sizeof **ptrs);
@@ -66,8 +68,7 @@ static int texts_in(const struct daemon *d, struct arena *a, const ProtobufCBina
 }
 
 static int build_request(const struct daemon *d, struct arena *a, const PbRequest *req,
-                         struct task_request *tr, char *msg, size_t msglen)
-{
+                         struct task_request *tr, char *msg, size_t msglen) {
     const char **ptrs = NULL;
     size_t *lens = NULL;
     int code = SOCLE__V1__CODE__OK;
@@ -86,11 +87,21 @@ static int build_request(const struct daemon *d, struct arena *a, const PbReques
         tr->kind = TASK_NER;
         code = texts_in(d, a, n->texts, n->n_texts, "text", &ptrs, &lens, msg, msglen);
         switch (n->aggregation) {
-        case SOCLE__V1__AGGREGATION__AGGREGATION_NONE: tr->opts.ner.aggregation = TASK_AGG_NONE; break;
-        case SOCLE__V1__AGGREGATION__AGGREGATION_SIMPLE: tr->opts.ner.aggregation = TASK_AGG_SIMPLE; break;
-        case SOCLE__V1__AGGREGATION__AGGREGATION_FIRST: tr->opts.ner.aggregation = TASK_AGG_FIRST; break;
-        case SOCLE__V1__AGGREGATION__AGGREGATION_AVERAGE: tr->opts.ner.aggregation = TASK_AGG_AVERAGE; break;
-        case SOCLE__V1__AGGREGATION__AGGREGATION_MAX: tr->opts.ner.aggregation = TASK_AGG_MAX; break;
+        case SOCLE__V1__AGGREGATION__AGGREGATION_NONE:
+            tr->opts.ner.aggregation = TASK_AGG_NONE;
+            break;
+        case SOCLE__V1__AGGREGATION__AGGREGATION_SIMPLE:
+            tr->opts.ner.aggregation = TASK_AGG_SIMPLE;
+            break;
+        case SOCLE__V1__AGGREGATION__AGGREGATION_FIRST:
+            tr->opts.ner.aggregation = TASK_AGG_FIRST;
+            break;
+        case SOCLE__V1__AGGREGATION__AGGREGATION_AVERAGE:
+            tr->opts.ner.aggregation = TASK_AGG_AVERAGE;
+            break;
+        case SOCLE__V1__AGGREGATION__AGGREGATION_MAX:
+            tr->opts.ner.aggregation = TASK_AGG_MAX;
+            break;
         default:
             snprintf(msg, msglen, "unknown aggregation %d", (int)n->aggregation);
             return SOCLE__V1__CODE__INVALID_ARGUMENT;
@@ -129,8 +140,8 @@ static int build_request(const struct daemon *d, struct arena *a, const PbReques
     }
     case SOCLE__V1__REQUEST__TASK_SUMMARIZE:
         tr->kind = TASK_SUMMARIZE;
-        code = texts_in(d, a, req->summarize->texts, req->summarize->n_texts, "text", &ptrs,
-                        &lens, msg, msglen);
+        code = texts_in(d, a, req->summarize->texts, req->summarize->n_texts, "text", &ptrs, &lens,
+                        msg, msglen);
         tr->opts.summarize.max_sentences = req->summarize->max_sentences;
         tr->opts.summarize.ratio = req->summarize->ratio;
         tr->opts.summarize.mmr_lambda = req->summarize->mmr_lambda;
@@ -143,11 +154,10 @@ static int build_request(const struct daemon *d, struct arena *a, const PbReques
         tr->kind = TASK_EMBED;
         code = texts_in(d, a, req->embed->texts, req->embed->n_texts, "text", &ptrs, &lens, msg,
                         msglen);
-        tr->opts.embed.pooling = req->embed->pooling == SOCLE__V1__POOLING__POOLING_CLS
-                                     ? TASK_POOL_CLS
-                                 : req->embed->pooling == SOCLE__V1__POOLING__POOLING_MEAN
-                                     ? TASK_POOL_MEAN
-                                     : TASK_POOL_DEFAULT;
+        tr->opts.embed.pooling =
+            req->embed->pooling == SOCLE__V1__POOLING__POOLING_CLS    ? TASK_POOL_CLS
+            : req->embed->pooling == SOCLE__V1__POOLING__POOLING_MEAN ? TASK_POOL_MEAN
+                                                                      : TASK_POOL_DEFAULT;
         tr->opts.embed.normalize = req->embed->normalize;
         break;
     default:
@@ -161,18 +171,16 @@ static int build_request(const struct daemon *d, struct arena *a, const PbReques
     }
     tr->texts = ptrs;
     tr->text_lens = lens;
-    tr->n_texts = req->task_case == SOCLE__V1__REQUEST__TASK_QA ? req->qa->n_pairs
-                  : req->task_case == SOCLE__V1__REQUEST__TASK_CLASSIFY ? req->classify->n_texts
-                  : req->task_case == SOCLE__V1__REQUEST__TASK_NER ? req->ner->n_texts
+    tr->n_texts = req->task_case == SOCLE__V1__REQUEST__TASK_QA          ? req->qa->n_pairs
+                  : req->task_case == SOCLE__V1__REQUEST__TASK_CLASSIFY  ? req->classify->n_texts
+                  : req->task_case == SOCLE__V1__REQUEST__TASK_NER       ? req->ner->n_texts
                   : req->task_case == SOCLE__V1__REQUEST__TASK_SUMMARIZE ? req->summarize->n_texts
-                                                                        : req->embed->n_texts;
+                                                                         : req->embed->n_texts;
     return SOCLE__V1__CODE__OK;
 }
 
-
 static int convert(struct arena *a, const struct task_request *tr, const struct task_response *tp,
-                   PbResponse *r)
-{
+                   PbResponse *r) {
     size_t n = tp->n_results;
     for (size_t i = 0; i < n; i++) {
         r->n_tokens += tp->results[i].n_tokens;
@@ -399,9 +407,8 @@ static int convert(struct arena *a, const struct task_request *tr, const struct 
     return -1;
 }
 
-int wire_run(const struct daemon *d, struct task_worker *tw, const PbRequest *req,
-             struct arena *a, PbResponse *r, PbTiming *tm, char *msg, size_t msglen)
-{
+int wire_run(const struct daemon *d, struct task_worker *tw, const PbRequest *req, struct arena *a,
+             PbResponse *r, PbTiming *tm, char *msg, size_t msglen) {
     struct task_request tr;
     int code = build_request(d, a, req, &tr, msg, msglen);
     if (code != SOCLE__V1__CODE__OK)

@@ -9,8 +9,8 @@
 /* Run a classify/ner/qa/summarize/embed request on the worker's task_worker; the result is
  * built in arena a and set on r (result, n_tokens, truncated), stage times on tm. Returns a
  * socle.v1 Code; when not OK, msg says why. */
-int wire_run(const struct daemon *d, struct task_worker *tw, const PbRequest *req,
-             struct arena *a, PbResponse *r, PbTiming *tm, char *msg, size_t msglen);
+int wire_run(const struct daemon *d, struct task_worker *tw, const PbRequest *req, struct arena *a,
+             PbResponse *r, PbTiming *tm, char *msg, size_t msglen);
 /* socle.v1 Code for an enum task_status. */
 int wire_code(int task_status);
 #endif

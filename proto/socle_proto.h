@@ -23,8 +23,7 @@
  * none is given: ipc://$XDG_RUNTIME_DIR/socle.sock when XDG_RUNTIME_DIR is set (a per-user,
  * owner-only directory on systemd machines), else ipc:///tmp/socle-<uid>.sock.
  * Writes at most n bytes into buf (NUL-terminated); returns buf. */
-static inline const char *socle_default_endpoint(char *buf, size_t n)
-{
+static inline const char *socle_default_endpoint(char *buf, size_t n) {
     const char *xdg = getenv("XDG_RUNTIME_DIR");
     if (xdg && xdg[0] == '/')
         snprintf(buf, n, "ipc://%s/socle.sock", xdg);

@@ -7,8 +7,7 @@
 
 #include "tests/integ/harness.h"
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     if (argc < 2)
         return 2;
     char *socle = argv[1];
@@ -29,9 +28,9 @@ int main(int argc, char **argv)
 
     char *a2[] = {socle, "tokenize", "--tokenizer", tok, "--file", corpus, "--no-special", NULL};
     CHECK(hx_run(a2, NULL, &out) == 0);
-    CHECK(out && hx_compare_jsonl(out, hx_data(exp, sizeof exp,
-                                               "corpus40.bert-base-uncased.nospecial.jsonl"),
-                                  40) == 0);
+    CHECK(out && hx_compare_jsonl(
+                     out, hx_data(exp, sizeof exp, "corpus40.bert-base-uncased.nospecial.jsonl"),
+                     40) == 0);
     free(out);
 
     char *a3[] = {socle, "tokenize", "--tokenizer", tok, "--file", pairs, "--pair", NULL};

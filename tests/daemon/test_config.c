@@ -8,24 +8,22 @@
 #include "daemon/config.h"
 
 static int failures;
-#define CHECK(c)                                                                                  \
-    do {                                                                                          \
-        if (!(c)) {                                                                               \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c);                 \
-            failures++;                                                                           \
-        }                                                                                         \
+#define CHECK(c)                                                                                   \
+    do {                                                                                           \
+        if (!(c)) {                                                                                \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c);                  \
+            failures++;                                                                            \
+        }                                                                                          \
     } while (0)
 
-static int load(struct socled_config *c, char *const *argv, char *const *envp, char *err)
-{
+static int load(struct socled_config *c, char *const *argv, char *const *envp, char *err) {
     int argc = 0;
     while (argv[argc])
         argc++;
     return cfg_load(c, argc, argv, envp, err, 512);
 }
 
-static void write_file(const char *path, const char *text)
-{
+static void write_file(const char *path, const char *text) {
     FILE *f = fopen(path, "w");
     if (!f) {
         perror(path);
@@ -35,8 +33,7 @@ static void write_file(const char *path, const char *text)
     fclose(f);
 }
 
-int main(void)
-{
+int main(void) {
     struct socled_config c;
     char err[512];
     char *none[] = {"socled", NULL};
@@ -79,15 +76,15 @@ int main(void)
     char *env2[] = {"HOME=/root", "SOCLE_WORKERS=5", "SOCLE_ENDPOINT=ipc:///tmp/e1,ipc:///tmp/e2",
                     "SOCLE_MAX_FRAME_BYTES=1M", NULL};
     CHECK(load(&c, argv1, env2, err) == CFG_OK);
-    CHECK(c.workers == 5);                      /* env beats file */
-    CHECK(c.max_texts == 10);                   /* file kept where env is silent */
+    CHECK(c.workers == 5);    /* env beats file */
+    CHECK(c.max_texts == 10); /* file kept where env is silent */
     CHECK(c.max_frame_bytes == 1u << 20);
     CHECK(c.n_endpoints == 2 && strcmp(c.endpoints[0], "ipc:///tmp/e1") == 0 &&
           strcmp(c.endpoints[1], "ipc:///tmp/e2") == 0); /* env list replaces the file's */
     cfg_free(&c);
 
-    char *argv3[] = {"socled", "--workers=7", "--config", path, "--endpoint", "tcp://*:1",
-                     "--log-level", "warn", NULL};
+    char *argv3[] = {"socled",    "--workers=7", "--config", path, "--endpoint",
+                     "tcp://*:1", "--log-level", "warn",     NULL};
     CHECK(load(&c, argv3, env2, err) == CFG_OK);
     CHECK(c.workers == 7); /* flags beat env and file, wherever --config appears */
     CHECK(c.n_endpoints == 1 && strcmp(c.endpoints[0], "tcp://*:1") == 0);

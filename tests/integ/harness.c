@@ -21,29 +21,25 @@
 extern char **environ;
 int hx_failures;
 
-long hx_now_ms(void)
-{
+long hx_now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
-const char *hx_source_dir(void)
-{
+const char *hx_source_dir(void) {
     const char *s = getenv("SOCLE_SOURCE_DIR");
     return s ? s : ".";
 }
 
-const char *hx_data(char *buf, size_t n, const char *name)
-{
+const char *hx_data(char *buf, size_t n, const char *name) {
     snprintf(buf, n, "%s/tests/data/integ/%s", hx_source_dir(), name);
     return buf;
 }
 
 /* A port the kernel says is free now (bind to :0, read it, close). A race with another
  * process is possible but harmless here: the daemon would fail to bind and the test says so. */
-static int free_port(void)
-{
+static int free_port(void) {
     int s = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t len = sizeof a;
@@ -57,8 +53,7 @@ static int free_port(void)
     return ntohs(a.sin_port);
 }
 
-struct socle_client *hx_client(const char *endpoint, int timeout_ms, int retries)
-{
+struct socle_client *hx_client(const char *endpoint, int timeout_ms, int retries) {
     struct socle_client_opts o = socle_client_opts_default();
     o.timeout_ms = timeout_ms;
     o.retries = retries;
@@ -70,8 +65,7 @@ struct socle_client *hx_client(const char *endpoint, int timeout_ms, int retries
     return c;
 }
 
-int hx_start(struct hx_daemon *d, const char *socled, const char *const *extra)
-{
+int hx_start(struct hx_daemon *d, const char *socled, const char *const *extra) {
     memset(d, 0, sizeof *d);
     snprintf(d->dir, sizeof d->dir, "/tmp/socle-integ-XXXXXX");
     if (!mkdtemp(d->dir)) {
@@ -89,12 +83,11 @@ int hx_start(struct hx_daemon *d, const char *socled, const char *const *extra)
     return hx_restart(d, socled, extra, true);
 }
 
-int hx_restart(struct hx_daemon *d, const char *socled, const char *const *extra, bool wait)
-{
+int hx_restart(struct hx_daemon *d, const char *socled, const char *const *extra, bool wait) {
     char tok[512];
     hx_data(tok, sizeof tok, "bert-base-uncased.tokenizer.json");
-    const char *argv[64] = {socled,   "--endpoint", d->ipc, "--endpoint", d->tcp,
-                            "--tokenizer", tok,     "--workers", "2", "--log-level", "debug"};
+    const char *argv[64] = {socled, "--endpoint", d->ipc, "--endpoint",  d->tcp, "--tokenizer",
+                            tok,    "--workers",  "2",    "--log-level", "debug"};
     size_t n = 11;
     for (size_t i = 0; extra && extra[i] && n < 63; i++)
         argv[n++] = extra[i];
@@ -141,14 +134,12 @@ int hx_restart(struct hx_daemon *d, const char *socled, const char *const *extra
     }
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
     (void)sb, (void)flag, (void)ftw;
     return remove(path);
 }
 
-bool hx_log_has(const struct hx_daemon *d, const char *needle)
-{
+bool hx_log_has(const struct hx_daemon *d, const char *needle) {
     FILE *f = fopen(d->log, "r");
     if (!f)
         return false;
@@ -160,8 +151,7 @@ bool hx_log_has(const struct hx_daemon *d, const char *needle)
     return found;
 }
 
-int hx_stop(struct hx_daemon *d, int timeout_ms, int *status)
-{
+int hx_stop(struct hx_daemon *d, int timeout_ms, int *status) {
     int rc = d->pid > 0 ? -1 : 0, st = 0;
     if (d->pid > 0) {
         kill(d->pid, SIGTERM);
@@ -199,8 +189,7 @@ int hx_stop(struct hx_daemon *d, int timeout_ms, int *status)
     return rc;
 }
 
-int hx_run(char *const argv[], const char *stdin_data, char **out)
-{
+int hx_run(char *const argv[], const char *stdin_data, char **out) {
     int in[2], outp[2];
     if (pipe(in) != 0 || pipe(outp) != 0)
         return -1;
@@ -266,8 +255,7 @@ int hx_run(char *const argv[], const char *stdin_data, char **out)
 }
 
 Socle__V1__Response *hx_raw(const char *endpoint, const void *const *frames, const size_t *lens,
-                            size_t n_frames, int timeout_ms)
-{
+                            size_t n_frames, int timeout_ms) {
     void *ctx = zmq_ctx_new();
     void *s = zmq_socket(ctx, ZMQ_DEALER);
     int zero = 0;
@@ -304,8 +292,7 @@ Socle__V1__Response *hx_raw(const char *endpoint, const void *const *frames, con
     return r;
 }
 
-char *hx_read_file(const char *path)
-{
+char *hx_read_file(const char *path) {
     FILE *f = fopen(path, "rb");
     if (!f)
         return NULL;
@@ -324,8 +311,7 @@ char *hx_read_file(const char *path)
 }
 
 /* Split text into lines on '\n' only (in place); returns the count. */
-size_t hx_split_lines(char *text, char **lines, size_t max)
-{
+size_t hx_split_lines(char *text, char **lines, size_t max) {
     size_t n = 0;
     char *p = text;
     while (*p && n < max) {
@@ -340,8 +326,7 @@ size_t hx_split_lines(char *text, char **lines, size_t max)
 }
 
 /* Compare JSON lines `got` with the expected file on ids, tokens and offsets. */
-int hx_compare_jsonl(const char *got, const char *expected_path, size_t want_lines)
-{
+int hx_compare_jsonl(const char *got, const char *expected_path, size_t want_lines) {
     char *exp = hx_read_file(expected_path);
     char *g = strdup(got);
     char *el[256], *gl[256];
@@ -378,4 +363,3 @@ int hx_compare_jsonl(const char *got, const char *expected_path, size_t want_lin
     free(g);
     return bad ? -1 : 0;
 }
-

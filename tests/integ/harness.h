@@ -12,20 +12,20 @@
 #include "clients/socle.h"
 
 extern int hx_failures;
-#define CHECK(c)                                                                                  \
-    do {                                                                                          \
-        if (!(c)) {                                                                               \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c);                 \
-            hx_failures++;                                                                        \
-        }                                                                                         \
+#define CHECK(c)                                                                                   \
+    do {                                                                                           \
+        if (!(c)) {                                                                                \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c);                  \
+            hx_failures++;                                                                         \
+        }                                                                                          \
     } while (0)
 
 struct hx_daemon {
     pid_t pid;
-    char dir[256];  /* temporary directory: socket, log, config */
-    char ipc[320];  /* ipc://DIR/socle.sock */
-    char tcp[320];  /* tcp://127.0.0.1:PORT, the port picked free by the kernel */
-    char log[320];  /* DIR/socled.log: the daemon's stderr */
+    char dir[256]; /* temporary directory: socket, log, config */
+    char ipc[320]; /* ipc://DIR/socle.sock */
+    char tcp[320]; /* tcp://127.0.0.1:PORT, the port picked free by the kernel */
+    char log[320]; /* DIR/socled.log: the daemon's stderr */
 };
 
 /* Paths from argv / the environment set by socle_add_test. */

@@ -9,34 +9,29 @@
 
 #include "tests/integ/harness.h"
 
-static int code_of(const Socle__V1__Response *r)
-{
+static int code_of(const Socle__V1__Response *r) {
     return r && r->status ? (int)r->status->code : -1;
 }
 
-static const char *msg_of(const Socle__V1__Response *r)
-{
+static const char *msg_of(const Socle__V1__Response *r) {
     return r && r->status && r->status->message ? r->status->message : "";
 }
 
 /* [empty][socle/1][payload] on a fresh DEALER; the decoded answer or NULL. */
-static Socle__V1__Response *send3(const char *ep, const void *payload, size_t len)
-{
+static Socle__V1__Response *send3(const char *ep, const void *payload, size_t len) {
     const void *f[3] = {"", "socle/1", payload};
     size_t l[3] = {0, 7, len};
     return hx_raw(ep, f, l, 3, 10000);
 }
 
-static size_t pack(const Socle__V1__Request *req, uint8_t **buf)
-{
+static size_t pack(const Socle__V1__Request *req, uint8_t **buf) {
     size_t n = protobuf_c_message_get_packed_size(&req->base);
     *buf = malloc(n ? n : 1);
     protobuf_c_message_pack(&req->base, *buf);
     return n;
 }
 
-static void check_alive(const struct hx_daemon *d)
-{
+static void check_alive(const struct hx_daemon *d) {
     const uint8_t info[] = {0x08, 0x63, 0x8a, 0x01, 0x00}; /* Request{id 99, info{}} */
     Socle__V1__Response *r = send3(d->ipc, info, sizeof info);
     CHECK(r && r->id == 99 && code_of(r) == SOCLE__V1__CODE__OK);
@@ -45,8 +40,7 @@ static void check_alive(const struct hx_daemon *d)
 
 /* A tokenize request whose one text is `text` (len bytes). */
 static Socle__V1__Response *tokenize_raw(const char *ep, uint64_t id, const char *adapter,
-                                         const char *text, size_t len)
-{
+                                         const char *text, size_t len) {
     Socle__V1__Request req = SOCLE__V1__REQUEST__INIT;
     Socle__V1__TokenizeRequest t = SOCLE__V1__TOKENIZE_REQUEST__INIT;
     ProtobufCBinaryData b = {len, (uint8_t *)(uintptr_t)text};
@@ -64,8 +58,7 @@ static Socle__V1__Response *tokenize_raw(const char *ep, uint64_t id, const char
 }
 
 /* A long text: tokenizing it keeps the one worker busy for a while. */
-static char *slow_text(size_t *len)
-{
+static char *slow_text(size_t *len) {
     *len = 900 * 1024;
     char *s = malloc(*len);
     for (size_t i = 0; i < *len; i++)
@@ -74,8 +67,7 @@ static char *slow_text(size_t *len)
 }
 
 static void send_tokenize_ex(void *sock, uint64_t id, const char *text, size_t len,
-                             uint32_t deadline_ms, int priority)
-{
+                             uint32_t deadline_ms, int priority) {
     Socle__V1__Request req = SOCLE__V1__REQUEST__INIT;
     Socle__V1__TokenizeRequest t = SOCLE__V1__TOKENIZE_REQUEST__INIT;
     ProtobufCBinaryData b = {len, (uint8_t *)(uintptr_t)text};
@@ -95,13 +87,11 @@ static void send_tokenize_ex(void *sock, uint64_t id, const char *text, size_t l
     free(buf);
 }
 
-static void send_tokenize(void *sock, uint64_t id, const char *text, size_t len)
-{
+static void send_tokenize(void *sock, uint64_t id, const char *text, size_t len) {
     send_tokenize_ex(sock, id, text, len, 0, 0);
 }
 
-static Socle__V1__Response *recv_resp(void *sock, int timeout_ms)
-{
+static Socle__V1__Response *recv_resp(void *sock, int timeout_ms) {
     zmq_pollitem_t it = {sock, 0, ZMQ_POLLIN, 0};
     if (zmq_poll(&it, 1, timeout_ms) != 1)
         return NULL;
@@ -127,8 +117,7 @@ static Socle__V1__Response *recv_resp(void *sock, int timeout_ms)
     return r;
 }
 
-static uint64_t stats_dropped(const struct hx_daemon *d)
-{
+static uint64_t stats_dropped(const struct hx_daemon *d) {
     const uint8_t stats[] = {0x08, 0x01, 0x92, 0x01, 0x00}; /* Request{id 1, stats{}} */
     Socle__V1__Response *r = send3(d->ipc, stats, sizeof stats);
     uint64_t v = r && r->stats ? r->stats->dropped_replies : 0;
@@ -136,8 +125,7 @@ static uint64_t stats_dropped(const struct hx_daemon *d)
     return v;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     if (argc < 3)
         return 2;
     struct hx_daemon d;
@@ -211,8 +199,9 @@ int main(int argc, char **argv)
           strstr(msg_of(r), "no-such-adapter"));
     socle_response_free(r);
     {
-        const uint8_t classify[] = {0x08, 0x09, 0x12, 0x04, 'n', 'o', 'p', 'e', 0x52, 0x04,
-                                    0x0a, 0x02, 'h', 'i'}; /* id 9, adapter "nope", classify */
+        const uint8_t classify[] = {
+            0x08, 0x09, 0x12, 0x04, 'n',  'o', 'p',
+            'e',  0x52, 0x04, 0x0a, 0x02, 'h', 'i'}; /* id 9, adapter "nope", classify */
         r = send3(d.ipc, classify, sizeof classify);
         /* without a model (and in this build maybe without tasks) it is not served */
         CHECK(r && r->id == 9 &&
@@ -244,7 +233,7 @@ int main(int argc, char **argv)
         Socle__V1__TokenizeRequest t = SOCLE__V1__TOKENIZE_REQUEST__INIT;
         ProtobufCBinaryData b[9];
         for (int i = 0; i < 9; i++)
-            b[i] = (ProtobufCBinaryData){2, (uint8_t *)(uintptr_t)"hi"};
+            b[i] = (ProtobufCBinaryData){2, (uint8_t *)(uintptr_t) "hi"};
         t.n_texts = 9;
         t.texts = b;
         req.id = 14;
@@ -271,16 +260,17 @@ int main(int argc, char **argv)
     {
         size_t slen;
         char *slow = slow_text(&slen);
-        void *ctx = zmq_ctx_new(), *s = zmq_socket(ctx, ZMQ_DEALER), *s2 = zmq_socket(ctx, ZMQ_DEALER);
+        void *ctx = zmq_ctx_new(), *s = zmq_socket(ctx, ZMQ_DEALER),
+             *s2 = zmq_socket(ctx, ZMQ_DEALER);
         int zero = 0;
         zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
         zmq_setsockopt(s2, ZMQ_LINGER, &zero, sizeof zero);
         zmq_connect(s, d.ipc);
         zmq_connect(s2, d.ipc);
-        send_tokenize(s, 1, slow, slen);   /* occupies the only worker */
-        send_tokenize(s, 2, "short", 5);   /* queued behind it */
-        send_tokenize(s, 2, "again", 5);   /* duplicate of a request in flight */
-        send_tokenize(s2, 2, "other", 5);  /* same id, other connection: fine */
+        send_tokenize(s, 1, slow, slen);  /* occupies the only worker */
+        send_tokenize(s, 2, "short", 5);  /* queued behind it */
+        send_tokenize(s, 2, "again", 5);  /* duplicate of a request in flight */
+        send_tokenize(s2, 2, "other", 5); /* same id, other connection: fine */
         int seen1 = 0, seen2_ok = 0, seen2_dup = 0;
         for (int k = 0; k < 3; k++) {
             r = recv_resp(s, 20000);
@@ -306,9 +296,9 @@ int main(int argc, char **argv)
         /* 7b. behind a busy worker: a request whose deadline passes in the queue is answered
          * DEADLINE_EXCEEDED without running; a higher priority overtakes a lower one */
         send_tokenize(s, 20, slow, slen);
-        send_tokenize_ex(s, 21, "late", 4, 1, 0);      /* 1 ms deadline */
-        send_tokenize_ex(s, 22, "batch", 5, 0, -1);    /* batch traffic */
-        send_tokenize_ex(s, 23, "urgent", 6, 0, 5);    /* interactive, high */
+        send_tokenize_ex(s, 21, "late", 4, 1, 0);   /* 1 ms deadline */
+        send_tokenize_ex(s, 22, "batch", 5, 0, -1); /* batch traffic */
+        send_tokenize_ex(s, 23, "urgent", 6, 0, 5); /* interactive, high */
         uint64_t order[4];
         int codes[4];
         for (int k = 0; k < 4; k++) {

@@ -10,8 +10,7 @@
 
 #include "tests/integ/harness.h"
 
-static Socle__V1__Response *call_info(const char *endpoint)
-{
+static Socle__V1__Response *call_info(const char *endpoint) {
     struct socle_client *c = hx_client(endpoint, 2000, 2);
     Socle__V1__Request req = SOCLE__V1__REQUEST__INIT;
     Socle__V1__InfoRequest info = SOCLE__V1__INFO_REQUEST__INIT;
@@ -24,8 +23,7 @@ static Socle__V1__Response *call_info(const char *endpoint)
     return r;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     if (argc < 3) {
         fprintf(stderr, "usage: %s SOCLED SOCLE\n", argv[0]);
         return 2;
@@ -113,9 +111,9 @@ int main(int argc, char **argv)
                 json_object_put(o);
             }
             fclose(m);
-            CHECK(hx_compare_jsonl(buf, hx_data(epath, sizeof epath,
-                                              "corpus40.bert-base-uncased.jsonl"),
-                                40) == 0);
+            CHECK(hx_compare_jsonl(buf,
+                                   hx_data(epath, sizeof epath, "corpus40.bert-base-uncased.jsonl"),
+                                   40) == 0);
             CHECK(r->n_tokens == total);
             CHECK(r->timing && r->timing->total_us >= r->timing->tokenize_us);
             free(buf);
@@ -130,27 +128,30 @@ int main(int argc, char **argv)
     hx_data(path, sizeof path, "corpus40.txt");
     char *a1[] = {socle, "--endpoint", d.ipc, "tokenize", "--file", path, NULL};
     CHECK(hx_run(a1, NULL, &out) == 0);
-    CHECK(out && hx_compare_jsonl(out, hx_data(epath, sizeof epath,
-                                            "corpus40.bert-base-uncased.jsonl"), 40) == 0);
+    CHECK(out &&
+          hx_compare_jsonl(out, hx_data(epath, sizeof epath, "corpus40.bert-base-uncased.jsonl"),
+                           40) == 0);
     free(out);
-    char *a2[] = {socle, "tokenize", "--no-special", "--endpoint", d.tcp, "--window", "4",
-                  "--file", path, NULL};
+    char *a2[] = {socle,      "tokenize", "--no-special", "--endpoint", d.tcp,
+                  "--window", "4",        "--file",       path,         NULL};
     CHECK(hx_run(a2, NULL, &out) == 0);
-    CHECK(out && hx_compare_jsonl(out, hx_data(epath, sizeof epath,
-                                            "corpus40.bert-base-uncased.nospecial.jsonl"),
-                               40) == 0);
+    CHECK(out &&
+          hx_compare_jsonl(
+              out, hx_data(epath, sizeof epath, "corpus40.bert-base-uncased.nospecial.jsonl"),
+              40) == 0);
     free(out);
     char *pairs = hx_read_file(hx_data(path, sizeof path, "pairs10.txt"));
     char *a3[] = {socle, "--endpoint", d.ipc, "tokenize", "--pair", NULL};
     CHECK(pairs && hx_run(a3, pairs, &out) == 0); /* from stdin */
-    CHECK(out && hx_compare_jsonl(out, hx_data(epath, sizeof epath,
-                                            "pairs10.bert-base-uncased.jsonl"), 10) == 0);
+    CHECK(out &&
+          hx_compare_jsonl(out, hx_data(epath, sizeof epath, "pairs10.bert-base-uncased.jsonl"),
+                           10) == 0);
     free(out);
     free(pairs);
 
     /* CLI: arguments as inputs, one JSON object each, in order; count mode */
-    char *a4[] = {socle, "--endpoint", d.ipc, "tokenize", "--count", "hello world", "a b c d",
-                  NULL};
+    char *a4[] = {socle,     "--endpoint",  d.ipc,     "tokenize",
+                  "--count", "hello world", "a b c d", NULL};
     CHECK(hx_run(a4, NULL, &out) == 0);
     CHECK(out && strcmp(out, "{\"n_tokens\":4}\n{\"n_tokens\":6}\n") == 0);
     free(out);

@@ -17,8 +17,7 @@ struct worker {
 
 /* Request k of a client: tokenize "a a … a" (1 + k % 17 words → that + 2 tokens), or every
  * fifth one info. The answer must match the request it claims to answer. */
-static void *client_main(void *arg)
-{
+static void *client_main(void *arg) {
     struct worker *w = arg;
     struct socle_client *c = hx_client(w->endpoint, 10000, 0);
     if (!c) {
@@ -49,8 +48,8 @@ static void *client_main(void *arg)
         Socle__V1__Response *r = NULL;
         int rc = socle_client_recv(c, &r);
         if (rc != SOCLE_OK) {
-            fprintf(stderr, "client %d: recv: %s after %d answers\n", w->index,
-                    socle_strerror(rc), k - 1);
+            fprintf(stderr, "client %d: recv: %s after %d answers\n", w->index, socle_strerror(rc),
+                    k - 1);
             w->errors++;
             break;
         }
@@ -78,8 +77,7 @@ static void *client_main(void *arg)
     return NULL;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     if (argc < 3)
         return 2;
     struct hx_daemon d;

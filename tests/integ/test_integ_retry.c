@@ -14,8 +14,7 @@
 enum { N = 40 };
 
 static void tokenize_req(Socle__V1__Request *req, Socle__V1__TokenizeRequest *t,
-                         ProtobufCBinaryData *b, const char *text, size_t len)
-{
+                         ProtobufCBinaryData *b, const char *text, size_t len) {
     *req = (Socle__V1__Request)SOCLE__V1__REQUEST__INIT;
     *t = (Socle__V1__TokenizeRequest)SOCLE__V1__TOKENIZE_REQUEST__INIT;
     *b = (ProtobufCBinaryData){len, (uint8_t *)(uintptr_t)text};
@@ -26,8 +25,7 @@ static void tokenize_req(Socle__V1__Request *req, Socle__V1__TokenizeRequest *t,
     req->tokenize = t;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     if (argc < 3)
         return 2;
     struct hx_daemon d;

@@ -11,8 +11,7 @@
 
 enum { N_SLOW = 4 };
 
-static Socle__V1__Response *stats(const char *ep)
-{
+static Socle__V1__Response *stats(const char *ep) {
     struct socle_client *c = hx_client(ep, 5000, 1);
     Socle__V1__Request req = SOCLE__V1__REQUEST__INIT;
     Socle__V1__StatsRequest sr = SOCLE__V1__STATS_REQUEST__INIT;
@@ -25,8 +24,7 @@ static Socle__V1__Response *stats(const char *ep)
     return r;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     if (argc < 3)
         return 2;
     struct hx_daemon d;

@@ -11,8 +11,7 @@
 
 #include "tests/integ/harness.h"
 
-static Socle__V1__Response *call(const char *ep, Socle__V1__Request *req)
-{
+static Socle__V1__Response *call(const char *ep, Socle__V1__Request *req) {
     struct socle_client *c = hx_client(ep, 20000, 0);
     Socle__V1__Response *r = NULL;
     if (!c || socle_client_call(c, req, &r) != SOCLE_OK)
@@ -21,8 +20,7 @@ static Socle__V1__Response *call(const char *ep, Socle__V1__Request *req)
     return r;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     if (argc < 3)
         return 2;
     const char *shared = getenv("SOCLE_SHARED_DIR");
@@ -110,7 +108,7 @@ int main(int argc, char **argv)
     socle_response_free(r);
 
     /* invalid UTF-8 in the second text: request refused, naming text and byte */
-    b[1] = (ProtobufCBinaryData){4, (uint8_t *)(uintptr_t)"ab\xC0z"};
+    b[1] = (ProtobufCBinaryData){4, (uint8_t *)(uintptr_t) "ab\xC0z"};
     cr.n_texts = 2;
     r = call(d.ipc, &req);
     CHECK(r && r->status->code == SOCLE__V1__CODE__INVALID_ARGUMENT &&

@@ -222,7 +222,7 @@ class TestMatching(unittest.TestCase):
             c = socle.Client(fake.endpoint, timeout=2, retries=0)
             got = list(c.map("tokenize", (str(i) for i in range(200)), window=16))
             self.assertEqual([e["ids"] for e in got], [[i] for i in range(200)])
-            self.assertEqual(got[123]["offsets"], [[0, 3]])
+            self.assertEqual(got[123]["offsets"], [(0, 3)])
             self.assertLessEqual(c.max_in_flight, 16)
             self.assertGreaterEqual(c.max_in_flight, 7)
             self.assertEqual(c.in_flight, 0)
@@ -326,6 +326,16 @@ class TestRequests(unittest.TestCase):
         d = socle.message_to_dict(pb.Response(status=pb.Status(code=pb.NOT_FOUND)))
         self.assertEqual(d["status"], {"code": "NOT_FOUND", "message": ""})
         self.assertEqual(socle.Code(2).name, "NOT_FOUND")
+
+    def test_encoding_has_every_field(self):
+        # _encoding is written out for speed: a field added to Encoding must be added there
+        from socle.client import _encoding
+        e = pb.Encoding(length=2, ids=[5, 6], tokens=["a", "b"], offsets=[0, 1, 1, 3],
+                        cp_offsets=[0, 1, 1, 2], overflowing=[pb.Encoding(length=1)])
+        d = _encoding(e)
+        self.assertEqual(set(d), {f.name for f in pb.Encoding.DESCRIPTOR.fields})
+        self.assertEqual((d["offsets"], d["cp_offsets"]), ([(0, 1), (1, 3)], [(0, 1), (1, 2)]))
+        self.assertEqual(d["overflowing"][0]["length"], 1)
         self.assertEqual(socle.SocleError(99, "new").code, 99)
 
 
