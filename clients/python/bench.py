@@ -67,7 +67,7 @@ def main():
         with open(f, "w") as fh:
             fh.write("".join(l + "\n" for l in lines))
         c = socle.Client(ep, timeout=30)
-        for task, args, n in (("tokenize", [], a.n), ("classify", ["--top-k", "1"], a.n // 4)):
+        for task, args, n in (("tokenize", [], a.n), ("classify", ["--top-k", "1"], a.n // 20)):
             opts = {"top_k": 1} if task == "classify" else {}
             sub = lines[:n]
             with open(f, "w") as fh:
