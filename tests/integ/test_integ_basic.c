@@ -163,6 +163,35 @@ int main(int argc, char **argv) {
     CHECK(out && strcmp(out, "{\"text\":\"hello world\"}\n") == 0);
     free(out);
 
+    /* invalid UTF-8: the daemon's validator and the tokenizer's (offline CLI) name the same
+     * byte for every kind of bad sequence (consistency required by issue 3) */
+    {
+        static const char bad[] = "abc\xC3(xyz\ncaf\xC3\xA9 \xE2\x82\n\xED\xA0\x80\n"
+                                  "ab\xF0\x9F\x98x\n\xC0\xAF\nz\xF4\x90\x80\x80\nok\x80\n";
+        char tokp[512];
+        hx_data(tokp, sizeof tokp, "bert-base-uncased.tokenizer.json");
+        char *b1[] = {socle, "tokenize", "--tokenizer", tokp, NULL};
+        char *b2[] = {socle, "tokenize", "--endpoint", d.ipc, NULL};
+        char *off = NULL, *on = NULL;
+        CHECK(hx_run(b1, bad, &off) == 1);
+        CHECK(hx_run(b2, bad, &on) == 1);
+        /* the daemon prefixes the text index: drop "text 0: " before comparing */
+        char *w = on;
+        for (char *p = on; p && *p;) {
+            if (strncmp(p, "text 0: ", 8) == 0)
+                p += 8;
+            else
+                *w++ = *p++;
+        }
+        if (w)
+            *w = '\0';
+        CHECK(off && on && strcmp(off, on) == 0);
+        CHECK(off && strstr(off, "at byte 3") && strstr(off, "at byte 6") &&
+              strstr(off, "at byte 1"));
+        free(off);
+        free(on);
+    }
+
     /* info through the CLI is one JSON object */
     char *a6[] = {socle, "info", "--endpoint", d.tcp, NULL};
     CHECK(hx_run(a6, NULL, &out) == 0);
