@@ -709,7 +709,8 @@ static int finish_classify(struct task_job *j, struct req_st *rs, struct text_st
     if (!p || !idx)
         goto done;
     memcpy(p, u->out, n * sizeof(float));
-    if (h->multi_label || rs->req.opts.classify.multi_label)
+    /* HF text-classification: sigmoid for multi-label heads and single-output heads. */
+    if (h->multi_label || rs->req.opts.classify.multi_label || n == 1)
         task_sigmoid(p, n);
     else
         task_softmax(p, n);

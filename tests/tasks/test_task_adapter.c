@@ -282,6 +282,11 @@ static void test_one_pass(const char *dir) {
               "{\"format\":\"socle-adapter/1\",\"name\":\"topic\","
               "\"task\":\"classify\",\"labels\":[\"sport\",\"politics\"],\"pooling\":\"mean\"}",
               lin, 2, 0) == 0);
+    struct fx_tensor one[2] = {{"out.weight", 2, {1, 32}, w}, {"out.bias", 1, {1, 0}, b}};
+    CHECK(fx_write_adapter(g_root, "single",
+                           "{\"format\":\"socle-adapter/1\",\"name\":\"single\","
+                           "\"task\":\"classify\",\"labels\":[\"toxic\"]}",
+                           one, 2, 0) == 0);
     struct task_runtime *rt = NULL;
     struct task_runtime_params p = {dir, g_root};
     CHECK(task_runtime_open(&p, &rt, err, sizeof(err)) == TASK_OK);
@@ -308,6 +313,32 @@ static void test_one_pass(const char *dir) {
     if (job)
         CHECK(task_job_n_seqs(job) == n); /* classify + ner share every sequence */
     task_job_free(job);
+
+    /* A single-output head gets a sigmoid, as HF's pipeline does (not a softmax = 1). */
+    struct task_request one_rq = {.kind = TASK_CLASSIFY,
+                                  .adapter = "single",
+                                  .n_texts = 1,
+                                  .texts = (const char *const *)texts,
+                                  .text_lens = lens};
+    job = NULL;
+    CHECK(task_job_prepare(rt, &one_rq, 1, &job, err, sizeof(err)) == TASK_OK);
+    struct task_worker *w1 = NULL;
+    CHECK(task_worker_new(rt, 0, &w1) == TASK_OK);
+    if (job && w1 && task_job_run(job, w1, err, sizeof(err)) == TASK_OK) {
+        const float *o;
+        size_t r_, c_;
+        CHECK(task_job_unit_output(job, 0, 0, 0, &o, &r_, &c_) == TASK_OK && c_ == 1);
+        float logit = o[0];
+        struct task_response *r1 = NULL;
+        CHECK(task_job_finish(job, &r1, err, sizeof(err)) == TASK_OK);
+        if (r1) {
+            CHECK(r1->results[0].n_items == 1);
+            CHECK_NEAR(r1->results[0].u.labels[0].score, 1.0 / (1.0 + exp(-(double)logit)), 1e-6);
+        }
+        task_response_free(r1);
+    }
+    task_job_free(job);
+    task_worker_free(w1);
     struct task_worker *wk = NULL;
     CHECK(task_worker_new(rt, 0, &wk) == TASK_OK);
     struct task_response *both[2] = {0}, *c1 = NULL, *n1 = NULL;
@@ -339,8 +370,8 @@ static void test_one_pass(const char *dir) {
     free(buf);
     free(texts);
     free(lens);
-    const char *all[] = {"topic"};
-    fx_rm_adapters(g_root, all, 1);
+    const char *all[] = {"topic", "single"};
+    fx_rm_adapters(g_root, all, 2);
 }
 
 int main(void) {
