@@ -114,9 +114,10 @@ struct eng_pool;
 int eng_pool_new(int n_threads, struct eng_pool **out);
 void eng_pool_free(struct eng_pool *p);
 int eng_pool_threads(const struct eng_pool *p);
-/* fn over [0, n) in contiguous parts, one per thread, the caller's first;
- * returns when every part is done. p may be NULL (runs inline). */
-void eng_pool_run(struct eng_pool *p, size_t n, eng_pool_fn fn, void *arg);
+/* fn over [0, n) in chunks of `chunk` (the last one shorter) claimed by the
+ * caller and whichever helpers wake in time; returns when every chunk is done.
+ * p may be NULL (runs inline, one call). */
+void eng_pool_run(struct eng_pool *p, size_t n, size_t chunk, eng_pool_fn fn, void *arg);
 
 /* ---- BLAS and kernels (engine/blas.c, engine/kernels.c) ------------------- */
 

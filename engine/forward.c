@@ -14,7 +14,6 @@
 #include "engine/eng_impl.h"
 
 #include <math.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -200,7 +199,10 @@ static void run_rows(struct eng_ctx *c, const struct rows_job *j, size_t rows) {
     if (!c->helpers || rows * width < c->par_min)
         rows_fn((void *)(uintptr_t)j, 0, rows, 0);
     else
-        eng_pool_run(c->helpers, rows, rows_fn, (void *)(uintptr_t)j);
+        eng_pool_run(c->helpers, rows,
+                     (rows + 4 * (size_t)eng_pool_threads(c->helpers) - 1) /
+                         (4 * (size_t)eng_pool_threads(c->helpers)),
+                     rows_fn, (void *)(uintptr_t)j);
 }
 
 static void par_ln(struct eng_ctx *c, float *y, const float *bias, const float *res, const float *g,
@@ -306,29 +308,23 @@ static void embed(struct eng_ctx *c, const struct eng_batch *b, size_t n_tokens)
     par_ln(c, c->x, NULL, NULL, m->emb_ln_g.data, m->emb_ln_b.data, n_tokens, d, m->ln_eps);
 }
 
-/* Attention with helper threads: (sequence, head) pairs handed out one at a
- * time through an atomic counter (sequences differ in length), each computed by
- * eng_k_attention on the thread's own scratch. */
+/* Attention with helper threads: (sequence, head) pairs claimed one at a time
+ * (sequences differ in length), each computed by eng_k_attention on the
+ * claiming thread's own scratch. */
 struct attn_job {
     struct eng_ctx *c;
     const size_t *seq_len;
-    size_t n_items, n_heads, d_head;
+    size_t n_heads, d_head;
     float scale;
-    _Atomic size_t next;
 };
 
 static void attn_fn(void *arg, size_t b, size_t e, int tid) {
-    struct attn_job *j = arg;
+    const struct attn_job *j = arg;
     struct eng_ctx *c = j->c;
     size_t d = j->n_heads * j->d_head;
     size_t per = eng_k_attention_scratch(c->max_seq, j->d_head);
     float *scratch = c->attn_scratch + (size_t)tid * per;
-    (void)b;
-    (void)e;
-    for (;;) {
-        size_t i = atomic_fetch_add(&j->next, 1);
-        if (i >= j->n_items)
-            break;
+    for (size_t i = b; i < e; i++) {
         size_t s = i / j->n_heads, h = i % j->n_heads, t0 = c->seq_off[s], L = j->seq_len[s];
         const float *q = c->a + t0 * 3 * d + h * j->d_head; /* (L, d_head) in (L, 3d) */
         eng_k_attention(q, q + d, q + 2 * d, 3 * d, L, j->d_head, j->scale,
@@ -351,14 +347,9 @@ static void attention(struct eng_ctx *c, const size_t *seq_len, size_t n_seqs) {
             c->seq_off[s] = t;
             t += seq_len[s];
         }
-        struct attn_job j = {.c = c,
-                             .seq_len = seq_len,
-                             .n_items = n_seqs * H,
-                             .n_heads = H,
-                             .d_head = dh,
-                             .scale = scale};
-        atomic_init(&j.next, 0);
-        eng_pool_run(c->helpers, (size_t)eng_pool_threads(c->helpers), attn_fn, &j);
+        struct attn_job j = {
+            .c = c, .seq_len = seq_len, .n_heads = H, .d_head = dh, .scale = scale};
+        eng_pool_run(c->helpers, n_seqs * H, 1, attn_fn, &j);
         return;
     }
     size_t t0 = 0;

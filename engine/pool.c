@@ -1,18 +1,23 @@
-/* pool.c — a context's helper threads for the element-wise loops.
+/* pool.c — a context's helper threads for the work between the sgemms.
  *
  * DESIGN: when OpenBLAS runs each sgemm on T threads, the loops between the
- * sgemms (bias + LayerNorm, bias + GELU, the Q|K|V bias) would otherwise run on
- * one core while T - 1 sit idle: measured at ~8 % of a single-thread BERT-base
- * forward, i.e. ~15 % of the wall time at 2 threads. The pool splits such a
- * loop into T contiguous row ranges, one per thread (the caller takes the first).
- * Each row is computed by exactly the same code whichever thread runs it, so
- * results do not depend on the thread count. Helpers sleep on a condition
- * variable between jobs (no spinning that would steal cycles from OpenBLAS).
+ * sgemms (bias + LayerNorm, bias + GELU, the Q|K|V bias, attention) would
+ * otherwise run on one core while T - 1 sit idle: the element-wise loops alone
+ * are ~8 % of a single-thread BERT-base forward, ~15 % of the wall time at 2
+ * threads. A job is [0, n) cut into chunks that the caller and the helpers claim
+ * through an atomic counter, so a helper that the scheduler has not run yet
+ * (a loaded machine) never holds the caller up: a helper only joins a job that
+ * is still open, and the caller, once every chunk is claimed, closes the job and
+ * waits only for helpers that joined it. Each element is computed by the same
+ * code whichever thread claims it, so results do not depend on the thread
+ * count. Helpers sleep on a condition variable between jobs (no spinning that
+ * would steal cycles from OpenBLAS).
  */
 #include "engine/eng_impl.h"
 
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
 struct eng_pool {
@@ -21,11 +26,13 @@ struct eng_pool {
     pthread_t *th; /* (n_helpers) */
     int n_helpers; /* started; the caller is thread 0 */
     unsigned long gen;
-    int pending;
+    bool open;  /* the current job still accepts helpers */
+    int joined; /* helpers working on the current job */
     bool quit;
     eng_pool_fn fn;
     void *arg;
-    size_t n;
+    size_t n, chunk;
+    _Atomic size_t next;
 };
 
 struct helper {
@@ -33,15 +40,19 @@ struct helper {
     int idx; /* 1 .. n_helpers */
 };
 
-static void part(size_t n, int idx, int n_threads, size_t *b, size_t *e) {
-    *b = n * (size_t)idx / (size_t)n_threads;
-    *e = n * (size_t)(idx + 1) / (size_t)n_threads;
+/* Claim and run chunks until none is left. */
+static void work(struct eng_pool *p, eng_pool_fn fn, void *arg, size_t n, size_t chunk, int tid) {
+    for (;;) {
+        size_t b = atomic_fetch_add(&p->next, chunk);
+        if (b >= n)
+            return;
+        fn(arg, b, b + chunk < n ? b + chunk : n, tid);
+    }
 }
 
 static void *helper_main(void *arg) {
     struct helper h = *(struct helper *)arg;
     free(arg);
-
     struct eng_pool *p = h.p;
     unsigned long seen = 0;
     pthread_mutex_lock(&p->mu);
@@ -51,15 +62,16 @@ static void *helper_main(void *arg) {
         if (p->quit)
             break;
         seen = p->gen;
+        if (!p->open) /* woke too late: the caller did it all */
+            continue;
+        p->joined++;
         eng_pool_fn fn = p->fn;
         void *fa = p->arg;
-        size_t b, e;
-        part(p->n, h.idx, p->n_helpers + 1, &b, &e);
+        size_t n = p->n, chunk = p->chunk;
         pthread_mutex_unlock(&p->mu);
-        if (b < e)
-            fn(fa, b, e, h.idx);
+        work(p, fn, fa, n, chunk, h.idx);
         pthread_mutex_lock(&p->mu);
-        if (--p->pending == 0)
+        if (--p->joined == 0 && !p->open)
             pthread_cond_signal(&p->done);
     }
     pthread_mutex_unlock(&p->mu);
@@ -80,6 +92,7 @@ int eng_pool_new(int n_threads, struct eng_pool **out) {
     }
     pthread_cond_init(&p->go, NULL);
     pthread_cond_init(&p->done, NULL);
+    atomic_init(&p->next, 0);
     /* Signals are the application's business: helpers start with all of them
      * blocked (the mask is inherited at creation, so there is no window). Fewer
      * helpers than asked if the system refuses threads: still correct. */
@@ -120,25 +133,29 @@ void eng_pool_free(struct eng_pool *p) {
     free(p);
 }
 
-void eng_pool_run(struct eng_pool *p, size_t n, eng_pool_fn fn, void *arg) {
-    if (!p || p->n_helpers == 0 || n < 2) {
-        fn(arg, 0, n, 0);
+void eng_pool_run(struct eng_pool *p, size_t n, size_t chunk, eng_pool_fn fn, void *arg) {
+    if (chunk == 0)
+        chunk = 1;
+    if (!p || p->n_helpers == 0 || n <= chunk) {
+        if (n > 0)
+            fn(arg, 0, n, 0);
         return;
     }
     pthread_mutex_lock(&p->mu);
     p->fn = fn;
     p->arg = arg;
     p->n = n;
-    p->pending = p->n_helpers;
+    p->chunk = chunk;
+    atomic_store(&p->next, 0);
+    p->open = true;
+    p->joined = 0;
     p->gen++;
     pthread_cond_broadcast(&p->go);
     pthread_mutex_unlock(&p->mu);
-    size_t b, e;
-    part(n, 0, p->n_helpers + 1, &b, &e);
-    if (b < e)
-        fn(arg, b, e, 0);
+    work(p, fn, arg, n, chunk, 0);
     pthread_mutex_lock(&p->mu);
-    while (p->pending > 0)
+    p->open = false;
+    while (p->joined > 0)
         pthread_cond_wait(&p->done, &p->mu);
     pthread_mutex_unlock(&p->mu);
 }
