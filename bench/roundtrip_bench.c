@@ -2,6 +2,9 @@
  * and tcp://, with 1 and 8 concurrent clients, each client doing synchronous calls (one request
  * in flight) through the C client library, against a socled this program starts.
  *
+ * The last column is socled's own CPU time (user + system, all its threads) per request over the
+ * timed runs, read from /proc: on a shared, loaded machine it is the steadiest number here.
+ *
  * Baseline in the same run: a bare ZeroMQ ROUTER echo (in this process, same transport, same
  * client library framing) — the transport's floor. The ratio socled/echo is what the broker
  * costs. Each cell: warm-up, then --repeat runs (default 5); median, and min–max of req/s.
@@ -43,6 +46,24 @@ static double now_s(void) {
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
+}
+
+/* CPU seconds (user + system) used so far by process pid, from /proc/pid/stat. Unlike wall
+ * time this barely depends on what else the (shared, noisy) machine is running. */
+static double cpu_seconds(pid_t pid) {
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+    unsigned long ut = 0, st = 0;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+        return 0;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
 static int free_port(void) {
@@ -197,17 +218,20 @@ static int cmp_cell_rps(const void *a, const void *b) {
 
 /* Median of `repeat` runs (by req/s; p50/p99 medians taken separately), min/max req/s. */
 static struct cell measure(const char *endpoint, int n_clients, int n, int repeat, double *lo,
-                           double *hi, int *errors) {
+                           double *hi, int *errors, pid_t pid, double *cpu_us) {
     struct cell runs[32];
     double p50[32], p99[32];
     run_cell(endpoint, n_clients, n / 4 + 1); /* warm-up */
     *errors = 0;
+    double cpu0 = pid > 0 ? cpu_seconds(pid) : 0;
     for (int k = 0; k < repeat; k++) {
         runs[k] = run_cell(endpoint, n_clients, n);
         p50[k] = runs[k].p50_us;
         p99[k] = runs[k].p99_us;
         *errors += runs[k].errors;
     }
+    if (cpu_us)
+        *cpu_us = (cpu_seconds(pid) - cpu0) * 1e6 / ((double)n * n_clients * repeat);
     qsort(runs, (size_t)repeat, sizeof *runs, cmp_cell_rps);
     qsort(p50, (size_t)repeat, sizeof *p50, cmp_double);
     qsort(p99, (size_t)repeat, sizeof *p99, cmp_double);
@@ -299,8 +323,8 @@ int main(int argc, char **argv) {
     printf("# commit %s; compiler %s; flags: %s; socled workers %s; %d requests/client/run, "
            "%d runs (median; req/s min-max)\n",
            SOCLE_GIT_COMMIT, __VERSION__, SOCLE_BENCH_FLAGS, workers, n, repeat);
-    printf("%-9s %-7s %12s %21s %10s %10s %14s %9s\n", "transport", "clients", "req/s",
-           "req/s min-max", "p50 us", "p99 us", "echo req/s", "vs echo");
+    printf("%-9s %-7s %12s %21s %10s %10s %14s %9s %14s\n", "transport", "clients", "req/s",
+           "req/s min-max", "p50 us", "p99 us", "echo req/s", "vs echo", "socled cpu/req");
     int total_errors = 0;
     const char *names[2] = {"ipc", "tcp"};
     const char *eps[2] = {ipc, tcp}, *echo_eps[2] = {eipc, etcp};
@@ -309,13 +333,15 @@ int main(int argc, char **argv) {
         for (int k = 0; k < 2; k++) {
             double lo, hi, elo, ehi;
             int errs, eerrs;
-            struct cell m = measure(eps[t], clients[k], n, repeat, &lo, &hi, &errs);
-            struct cell b = measure(echo_eps[t], clients[k], n, repeat, &elo, &ehi, &eerrs);
+            double cpu_us = 0;
+            struct cell m = measure(eps[t], clients[k], n, repeat, &lo, &hi, &errs, pid, &cpu_us);
+            struct cell b =
+                measure(echo_eps[t], clients[k], n, repeat, &elo, &ehi, &eerrs, 0, NULL);
             total_errors += errs + eerrs;
             char range[32];
             snprintf(range, sizeof range, "%.0f-%.0f", lo, hi);
-            printf("%-9s %-7d %12.0f %21s %10.1f %10.1f %14.0f %8.2fx\n", names[t], clients[k],
-                   m.rps, range, m.p50_us, m.p99_us, b.rps, m.rps / b.rps);
+            printf("%-9s %-7d %12.0f %21s %10.1f %10.1f %14.0f %8.2fx %11.1f us\n", names[t],
+                   clients[k], m.rps, range, m.p50_us, m.p99_us, b.rps, m.rps / b.rps, cpu_us);
             fflush(stdout);
         }
     }
