@@ -13,6 +13,7 @@ not absolute numbers.
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -38,6 +39,11 @@ def docs(n):
             ws.append(WORDS[x % len(WORDS)])
         out.append(" ".join(ws))
     return out
+
+
+def children_cpu():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)  # the CLI runs; socled is still running
+    return r.ru_utime + r.ru_stime
 
 
 def main():
@@ -86,20 +92,24 @@ def main():
             if not same:
                 print("%s: Python and CLI results differ" % task)
                 return 1
-            t_cli, t_py = [], []
+            t_cli, t_py, cpu_cli, cpu_py = [], [], [], []
             for _ in range(a.repeat):
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), children_cpu()
                 subprocess.run(cmd, stdout=subprocess.DEVNULL, check=True)
                 t_cli.append(time.perf_counter() - t0)
-                t0 = time.perf_counter()
+                cpu_cli.append(children_cpu() - c0)
+                t0, c0 = time.perf_counter(), time.process_time()
                 for _ in c.map(task, sub, window=a.window, **opts):
                     pass
                 t_py.append(time.perf_counter() - t0)
+                cpu_py.append(time.process_time() - c0)
             cli_r, py_r = n / statistics.median(t_cli), n / statistics.median(t_py)
             print("%-9s n=%-5d window=%d  C CLI %8.0f docs/s  Python map %8.0f docs/s  "
                   "ratio %.2f  (median of %d; spread CLI %.0f-%.0f, Python %.0f-%.0f)" % (
                       task, n, a.window, cli_r, py_r, py_r / cli_r, a.repeat,
                       n / max(t_cli), n / min(t_cli), n / max(t_py), n / min(t_py)))
+            print("%-9s client CPU per document: C CLI %.0f us, Python %.0f us (medians)" % (
+                task, statistics.median(cpu_cli) / n * 1e6, statistics.median(cpu_py) / n * 1e6))
         c.close()
     finally:
         p.terminate()

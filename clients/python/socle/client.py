@@ -416,6 +416,8 @@ class Client:
                 attempt += 1
                 time.sleep(backoff)
                 backoff = min(backoff * 2, self.backoff_max)
+                if self._sock.poll(0, zmq.POLLIN):
+                    continue  # an answer came during the backoff: alive, read it first
                 self._resend_all()
                 continue
             r = self._read()
@@ -427,8 +429,10 @@ class Client:
                 rid = r.id = next(iter(self._pending))
             if rid not in self._pending:
                 continue  # duplicate after a resend, or an unmatchable id-0 answer
-            if r.status.code == pb.ALREADY_EXISTS and r.id == rid:
-                continue  # a resent copy while the daemon still works on the original
+            if r.status.code == pb.ALREADY_EXISTS:
+                # the answer to a resent copy (reopen=False) while the daemon still works on
+                # the original; ids are ours and unique, so it can mean nothing else
+                continue
             del self._pending[rid]
             if rid in wanted:
                 return r

@@ -30,13 +30,18 @@ class FakeDaemon:
         self.sock = self.ctx.socket(zmq.ROUTER)
         self.sock.setsockopt(zmq.LINGER, 0)
         self.sock.bind(self.endpoint)
+        self.later = []  # (when, router_id, frames): answers the handler delayed
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
     def _run(self):
         while not self.stop.is_set():
-            if not self.sock.poll(20):
+            now = time.monotonic()
+            for item in [x for x in self.later if x[0] <= now]:
+                self.later.remove(item)
+                self.sock.send_multipart([item[1]] + item[2])
+            if not self.sock.poll(10):
                 continue
             frames = self.sock.recv_multipart()
             rid, rest = frames[0], frames[1:]
@@ -143,6 +148,23 @@ class TestRetry(unittest.TestCase):
             self.assertEqual(c.info()["version"], "v2")
             self.assertEqual(c.reconnects, 2)
             self.assertEqual(c.in_flight, 0)
+            c.close()
+        finally:
+            fake.close()
+
+    def test_answer_during_backoff_is_kept(self):
+        # the answer arrives after the timeout but during the backoff: the client reads it
+        # instead of dropping the connection it came on and resending
+        def handler(f, rid, req):
+            f.later.append((time.monotonic() + 0.2, rid, info_answer(req, "late")))
+            return []
+
+        fake = FakeDaemon(handler)
+        try:
+            c = socle.Client(fake.endpoint, timeout=0.1, retries=2, backoff=0.4)
+            self.assertEqual(c.info()["version"], "late")
+            self.assertEqual(c.reconnects, 0)
+            self.assertEqual(len(fake.received), 1)
             c.close()
         finally:
             fake.close()
