@@ -4,6 +4,7 @@
  * Skipped (77) without ../shared.
  */
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,9 +63,21 @@ static void compare(const char *socled, const char *eval, const char *model, con
     pid_t pid = start_daemon(socled, model, ep);
     CHECK(pid > 0);
     struct stat st;
-    for (int i = 0; i < 100 && stat(sock, &st) != 0; i++) { /* up to 10 s to bind */
+    bool up = false, died = false;
+    for (int i = 0; i < 300 && !up && !died; i++) { /* up to 30 s to load and bind */
+        int ws;
+        died = waitpid(pid, &ws, WNOHANG) == pid;
+        up = stat(sock, &st) == 0;
         struct timespec ts = {0, 100 * 1000 * 1000};
-        nanosleep(&ts, NULL);
+        if (!up && !died)
+            nanosleep(&ts, NULL);
+    }
+    if (!up) {
+        fprintf(stderr, "socled %s (%s)\n", died ? "exited early" : "did not bind in 30 s", model);
+        g_fail++;
+        if (!died)
+            stop_daemon(pid);
+        return;
     }
     int rc1 = -1, rc2 = -1;
     snprintf(cmd, sizeof(cmd), "%s --task %s --endpoint %s --data %s --json", eval, task, ep, data);
