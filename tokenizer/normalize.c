@@ -18,6 +18,7 @@ static bool is_chinese(int32_t c) {
 }
 
 static bool is_other(int32_t c) {
+    if (c < 0x80) return c < 0x20 || c == 0x7F;
     utf8proc_category_t k = utf8proc_category(c);
     return k == UTF8PROC_CATEGORY_CN || k >= UTF8PROC_CATEGORY_CC;
 }
@@ -25,7 +26,7 @@ static bool is_other(int32_t c) {
 /* HF's StripAccents drops nonspacing marks (Mn) only: spacing marks (Devanagari vowel
  * signs, Mc) and enclosing marks (keycap U+20E3, Me) stay. */
 static bool is_mark(int32_t c) {
-    return utf8proc_category(c) == UTF8PROC_CATEGORY_MN;
+    return c >= 0x300 && utf8proc_category(c) == UTF8PROC_CATEGORY_MN;
 }
 
 /* HF NormalizedString::filter: a kept char absorbs the removed chars that follow it. */
@@ -65,6 +66,7 @@ static bool keep_clean(int32_t c) {
     return !is_other(c);
 }
 static int32_t map_ws(int32_t c) {
+    if (c > ' ' && c < 0x80) return c;
     if (c == '\t' || c == '\n' || c == '\r') return ' ';
     return tok_is_whitespace(c) ? ' ' : c;
 }
@@ -99,25 +101,47 @@ static int do_chinese(struct tok_split *sp, struct tok_arena *a) {
     return tok_xform_apply(sp, &x, 0, a);
 }
 
+static inline int32_t lower1(int32_t c) {
+    if (c < 0x80) return (c >= 'A' && c <= 'Z') ? c + 32 : c;
+    return utf8proc_tolower(c);
+}
+
 static int do_lowercase(struct tok_split *sp, struct tok_arena *a) {
     const unsigned char *s = (const unsigned char *)sp->s;
-    bool any = false;
+    bool any = false, same_len = true;
+    char tmp[4];
     for (size_t i = 0; i < sp->len;) {
         int32_t c;
-        i += (size_t)tok_utf8_dec(s + i, &c);
-        if (c == 0x130 || utf8proc_tolower(c) != c) {
+        int l = tok_utf8_dec(s + i, &c);
+        i += (size_t)l;
+        int32_t lc = lower1(c);
+        if (c == 0x130 || lc != c) {
             any = true;
-            break;
+            if (c == 0x130 || tok_utf8_enc(lc, tmp) != l) same_len = false;
         }
     }
     if (!any) return TOK_OK;
+    if (same_len) {
+        /* one char for one char of the same size: the alignments do not move */
+        char *ns = tok_arena_alloc(a, sp->len + 1);
+        if (!ns) return TOK_ENOMEM;
+        for (size_t i = 0; i < sp->len;) {
+            int32_t c;
+            int l = tok_utf8_dec(s + i, &c);
+            if (l == 1) ns[i] = (char)lower1(c);
+            else tok_utf8_enc(lower1(c), ns + i);
+            i += (size_t)l;
+        }
+        sp->s = ns;
+        return TOK_OK;
+    }
     struct tok_xform x = {0};
     for (size_t i = 0; i < sp->len;) {
         int32_t c;
         i += (size_t)tok_utf8_dec(s + i, &c);
         if (c == 0x130) { /* Rust's to_lowercase: İ → i + U+0307 */
             if (tok_xform_push(&x, a, 'i', 0) || tok_xform_push(&x, a, 0x307, 1)) return TOK_ENOMEM;
-        } else if (tok_xform_push(&x, a, utf8proc_tolower(c), 0)) {
+        } else if (tok_xform_push(&x, a, lower1(c), 0)) {
             return TOK_ENOMEM;
         }
     }
@@ -125,6 +149,7 @@ static int do_lowercase(struct tok_split *sp, struct tok_arena *a) {
 }
 
 static int ccc(int32_t c) {
+    if (c < 0x300) return 0;
     return utf8proc_get_property(c)->combining_class;
 }
 
@@ -137,6 +162,12 @@ static int decompose(const struct tok_split *sp, bool compat, struct tok_xform *
     for (size_t i = 0; i < sp->len;) {
         int32_t c;
         i += (size_t)tok_utf8_dec(s + i, &c);
+        if (c < 0xC0) { /* nothing below U+00C0 decomposes canonically (compat: U+00A0…) */
+            if (!compat || c < 0xA0) {
+                if (tok_xform_push(x, a, c, 0)) return TOK_ENOMEM;
+                continue;
+            }
+        }
         utf8proc_int32_t buf[32];
         int last_bc = 0;
         utf8proc_ssize_t n = utf8proc_decompose_char(c, buf, 32, opt, &last_bc);
