@@ -233,6 +233,29 @@ class TestTasksLikeCli(unittest.TestCase):
                                                  [" ".join(map(str, s)) for s in ids])])
         self.assertEqual(self.c.detokenize(ids[0], skip_special_tokens=True), TEXTS[0])
 
+    def test_tokenize_options(self):
+        # truncation with overflow windows: the CLI prints ids/tokens/offsets, "truncated"
+        # when cut, and the windows as whole Encodings (flat offsets)
+        got = self.c.tokenize(TEXTS, truncation="longest_first", max_length=8, stride=2,
+                              return_overflowing=True)
+        want = cli(MINI.endpoint, ["tokenize", "--max-length", "8", "--truncation",
+                                   "longest_first", "--overflow", "--stride", "2"], TEXTS)
+        for e, w in zip(got, want):
+            self.assertEqual(len(e["ids"]), 8)
+            self.assertTrue(e["truncated"])
+            self.assertEqual(w.get("truncated"), True)
+            self.same({k: e[k] for k in ("ids", "tokens", "offsets")},
+                      {k: w[k] for k in ("ids", "tokens", "offsets")})
+            self.assertGreater(len(e["overflowing"]), 0)
+            self.assertEqual([o["ids"] for o in e["overflowing"]],
+                             [o["ids"] for o in w["overflowing"]])
+            self.assertEqual([sum(o["offsets"], ()) for o in e["overflowing"]],
+                             [tuple(o["offsets"]) for o in w["overflowing"]])
+        got = self.c.tokenize(TEXTS[:2], pairs=TEXTS[2:], add_special_tokens=False)
+        want = cli(MINI.endpoint, ["tokenize", "--pair", "--no-special"],
+                   ["%s\t%s" % p for p in zip(TEXTS[:2], TEXTS[2:])])
+        self.same([{k: e[k] for k in ("ids", "tokens", "offsets")} for e in got], want)
+
     def test_classify(self):
         need("classify")
         for adapter, extra in ((None, []), ("topic", ["--top-k", "2"]), ("topic-bbc", [])):
@@ -251,6 +274,11 @@ class TestTasksLikeCli(unittest.TestCase):
                     self.assertAlmostEqual(sum(scores), 1.0, places=5)
         self.assertEqual(self.c.classify(TEXTS[2], adapter="topic", top_k=1)["labels"][0]["label"],
                          "Business")
+        got = self.c.classify(TEXTS, adapter="sentiment", multi_label=True)
+        self.same(got, cli(MINI.endpoint, ["classify", "--adapter", "sentiment",
+                                           "--multi-label"], TEXTS))
+        for o in got:  # sigmoid per label: independent scores in (0, 1)
+            self.assertTrue(all(0 < x["score"] < 1 for x in o["labels"]))
 
     def test_ner(self):
         need("ner")
@@ -267,6 +295,10 @@ class TestTasksLikeCli(unittest.TestCase):
                     self.assertTrue(0 < e["score"] <= 1)
                     self.assertNotEqual(e["type"], "O")
                     self.assertEqual(e["index"] >= 0, agg == "none")
+        got = self.c.ner(TEXTS, aggregation="none", ignore_labels=["O", "B-PER"])
+        self.same(got, cli(MINI.endpoint, ["ner", "--aggregation", "none", "--ignore-label", "O",
+                                           "--ignore-label", "B-PER"], TEXTS))
+        self.assertFalse({e["type"] for o in got for e in o["entities"]} & {"O", "B-PER"})
         ents = self.c.ner(TEXTS[0], aggregation="simple")["entities"]
         self.assertIn(("PER", "Angela Merkel"), [(e["type"], e["word"].strip()) for e in ents])
 
@@ -279,6 +311,10 @@ class TestTasksLikeCli(unittest.TestCase):
             for a in o["answers"]:
                 self.assertEqual(a["text"], ctx[a["span"]["cp_start"]:a["span"]["cp_end"]])
         self.assertEqual(self.c.qa(*QA[0])["answers"][0]["text"], "Angela Merkel")
+        got = self.c.qa([q for q, _ in QA], [c for _, c in QA], handle_impossible_answer=True,
+                        max_answer_len=3)
+        self.same(got, cli(MINI.endpoint, ["qa", "--handle-impossible", "--max-answer-len", "3"],
+                           ["%s\t%s" % p for p in QA]))
 
     def test_summarize(self):
         need("summarize")
