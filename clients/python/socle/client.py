@@ -60,6 +60,15 @@ class SocleError(Exception):
         where = "" if index is None else " (input %d)" % index
         super().__init__("%s: %s%s" % (getattr(self.code, "name", self.code), message, where))
 
+    def __reduce__(self):  # picklable (multiprocessing) whatever the subclass's signature
+        return (_rebuild_error, (type(self), self.code, self.message, self.index))
+
+
+def _rebuild_error(cls, code, message, index):
+    e = SocleError.__new__(cls)
+    SocleError.__init__(e, code, message, index)
+    return e
+
 
 class SocleTimeoutError(SocleError, TimeoutError):
     """No answer after every retry (the daemon is away). code is Code.UNAVAILABLE."""

@@ -360,6 +360,15 @@ class TestRequests(unittest.TestCase):
         self.assertEqual(d["overflowing"][0]["length"], 1)
         self.assertEqual(socle.SocleError(99, "new").code, 99)
 
+    def test_errors_pickle(self):
+        import pickle
+        for e in (socle.SocleError(socle.Code.NOT_FOUND, "no adapter", 3),
+                  socle.SocleTimeoutError("no answer")):
+            f = pickle.loads(pickle.dumps(e))
+            self.assertIs(type(f), type(e))
+            self.assertEqual((f.code, f.message, f.index, str(f)),
+                             (e.code, e.message, e.index, str(e)))
+
 
 if __name__ == "__main__":
     unittest.main()
