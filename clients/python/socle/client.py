@@ -65,7 +65,7 @@ class SocleError(Exception):
 
 
 def _rebuild_error(cls, code, message, index):
-    e = SocleError.__new__(cls)
+    e = cls.__new__(cls)
     SocleError.__init__(e, code, message, index)
     return e
 
