@@ -125,6 +125,20 @@ static void test_spans(void) {
         CHECK(strcmp(d.d[0].spans[1].label, "LOC") == 0);
         CHECK(d.d[1].n == 0 && d.d[1].line == 3);
     }
+    /* as words: "Émile vit à Paris." -> Émile/B-PER vit/O à/O Paris./B-LOC (the LOC span
+     * [12,17) ends inside the word "Paris." [12,18)); "Rien." -> O */
+    struct ev_ner_data w;
+    CHECK(ev_spans_to_words(&d, &w) == EV_OK);
+    CHECK(w.n == 2);
+    if (w.n == 2 && w.s[0].n == 4) {
+        CHECK(strcmp(w.s[0].tokens[0], "\xc3\x89mile") == 0 && strcmp(w.s[0].tags[0], "B-PER") == 0);
+        CHECK(strcmp(w.s[0].tags[1], "O") == 0 && strcmp(w.s[0].tags[2], "O") == 0);
+        CHECK(strcmp(w.s[0].tokens[3], "Paris.") == 0 && strcmp(w.s[0].tags[3], "B-LOC") == 0);
+        CHECK(w.s[1].n == 1 && strcmp(w.s[1].tags[0], "O") == 0);
+    } else {
+        CHECK(!"4 words expected in sentence 1");
+    }
+    ev_ner_data_clear(&w);
     ev_span_data_clear(&d);
     CHECK(ev_spans_read(D "ner_spans_bad.jsonl", NULL, &d, g_err, sizeof(g_err)) == EV_EFORMAT);
 }

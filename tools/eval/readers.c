@@ -897,6 +897,78 @@ done:
     return st;
 }
 
+static bool cp_is_space(int32_t c) {
+    if (c == ' ' || (c >= 0x09 && c <= 0x0d) || c == 0x85 || c == 0xa0 || c == 0x1680 ||
+        (c >= 0x2000 && c <= 0x200a) || c == 0x2028 || c == 0x2029 || c == 0x202f ||
+        c == 0x205f || c == 0x3000)
+        return true;
+    return false;
+}
+
+int ev_spans_to_words(const struct ev_span_data *in, struct ev_ner_data *out) {
+    if (!in || !out)
+        return EV_EINVAL;
+    memset(out, 0, sizeof(*out));
+    struct sent_builder b = {0};
+    int st = EV_OK;
+    for (size_t di = 0; di < in->n; di++) {
+        const struct ev_span_doc *doc = &in->d[di];
+        const char *t = doc->text;
+        size_t len = strlen(t), i = 0, cp = 0;
+        b.line = doc->line;
+        while (i < len) {
+            utf8proc_int32_t c;
+            utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)t + i,
+                                                  (utf8proc_ssize_t)(len - i), &c);
+            if (k <= 0) {
+                st = EV_EUTF8;
+                goto fail;
+            }
+            if (cp_is_space(c)) {
+                i += (size_t)k;
+                cp++;
+                continue;
+            }
+            size_t wb = i, wcp = cp; /* a word: bytes [wb, i), code points [wcp, cp) */
+            while (i < len) {
+                k = utf8proc_iterate((const utf8proc_uint8_t *)t + i, (utf8proc_ssize_t)(len - i),
+                                     &c);
+                if (k <= 0 || cp_is_space(c))
+                    break;
+                i += (size_t)k;
+                cp++;
+            }
+            const char *tag = "O";
+            char buf[600];
+            for (size_t e = 0; e < doc->n; e++) {
+                const struct ev_span *sp = &doc->spans[e];
+                if (sp->end <= wcp || sp->start >= cp)
+                    continue;
+                /* first word of the entity: the entity starts at or after this word */
+                snprintf(buf, sizeof(buf), "%s-%s", sp->start >= wcp ? "B" : "I", sp->label);
+                tag = buf;
+                break;
+            }
+            char *w = xstrndup(t + wb, i - wb), *g = xstrndup(tag, strlen(tag));
+            if (!w || !g || sb_push(&b, w, g) != EV_OK) {
+                free(w);
+                free(g);
+                st = EV_ENOMEM;
+                goto fail;
+            }
+        }
+        if (b.n == 0)
+            continue; /* a document of white space only: nothing to learn from */
+        if ((st = sb_flush(&b, out)) != EV_OK)
+            goto fail;
+    }
+    return EV_OK;
+fail:
+    sb_clear(&b);
+    ev_ner_data_clear(out);
+    return st;
+}
+
 /* ---- SQuAD ---- */
 
 void ev_qa_data_clear(struct ev_qa_data *d) {

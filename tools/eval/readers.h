@@ -130,6 +130,13 @@ int ev_spans_read(const char *path, const struct ev_limits *limits, struct ev_sp
                   char *err, size_t errlen);
 void ev_span_data_clear(struct ev_span_data *d);
 
+/* Span documents as word-level IOB2 sentences (for training on span data):
+ * words are the runs of non-whitespace of the text (Unicode White_Space); a
+ * word overlapping an entity gets B-X when it is the first word of that
+ * entity, I-X after; a word overlapping none gets O (the first entity wins on
+ * overlap). An entity boundary inside a word widens it to the whole word. */
+int ev_spans_to_words(const struct ev_span_data *in, struct ev_ner_data *out);
+
 /* ---- QA: SQuAD ---- */
 
 struct ev_qa_item {

@@ -59,7 +59,7 @@ static void usage(FILE *f) {
             "  --dev FILE / --test FILE   evaluation sets (default: --dev-ratio of train)\n"
             "  --dev-ratio R              held-out share of train when no --dev (default 0.1)\n"
             "  --test-ratio R             held-out test share of train when no --test (default 0)\n"
-            "  --format F                 jsonl | csv | tsv (classify), conll (ner)\n"
+            "  --format F                 jsonl | csv | tsv (classify), conll | spans (ner)\n"
             "  --text-field F --label-field F --no-header   as socle-eval\n"
             "  --labels a,b,c             fixed label set and order (default: from train, sorted)\n"
             "  --max-examples N --max-bytes N\n"
@@ -890,6 +890,20 @@ static int load_set(const struct opts *o, const char *path, struct dataset *d) {
         ro.limits = o->limits;
         if (ev_cls_read(path, &ro, &d->cls, err, sizeof(err)) != EV_OK) {
             fprintf(stderr, "socle-train: %s\n", err);
+            return -1;
+        }
+    } else if ((o->format && !strcmp(o->format, "spans")) ||
+               (!o->format && strlen(path) > 6 && !strcmp(path + strlen(path) - 6, ".jsonl"))) {
+        /* JSONL with character spans: words = runs of non-space, IOB2 from the spans */
+        struct ev_span_data sd;
+        if (ev_spans_read(path, &o->limits, &sd, err, sizeof(err)) != EV_OK) {
+            fprintf(stderr, "socle-train: %s\n", err);
+            return -1;
+        }
+        int st = ev_spans_to_words(&sd, &d->ner);
+        ev_span_data_clear(&sd);
+        if (st != EV_OK) {
+            fprintf(stderr, "socle-train: %s: %s\n", path, ev_strerror(st));
             return -1;
         }
     } else {
