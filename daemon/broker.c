@@ -49,7 +49,7 @@ struct broker {
     size_t n_ready_seen;
     /* queue, highest priority first, FIFO within a priority */
     struct job *q_head, *q_tail;
-    size_t q_len;
+    size_t q_len, q_bytes;
     /* in-flight table: (routing id, request id) → job */
     struct job **buckets;
     size_t n_buckets, n_inflight;
@@ -231,6 +231,7 @@ static void queue_push(struct broker *b, struct job *j) {
             b->q_tail = j;
     }
     b->q_len++;
+    b->q_bytes += j->bytes;
 }
 
 static struct job *queue_pop(struct broker *b) {
@@ -240,6 +241,7 @@ static struct job *queue_pop(struct broker *b) {
         if (!b->q_head)
             b->q_tail = NULL;
         b->q_len--;
+        b->q_bytes -= j->bytes;
         j->next = NULL;
     }
     return j;
@@ -255,6 +257,7 @@ static void expire_queued(struct broker *b, uint64_t t) {
             if (b->q_tail == j)
                 b->q_tail = prev;
             b->q_len--;
+            b->q_bytes -= j->bytes;
             job_fail(b, j, SOCLE__V1__CODE__DEADLINE_EXCEEDED,
                      "deadline passed while waiting for a worker");
             continue;
@@ -301,6 +304,7 @@ static void answer_info(struct broker *b, struct job *j) {
     limits.max_texts = (uint32_t)d->cfg.max_texts;
     limits.max_text_bytes = d->cfg.max_text_bytes;
     limits.max_queue = (uint32_t)d->cfg.max_queue;
+    limits.max_queue_bytes = d->cfg.max_queue_bytes;
     info.limits = &limits;
 #ifdef SOCLE_HAVE_TOKENIZER
     if (d->tok) {
@@ -543,6 +547,15 @@ static void on_request(struct broker *b, zmq_msg_t *f, size_t nf, size_t nf_tota
                      t_recv);
         return;
     }
+    if (!inline_task && b->q_bytes + size > b->d->cfg.max_queue_bytes) {
+        snprintf(msg, sizeof msg,
+                 "queue full: %zu requests, %zu bytes waiting (max-queue-bytes %zu)", b->q_len,
+                 b->q_bytes, b->d->cfg.max_queue_bytes);
+        protobuf_c_message_free_unpacked(&req->base, NULL);
+        answer_error(b, ident, ident_len, id, task, SOCLE__V1__CODE__RESOURCE_EXHAUSTED, msg,
+                     t_recv);
+        return;
+    }
     struct job *j = calloc(1, sizeof *j);
     if (!j) {
         protobuf_c_message_free_unpacked(&req->base, NULL);
@@ -554,6 +567,7 @@ static void on_request(struct broker *b, zmq_msg_t *f, size_t nf, size_t nf_tota
     j->task = task;
     j->priority = req->priority;
     j->t_recv_us = t_recv;
+    j->bytes = size;
     j->deadline_us = req->deadline_ms ? t_recv + (uint64_t)req->deadline_ms * 1000u : 0;
     j->req = req;
     j->ident_len = (uint8_t)ident_len;

@@ -56,6 +56,8 @@ static const struct option_def options[] = {
     {"max-text-bytes", OPT_SIZE, OFF(max_text_bytes), "1M", 0, 0, NULL, "bytes per text"},
     {"max-queue", OPT_LONG, OFF(max_queue), "4096", 1, 10000000, NULL,
      "requests waiting for a worker; beyond, RESOURCE_EXHAUSTED"},
+    {"max-queue-bytes", OPT_SIZE, OFF(max_queue_bytes), "256M", 0, 0, NULL,
+     "bytes of requests waiting for a worker; beyond, RESOURCE_EXHAUSTED (bounds memory)"},
     {"max-batch-tokens", OPT_LONG, OFF(max_batch_tokens), "8192", 16, 1 << 24, NULL,
      "tokens in one engine forward, per worker"},
     {"drain-timeout-ms", OPT_LONG, OFF(drain_timeout_ms), "30000", 0, 86400000, NULL,

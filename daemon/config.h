@@ -37,7 +37,8 @@ struct socled_config {
     long max_texts;
     size_t max_text_bytes;
     long max_queue;
-    long max_batch_tokens; /* tokens per engine forward (task_worker_new) */
+    size_t max_queue_bytes; /* request bytes waiting for a worker */
+    long max_batch_tokens;  /* tokens per engine forward (task_worker_new) */
     long drain_timeout_ms;
     int log_level; /* enum cfg_log_level */
     bool help;     /* --help given: print cfg_print_help and exit 0 */

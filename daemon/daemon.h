@@ -58,6 +58,7 @@ struct job {
     int task; /* Socle__V1__Request__TaskCase */
     int priority;
     uint64_t t_recv_us, deadline_us; /* monotonic; deadline 0 = none */
+    size_t bytes;                    /* size of the Request frame (queue accounting) */
     PbRequest *req;                  /* owned: protobuf_c_message_free_unpacked */
     uint8_t ident_len;
     unsigned char ident[255]; /* ROUTER routing id of the client */

@@ -130,7 +130,9 @@ int main(int argc, char **argv) {
         return 2;
     struct hx_daemon d;
     /* one worker, so that a slow request deterministically keeps the next ones queued */
-    const char *extra[] = {"--workers", "1", "--max-texts", "8", "--max-text-bytes", "1M", NULL};
+    const char *extra[] = {
+        "--workers",         "1",     "--max-texts", "8", "--max-text-bytes", "1M",
+        "--max-queue-bytes", "1500k", NULL};
     if (hx_start(&d, argv[1], extra) != 0) {
         int st;
         hx_stop(&d, 5000, &st);
@@ -318,6 +320,24 @@ int main(int argc, char **argv) {
         for (int k = 0; k < 4; k++)
             CHECK(order[k] == 21 ? codes[k] == SOCLE__V1__CODE__DEADLINE_EXCEEDED
                                  : codes[k] == SOCLE__V1__CODE__OK);
+
+        /* 7c. the queue is bounded in bytes: a second 900 kB request waits, a third is refused */
+        send_tokenize(s, 30, slow, slen); /* runs */
+        send_tokenize(s, 31, slow, slen); /* waits */
+        send_tokenize(s, 32, slow, slen); /* 1.8 MB > max-queue-bytes */
+        int ok30 = 0, ok31 = 0, full32 = 0;
+        for (int k = 0; k < 3; k++) {
+            r = recv_resp(s, 20000);
+            CHECK(r != NULL);
+            if (!r)
+                break;
+            ok30 += r->id == 30 && code_of(r) == SOCLE__V1__CODE__OK;
+            ok31 += r->id == 31 && code_of(r) == SOCLE__V1__CODE__OK;
+            full32 += r->id == 32 && code_of(r) == SOCLE__V1__CODE__RESOURCE_EXHAUSTED &&
+                      strstr(msg_of(r), "max-queue-bytes") != NULL;
+            socle_response_free(r);
+        }
+        CHECK(ok30 == 1 && ok31 == 1 && full32 == 1);
 
         /* 8. a client that disconnects before its answer: the answer is dropped, counted,
          * and the daemon keeps serving the others */
