@@ -65,6 +65,11 @@ static void test_cls(void) {
     ev_cls_data_clear(&d);
 
     CHECK(ev_cls_read(D "cls_badjson.jsonl", &o3, &d, g_err, sizeof(g_err)) == EV_EFORMAT);
+    /* an unterminated quoted CSV field swallows the rest of the file: refused, with the
+     * line where the record starts */
+    struct ev_cls_read_opts o5 = {0};
+    CHECK(ev_cls_read(D "cls_badquote.csv", &o5, &d, g_err, sizeof(g_err)) == EV_EFORMAT);
+    CHECK(strstr(g_err, "cls_badquote.csv:2: unterminated quoted field") != NULL);
     CHECK(strstr(g_err, ":2:") != NULL);
     CHECK(ev_cls_read(D "does_not_exist.jsonl", &o3, &d, g_err, sizeof(g_err)) == EV_EIO);
 
