@@ -14,12 +14,12 @@
 #include <unistd.h>
 
 static int g_fail;
-#define CHECK(c)                                                                    \
-    do {                                                                            \
-        if (!(c)) {                                                                 \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c);   \
-            g_fail++;                                                               \
-        }                                                                           \
+#define CHECK(c)                                                                                   \
+    do {                                                                                           \
+        if (!(c)) {                                                                                \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c);                  \
+            g_fail++;                                                                              \
+        }                                                                                          \
     } while (0)
 
 static char *run(const char *cmd, int *rc) {
@@ -40,8 +40,8 @@ static char *run(const char *cmd, int *rc) {
 static pid_t start_daemon(const char *socled, const char *model, const char *ep) {
     pid_t pid = fork();
     if (pid == 0) {
-        execl(socled, socled, "--model", model, "--endpoint", ep, "--workers", "1",
-              "--log-level", "error", (char *)NULL);
+        execl(socled, socled, "--model", model, "--endpoint", ep, "--workers", "1", "--log-level",
+              "error", (char *)NULL);
         _exit(127);
     }
     return pid;

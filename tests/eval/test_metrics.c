@@ -12,21 +12,21 @@
 
 static int g_fail;
 
-#define CHECK(c)                                                                    \
-    do {                                                                            \
-        if (!(c)) {                                                                 \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c);   \
-            g_fail++;                                                               \
-        }                                                                           \
+#define CHECK(c)                                                                                   \
+    do {                                                                                           \
+        if (!(c)) {                                                                                \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c);                  \
+            g_fail++;                                                                              \
+        }                                                                                          \
     } while (0)
-#define NEAR(a, b)                                                                  \
-    do {                                                                            \
-        double a_ = (a), b_ = (b);                                                  \
-        if (fabs(a_ - b_) > 1e-9) {                                                 \
-            fprintf(stderr, "%s:%d: %s = %.12f, expected %.12f\n", __FILE__, __LINE__, \
-                    #a, a_, b_);                                                    \
-            g_fail++;                                                               \
-        }                                                                           \
+#define NEAR(a, b)                                                                                 \
+    do {                                                                                           \
+        double a_ = (a), b_ = (b);                                                                 \
+        if (fabs(a_ - b_) > 1e-9) {                                                                \
+            fprintf(stderr, "%s:%d: %s = %.12f, expected %.12f\n", __FILE__, __LINE__, #a, a_,     \
+                    b_);                                                                           \
+            g_fail++;                                                                              \
+        }                                                                                          \
     } while (0)
 
 static void test_classification(void) {
@@ -223,14 +223,18 @@ static void test_squad_normalize(void) {
     check_norm("An apple a day", EV_LANG_EN, "apple day");
     check_norm("theater anthem", EV_LANG_EN, "theater anthem"); /* whole words only */
     check_norm("  (the)  ", EV_LANG_EN, "");
-    check_norm("the\xc2\xa0" "end", EV_LANG_EN, "end");        /* NBSP splits like str.split() */
-    check_norm("a-b", EV_LANG_EN, "ab");                         /* '-' deleted, not spaced */
+    check_norm("the\xc2\xa0"
+               "end",
+               EV_LANG_EN, "end");       /* NBSP splits like str.split() */
+    check_norm("a-b", EV_LANG_EN, "ab"); /* '-' deleted, not spaced */
     check_norm("\xc3\x89t\xc3\xa9 1999", EV_LANG_EN, "\xc3\xa9t\xc3\xa9 1999"); /* Été -> été */
-    check_norm("L'homme", EV_LANG_EN, "lhomme");                 /* English rules: no elision */
+    check_norm("L'homme", EV_LANG_EN, "lhomme"); /* English rules: no elision */
     /* French: elision, Unicode punctuation, French articles */
     check_norm("L'homme de la rue", EV_LANG_FR, "homme rue");
     check_norm("\xc2\xab Le Petit Prince \xc2\xbb", EV_LANG_FR, "petit prince"); /* « » */
-    check_norm("d\xe2\x80\x99" "Artagnan", EV_LANG_FR, "artagnan");               /* d’ */
+    check_norm("d\xe2\x80\x99"
+               "Artagnan",
+               EV_LANG_FR, "artagnan"); /* d’ */
     check_norm("aujourd\xe2\x80\x99hui", EV_LANG_FR, "aujourdhui");
     check_norm("Les enfants des voisins du village", EV_LANG_FR, "enfants voisins village");
     check_norm("une the", EV_LANG_FR, "the"); /* English articles stay in French mode */
@@ -273,9 +277,11 @@ static void test_squad_score(void) {
     NEAR(f1, 0.0);
     /* French: "à l'Élysée" vs gold "l’Élysée": [à élysée] vs [élysée]:
      * P 1/2, R 1, F1 = 2/3 */
-    const char *g4[] = {"l\xe2\x80\x99\xc3\x89lys\xc3\xa9" "e"};
+    const char *g4[] = {"l\xe2\x80\x99\xc3\x89lys\xc3\xa9"
+                        "e"};
     size_t l4[] = {strlen(g4[0])};
-    const char *p4 = "\xc3\xa0 l'\xc3\x89lys\xc3\xa9" "e";
+    const char *p4 = "\xc3\xa0 l'\xc3\x89lys\xc3\xa9"
+                     "e";
     CHECK(ev_squad_score(p4, strlen(p4), g4, l4, 1, EV_LANG_FR, false, &em, &f1) == EV_OK);
     NEAR(em, 0.0);
     NEAR(f1, 2.0 / 3.0);
@@ -283,7 +289,8 @@ static void test_squad_score(void) {
 
 static void test_rouge_tokenize(void) {
     /* rouge_score: lower, [^a-z0-9]+ -> space: "ça" loses "ç" -> "a". */
-    const char *t = "Hello, World! \xc3\x87" "a va? x2";
+    const char *t = "Hello, World! \xc3\x87"
+                    "a va? x2";
     char *buf = NULL;
     size_t n = 0;
     struct ev_rouge_opts o = {false};
@@ -302,7 +309,8 @@ static void test_rouge_tokenize(void) {
     p = buf;
     for (size_t i = 0; i < 2; i++)
         p += strlen(p) + 1;
-    CHECK(strcmp(p, "\xc3\xa7" "a") == 0); /* ça */
+    CHECK(strcmp(p, "\xc3\xa7"
+                    "a") == 0); /* ça */
     free(buf);
 }
 

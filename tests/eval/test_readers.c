@@ -10,12 +10,12 @@
 #include <unistd.h>
 
 static int g_fail;
-#define CHECK(c)                                                                    \
-    do {                                                                            \
-        if (!(c)) {                                                                 \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c);   \
-            g_fail++;                                                               \
-        }                                                                           \
+#define CHECK(c)                                                                                   \
+    do {                                                                                           \
+        if (!(c)) {                                                                                \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c);                  \
+            g_fail++;                                                                              \
+        }                                                                                          \
     } while (0)
 
 #define D "tests/data/eval/"
@@ -136,7 +136,8 @@ static void test_spans(void) {
     CHECK(ev_spans_to_words(&d, &w) == EV_OK);
     CHECK(w.n == 2);
     if (w.n == 2 && w.s[0].n == 4) {
-        CHECK(strcmp(w.s[0].tokens[0], "\xc3\x89mile") == 0 && strcmp(w.s[0].tags[0], "B-PER") == 0);
+        CHECK(strcmp(w.s[0].tokens[0], "\xc3\x89mile") == 0 &&
+              strcmp(w.s[0].tags[0], "B-PER") == 0);
         CHECK(strcmp(w.s[0].tags[1], "O") == 0 && strcmp(w.s[0].tags[2], "O") == 0);
         CHECK(strcmp(w.s[0].tokens[3], "Paris.") == 0 && strcmp(w.s[0].tags[3], "B-LOC") == 0);
         CHECK(w.s[1].n == 1 && strcmp(w.s[1].tags[0], "O") == 0);

@@ -14,21 +14,21 @@
 #include <string.h>
 
 static int g_fail;
-#define CHECK(c)                                                                    \
-    do {                                                                            \
-        if (!(c)) {                                                                 \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c);   \
-            g_fail++;                                                               \
-        }                                                                           \
+#define CHECK(c)                                                                                   \
+    do {                                                                                           \
+        if (!(c)) {                                                                                \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c);                  \
+            g_fail++;                                                                              \
+        }                                                                                          \
     } while (0)
-#define NEAR(a, b, tol)                                                             \
-    do {                                                                            \
-        double a_ = (a), b_ = (b);                                                  \
-        if (fabs(a_ - b_) > (tol)) {                                                \
-            fprintf(stderr, "%s:%d: %s = %.10g, expected %.10g\n", __FILE__, __LINE__, #a, \
-                    a_, b_);                                                        \
-            g_fail++;                                                               \
-        }                                                                           \
+#define NEAR(a, b, tol)                                                                            \
+    do {                                                                                           \
+        double a_ = (a), b_ = (b);                                                                 \
+        if (fabs(a_ - b_) > (tol)) {                                                               \
+            fprintf(stderr, "%s:%d: %s = %.10g, expected %.10g\n", __FILE__, __LINE__, #a, a_,     \
+                    b_);                                                                           \
+            g_fail++;                                                                              \
+        }                                                                                          \
     } while (0)
 
 static uint64_t g_rs = 12345;

@@ -16,12 +16,12 @@
 #include <sys/wait.h>
 
 static int g_fail;
-#define CHECK(c)                                                                    \
-    do {                                                                            \
-        if (!(c)) {                                                                 \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c);   \
-            g_fail++;                                                               \
-        }                                                                           \
+#define CHECK(c)                                                                                   \
+    do {                                                                                           \
+        if (!(c)) {                                                                                \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c);                  \
+            g_fail++;                                                                              \
+        }                                                                                          \
     } while (0)
 
 static char g_out[65536];
@@ -133,8 +133,10 @@ int main(void) {
 
     /* --features-cache: the second run loads the features and trains the same head */
     for (int k = 0; k < 2; k++) {
-        snprintf(cmd, sizeof(cmd), "%s --model %s %s --seed 7 --features-cache %s/fc.bin "
-                 "--out %s/f%d/ner-a --name ner-a", train, model, ner_args, tmp, tmp, k);
+        snprintf(cmd, sizeof(cmd),
+                 "%s --model %s %s --seed 7 --features-cache %s/fc.bin "
+                 "--out %s/f%d/ner-a --name ner-a",
+                 train, model, ner_args, tmp, tmp, k);
         CHECK(run(cmd) == 0);
         if (k == 1)
             CHECK(strstr(g_out, "features: loaded from") != NULL);
@@ -151,8 +153,8 @@ int main(void) {
     CHECK(strstr(g_out, "1 dev examples with a label never seen in train") != NULL);
     /* Malformed CoNLL for training: clear error with the line, non-zero exit. */
     snprintf(cmd, sizeof(cmd),
-             "%s --model %s --task ner --train tests/data/eval/ner_badtag.conll --out %s/e/x", train,
-             model, tmp);
+             "%s --model %s --task ner --train tests/data/eval/ner_badtag.conll --out %s/e/x",
+             train, model, tmp);
     CHECK(run(cmd) == 1);
     CHECK(strstr(g_out, "ner_badtag.conll:2: tag \"X-PER\" is not IOB2") != NULL);
 
@@ -174,8 +176,8 @@ int main(void) {
          * word tags; the engine batches differently, which may flip an argmax, so up
          * to 2 of the 196 dev words may differ. */
         double acc_train = -1, acc_eval = -2;
-        snprintf(cmd, sizeof(cmd), "%s --model %s %s --seed 7 --out %s/g/ner-a --name ner-a",
-                 train, model, ner_args, tmp);
+        snprintf(cmd, sizeof(cmd), "%s --model %s %s --seed 7 --out %s/g/ner-a --name ner-a", train,
+                 model, ner_args, tmp);
         CHECK(run(cmd) == 0);
         const char *ta = strstr(g_out, "token acc ");
         if (ta)

@@ -17,14 +17,22 @@
 
 const char *ev_strerror(int status) {
     switch (status) {
-    case EV_OK: return "ok";
-    case EV_ENOMEM: return "out of memory";
-    case EV_EINVAL: return "invalid argument";
-    case EV_EIO: return "cannot read file";
-    case EV_EFORMAT: return "malformed input";
-    case EV_ELIMIT: return "size limit exceeded";
-    case EV_EUTF8: return "invalid UTF-8";
-    default: return "unknown status";
+    case EV_OK:
+        return "ok";
+    case EV_ENOMEM:
+        return "out of memory";
+    case EV_EINVAL:
+        return "invalid argument";
+    case EV_EIO:
+        return "cannot read file";
+    case EV_EFORMAT:
+        return "malformed input";
+    case EV_ELIMIT:
+        return "size limit exceeded";
+    case EV_EUTF8:
+        return "invalid UTF-8";
+    default:
+        return "unknown status";
     }
 }
 
@@ -239,8 +247,8 @@ static bool chunk_start(char pt, char t, struct tag_view pv, struct tag_view v) 
     return t != 'O' && t != '.' && !same_type(pv, v);
 }
 
-int ev_ner_decode(struct ev_ner *s, const char *const *tags, size_t n_tags,
-                  struct ev_entity **ents, size_t *n_ents, size_t *bad_index) {
+int ev_ner_decode(struct ev_ner *s, const char *const *tags, size_t n_tags, struct ev_entity **ents,
+                  size_t *n_ents, size_t *bad_index) {
     if (!s || !ents || !n_ents || (n_tags > 0 && !tags))
         return EV_EINVAL;
     *ents = NULL;
@@ -248,8 +256,9 @@ int ev_ner_decode(struct ev_ner *s, const char *const *tags, size_t n_tags,
     /* Validate first: seqeval raises on a prefix the scheme does not allow. */
     for (size_t i = 0; i < n_tags; i++) {
         const char *t = tags[i];
-        bool ok = t && t[0] && (t[0] == 'B' || t[0] == 'I' || t[0] == 'O' ||
-                                (s->mode == EV_NER_CONLL && (t[0] == 'E' || t[0] == 'S')));
+        bool ok = t && t[0] &&
+                  (t[0] == 'B' || t[0] == 'I' || t[0] == 'O' ||
+                   (s->mode == EV_NER_CONLL && (t[0] == 'E' || t[0] == 'S')));
         if (!ok) {
             if (bad_index)
                 *bad_index = i;
@@ -284,8 +293,8 @@ int ev_ner_decode(struct ev_ner *s, const char *const *tags, size_t n_tags,
         size_t begin = 0;
         for (size_t i = 0; i <= n_tags; i++) {
             /* A trailing "O" closes the last chunk, as seqeval appends one. */
-            struct tag_view v = i < n_tags ? tag_split(tags[i], s->mode)
-                                           : (struct tag_view){'O', "_", 1};
+            struct tag_view v =
+                i < n_tags ? tag_split(tags[i], s->mode) : (struct tag_view){'O', "_", 1};
             if (chunk_end(pv.prefix, v.prefix, pv, v)) {
                 st = push_entity(s, &out, &n, &cap, begin, i, pv);
                 if (st != EV_OK)

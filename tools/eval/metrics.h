@@ -93,8 +93,8 @@ int ev_ner_type(struct ev_ner *s, const char *name, size_t len, int32_t *type);
  * "B-TYPE" or "I-TYPE" ("B"/"I" alone get type "_" as in seqeval). Any other
  * prefix: EV_EINVAL with the bad position in *bad_index (if not NULL).
  * *ents is malloc'd (may be NULL when *n_ents == 0); the caller frees it. */
-int ev_ner_decode(struct ev_ner *s, const char *const *tags, size_t n_tags,
-                  struct ev_entity **ents, size_t *n_ents, size_t *bad_index);
+int ev_ner_decode(struct ev_ner *s, const char *const *tags, size_t n_tags, struct ev_entity **ents,
+                  size_t *n_ents, size_t *bad_index);
 
 /* Add one sentence given as gold and predicted tag sequences of equal length.
  * Also counts token accuracy (seqeval accuracy_score). */
@@ -108,9 +108,9 @@ int ev_ner_add_entities(struct ev_ner *s, const struct ev_entity *gold, size_t n
 
 struct ev_ner_report {
     size_t n_types;
-    const char **type_names;       /* (n_types) sorted by name; strings owned by the scorer */
-    struct ev_prf *per_type;       /* (n_types) in the same order */
-    struct ev_prf micro;           /* over all entities */
+    const char **type_names; /* (n_types) sorted by name; strings owned by the scorer */
+    struct ev_prf *per_type; /* (n_types) in the same order */
+    struct ev_prf micro;     /* over all entities */
     double macro_precision, macro_recall, macro_f1; /* mean over types */
     size_t n_tokens, n_tokens_correct;              /* token accuracy (tag input only) */
     double token_accuracy;
@@ -129,8 +129,7 @@ enum ev_lang { EV_LANG_EN, EV_LANG_FR };
  * lowercase, delete ASCII punctuation, replace the words a/an/the by a space,
  * collapse whitespace. EV_LANG_FR: see docs/evaluation.md. *out is malloc'd and
  * NUL-terminated. EV_EUTF8 on invalid UTF-8. */
-int ev_squad_normalize(const char *s, size_t len, enum ev_lang lang, char **out,
-                       size_t *out_len);
+int ev_squad_normalize(const char *s, size_t len, enum ev_lang lang, char **out, size_t *out_len);
 
 /* Exact match and token F1 (both in [0, 1]) of a prediction against the best of
  * n_gold gold answers. v2: SQuAD 2.0 rule for empty answers (both empty = 1);
@@ -147,7 +146,9 @@ struct ev_rouge_opts {
                      true: Unicode letters and digits, lowercased (for French) */
 };
 enum ev_rouge_kind { EV_ROUGE_1, EV_ROUGE_2, EV_ROUGE_L, EV_ROUGE_LSUM, EV_ROUGE_COUNT };
-struct ev_rouge_score { double precision, recall, fmeasure; };
+struct ev_rouge_score {
+    double precision, recall, fmeasure;
+};
 
 /* ROUGE-1, ROUGE-2, ROUGE-L and ROUGE-Lsum of a candidate against one reference.
  * Lsum splits both texts into sentences on newlines (rouge_score's rule).

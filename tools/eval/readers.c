@@ -271,15 +271,14 @@ static int cls_read_jsonl(const char *path, FILE *f, const struct ev_cls_read_op
         json_object_object_get_ex(obj, lf, &jl);
         if (!jt || !json_object_is_type(jt, json_type_string)) {
             json_object_put(obj);
-            st = fail(err, errlen, EV_EFORMAT, "%s:%zu: no string field \"%s\"", path, r.lineno,
-                      tf);
+            st =
+                fail(err, errlen, EV_EFORMAT, "%s:%zu: no string field \"%s\"", path, r.lineno, tf);
             goto done;
         }
         char *label = json_label(jl);
         if (!label && !o->label_optional) {
             json_object_put(obj);
-            st = fail(err, errlen, EV_EFORMAT, "%s:%zu: no label field \"%s\"", path, r.lineno,
-                      lf);
+            st = fail(err, errlen, EV_EFORMAT, "%s:%zu: no label field \"%s\"", path, r.lineno, lf);
             goto done;
         }
         char *text = xstrndup(json_object_get_string(jt), (size_t)json_object_get_string_len(jt));
@@ -493,8 +492,8 @@ static int cls_read_table(const char *path, FILE *f, bool csv, const struct ev_c
             total += strlen(rc.buf + rc.off[text_cols[k]]) + 1;
         }
         if (label_col >= 0 && (size_t)label_col >= rc.n) {
-            st = fail(err, errlen, EV_EFORMAT, "%s:%zu: %zu fields, label column %ld missing",
-                      path, first, rc.n, label_col);
+            st = fail(err, errlen, EV_EFORMAT, "%s:%zu: %zu fields, label column %ld missing", path,
+                      first, rc.n, label_col);
             goto done;
         }
         char *text = malloc(total + 1), *label = NULL;
@@ -557,8 +556,8 @@ int ev_cls_read(const char *path, const struct ev_cls_read_opts *opts, struct ev
     enum ev_cls_format fmt = opts->format;
     if (fmt == EV_CLS_AUTO)
         fmt = ends_with(path, ".jsonl") || ends_with(path, ".json") ? EV_CLS_JSONL
-              : ends_with(path, ".csv")                            ? EV_CLS_CSV
-                                                                   : EV_CLS_TSV;
+              : ends_with(path, ".csv")                             ? EV_CLS_CSV
+                                                                    : EV_CLS_TSV;
     if (fmt == EV_CLS_JSONL)
         st = cls_read_jsonl(path, f, opts, &lim, out, err, errlen);
     else
@@ -721,8 +720,8 @@ int ev_conll_read(const char *path, const struct ev_conll_opts *opts, struct ev_
         }
         const char *tok = cols[opts->token_col], *tag = cols[tc];
         if (opts->check_iob2 && !iob2_ok(tag)) {
-            st = fail(err, errlen, EV_EFORMAT, "%s:%zu: tag \"%s\" is not IOB2 (O, B-X, I-X)",
-                      path, r.lineno, tag);
+            st = fail(err, errlen, EV_EFORMAT, "%s:%zu: tag \"%s\" is not IOB2 (O, B-X, I-X)", path,
+                      r.lineno, tag);
             goto done;
         }
         if (!prefix_known) {
@@ -873,8 +872,8 @@ int ev_spans_read(const char *path, const struct ev_limits *limits, struct ev_sp
             }
             doc->spans[k].start = s0;
             doc->spans[k].end = s1;
-            doc->spans[k].label = xstrndup(json_object_get_string(jl),
-                                           (size_t)json_object_get_string_len(jl));
+            doc->spans[k].label =
+                xstrndup(json_object_get_string(jl), (size_t)json_object_get_string_len(jl));
             doc->n = k + 1;
             if (!doc->spans[k].label) {
                 st = EV_ENOMEM;
@@ -899,8 +898,8 @@ done:
 
 static bool cp_is_space(int32_t c) {
     if (c == ' ' || (c >= 0x09 && c <= 0x0d) || c == 0x85 || c == 0xa0 || c == 0x1680 ||
-        (c >= 0x2000 && c <= 0x200a) || c == 0x2028 || c == 0x2029 || c == 0x202f ||
-        c == 0x205f || c == 0x3000)
+        (c >= 0x2000 && c <= 0x200a) || c == 0x2028 || c == 0x2029 || c == 0x202f || c == 0x205f ||
+        c == 0x3000)
         return true;
     return false;
 }
@@ -918,8 +917,8 @@ int ev_spans_to_words(const struct ev_span_data *in, struct ev_ner_data *out) {
         b.line = doc->line;
         while (i < len) {
             utf8proc_int32_t c;
-            utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)t + i,
-                                                  (utf8proc_ssize_t)(len - i), &c);
+            utf8proc_ssize_t k =
+                utf8proc_iterate((const utf8proc_uint8_t *)t + i, (utf8proc_ssize_t)(len - i), &c);
             if (k <= 0) {
                 st = EV_EUTF8;
                 goto fail;
@@ -1083,8 +1082,8 @@ static int squad_question(struct ev_qa_data *d, struct json_object *qa, const ch
         size_t tl = 0;
         const char *t = a ? jstr(a, "text", &tl) : NULL;
         if (!t)
-            return fail(err, errlen, EV_EFORMAT, "%s: question \"%s\" answer %zu has no text",
-                        path, q->id, k);
+            return fail(err, errlen, EV_EFORMAT, "%s: question \"%s\" answer %zu has no text", path,
+                        q->id, k);
         q->answers[k] = xstrndup(t, tl);
         if (!q->answers[k])
             return EV_ENOMEM;
@@ -1126,8 +1125,7 @@ int ev_squad_read(const char *path, const struct ev_limits *limits, struct ev_qa
         struct json_object *art = json_object_array_get_idx(data, a), *pars;
         if (!art || !json_object_object_get_ex(art, "paragraphs", &pars) ||
             !json_object_is_type(pars, json_type_array)) {
-            st = fail(err, errlen, EV_EFORMAT, "%s: article %zu has no paragraphs array", path,
-                      a);
+            st = fail(err, errlen, EV_EFORMAT, "%s: article %zu has no paragraphs array", path, a);
             goto done;
         }
         for (size_t p = 0; p < json_object_array_length(pars); p++) {
@@ -1136,14 +1134,14 @@ int ev_squad_read(const char *path, const struct ev_limits *limits, struct ev_qa
             const char *ctx = par ? jstr(par, "context", &cl) : NULL;
             if (!ctx || !json_object_object_get_ex(par, "qas", &qas) ||
                 !json_object_is_type(qas, json_type_array)) {
-                st = fail(err, errlen, EV_EFORMAT,
-                          "%s: article %zu paragraph %zu needs \"context\" and \"qas\"", path, a,
-                          p);
+                st =
+                    fail(err, errlen, EV_EFORMAT,
+                         "%s: article %zu paragraph %zu needs \"context\" and \"qas\"", path, a, p);
                 goto done;
             }
             if (ev_utf8_count(ctx, cl) == (size_t)-1) {
-                st = fail(err, errlen, EV_EFORMAT, "%s: article %zu paragraph %zu: bad UTF-8",
-                          path, a, p);
+                st = fail(err, errlen, EV_EFORMAT, "%s: article %zu paragraph %zu: bad UTF-8", path,
+                          a, p);
                 goto done;
             }
             if (out->n_contexts == out->cap_contexts) {
@@ -1163,8 +1161,8 @@ int ev_squad_read(const char *path, const struct ev_limits *limits, struct ev_qa
             }
             size_t ci = out->n_contexts++;
             for (size_t k = 0; k < json_object_array_length(qas); k++) {
-                st = squad_question(out, json_object_array_get_idx(qas, k), ctx, cl, ci, path,
-                                    err, errlen);
+                st = squad_question(out, json_object_array_get_idx(qas, k), ctx, cl, ci, path, err,
+                                    errlen);
                 if (st != EV_OK)
                     goto done;
             }

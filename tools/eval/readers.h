@@ -82,8 +82,8 @@ struct ev_conll_opts {
     /* Token prefix to strip ("fr:"); NULL = auto: if the first token of the file
      * matches [a-z][a-z]:., that prefix is stripped from every token having it. */
     const char *strip_prefix;
-    bool no_strip;     /* never strip */
-    bool check_iob2;   /* reject tags that are not O / B-X / I-X (default on via _default) */
+    bool no_strip;   /* never strip */
+    bool check_iob2; /* reject tags that are not O / B-X / I-X (default on via _default) */
     struct ev_limits limits;
 };
 struct ev_conll_opts ev_conll_opts_default(void);
@@ -144,10 +144,10 @@ struct ev_qa_item {
     char *question;
     size_t context; /* index into ev_qa_data.contexts */
     size_t n_answers;
-    char **answers;          /* (n_answers) texts */
-    size_t *answer_starts;   /* (n_answers) code point offsets as given */
-    bool *offset_ok;         /* (n_answers) context[start:start+len] == text */
-    bool impossible;         /* v2.0 is_impossible (then n_answers == 0 normally) */
+    char **answers;        /* (n_answers) texts */
+    size_t *answer_starts; /* (n_answers) code point offsets as given */
+    bool *offset_ok;       /* (n_answers) context[start:start+len] == text */
+    bool impossible;       /* v2.0 is_impossible (then n_answers == 0 normally) */
 };
 struct ev_qa_data {
     size_t n, cap;

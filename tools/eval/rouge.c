@@ -50,8 +50,10 @@ static bool is_tok_char_unicode(int32_t c) {
     case UTF8PROC_CATEGORY_MC:
     case UTF8PROC_CATEGORY_ND:
     case UTF8PROC_CATEGORY_NL:
-    case UTF8PROC_CATEGORY_NO: return true;
-    default: return false;
+    case UTF8PROC_CATEGORY_NO:
+        return true;
+    default:
+        return false;
     }
 }
 
@@ -72,8 +74,8 @@ static int tokenize(const char *text, size_t len, bool unicode, struct toks *t) 
     uint32_t line = 0;
     for (size_t i = 0; i < len;) {
         utf8proc_int32_t c;
-        utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)text + i,
-                                              (utf8proc_ssize_t)(len - i), &c);
+        utf8proc_ssize_t k =
+            utf8proc_iterate((const utf8proc_uint8_t *)text + i, (utf8proc_ssize_t)(len - i), &c);
         if (k <= 0) {
             toks_clear(t);
             return EV_EUTF8;
@@ -239,8 +241,8 @@ static int lcs_mark(const int32_t *a, size_t na, const int32_t *b, size_t nb, bo
     for (size_t i = 1; i <= na; i++)
         for (size_t j = 1; j <= nb; j++) {
             uint32_t up = t[(i - 1) * w + j], left = t[i * w + j - 1];
-            t[i * w + j] = a[i - 1] == b[j - 1] ? t[(i - 1) * w + j - 1] + 1
-                                                : (up > left ? up : left);
+            t[i * w + j] =
+                a[i - 1] == b[j - 1] ? t[(i - 1) * w + j - 1] + 1 : (up > left ? up : left);
         }
     size_t i = na, j = nb;
     while (i > 0 && j > 0) {
@@ -364,8 +366,7 @@ int ev_rouge(const char *cand, size_t cand_len, const char *ref, size_t ref_len,
             goto done;
         out[EV_ROUGE_L].precision = (double)l / (double)c.n;
         out[EV_ROUGE_L].recall = (double)l / (double)r.n;
-        out[EV_ROUGE_L].fmeasure =
-            fmeasure(out[EV_ROUGE_L].precision, out[EV_ROUGE_L].recall);
+        out[EV_ROUGE_L].fmeasure = fmeasure(out[EV_ROUGE_L].precision, out[EV_ROUGE_L].recall);
     }
     st = rouge_lsum(&c, &r, n_ids, &out[EV_ROUGE_LSUM]);
 done:

@@ -203,7 +203,9 @@ static bool has_ext(const char *p, const char *e) {
     return n >= k && strcmp(p + n - k, e) == 0;
 }
 
-static bool fmt_is(const struct opts *o, const char *f) { return o->format && strcmp(o->format, f) == 0; }
+static bool fmt_is(const struct opts *o, const char *f) {
+    return o->format && strcmp(o->format, f) == 0;
+}
 
 /* ---- progress ---- */
 
@@ -245,8 +247,9 @@ static struct json_object *jprf(const struct ev_prf *m) {
 }
 
 static void emit_json(struct json_object *o) {
-    printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-                                                         JSON_C_TO_STRING_NOSLASHESCAPE));
+    printf("%s\n",
+           json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                                 JSON_C_TO_STRING_NOSLASHESCAPE));
     json_object_put(o);
 }
 
@@ -273,8 +276,9 @@ static int report_cls(const struct opts *o, const struct ev_labels *labels, cons
         emit_json(j);
     } else {
         printf("classification: %zu examples, %zu labels\n", n, labels->n);
-        printf("  accuracy %.4f   macro-F1 %.4f   (macro P %.4f, macro R %.4f, weighted F1 %.4f)\n\n",
-               r.accuracy, r.macro_f1, r.macro_precision, r.macro_recall, r.weighted_f1);
+        printf(
+            "  accuracy %.4f   macro-F1 %.4f   (macro P %.4f, macro R %.4f, weighted F1 %.4f)\n\n",
+            r.accuracy, r.macro_f1, r.macro_precision, r.macro_recall, r.weighted_f1);
         printf("  %-24s %9s %9s %9s %9s %9s\n", "label", "precision", "recall", "f1", "support",
                "predicted");
         for (size_t c = 0; c < labels->n; c++)
@@ -306,8 +310,8 @@ static int report_ner(const struct opts *o, const struct ev_ner *s, bool tags) {
         emit_json(j);
     } else {
         printf("NER (entity level, %s): %zu sentences\n", mode, r.n_sentences);
-        printf("  micro P %.4f  R %.4f  F1 %.4f   macro F1 %.4f", r.micro.precision,
-               r.micro.recall, r.micro.f1, r.macro_f1);
+        printf("  micro P %.4f  R %.4f  F1 %.4f   macro F1 %.4f", r.micro.precision, r.micro.recall,
+               r.micro.f1, r.macro_f1);
         if (tags)
             printf("   token accuracy %.4f", r.token_accuracy);
         printf("\n\n  %-24s %9s %9s %9s %9s %9s\n", "type", "precision", "recall", "f1", "support",
@@ -369,8 +373,8 @@ static int report_rouge(const struct opts *o, const struct ev_rouge_score sum[EV
                o->rouge_unicode ? "Unicode" : "a-z0-9");
         printf("  %-10s %9s %9s %9s\n", "", "precision", "recall", "fmeasure");
         for (int k = 0; k < EV_ROUGE_COUNT; k++)
-            printf("  %-10s %9.4f %9.4f %9.4f\n", names[k], sum[k].precision / d,
-                   sum[k].recall / d, sum[k].fmeasure / d);
+            printf("  %-10s %9.4f %9.4f %9.4f\n", names[k], sum[k].precision / d, sum[k].recall / d,
+                   sum[k].fmeasure / d);
     }
     return 0;
 }
@@ -481,7 +485,8 @@ static int run_cls_gold(const struct opts *o) {
     ev_labels_sort(&labels); /* stable label order whatever the file order */
     for (size_t i = 0; i < g.n; i++) {
         gi[i] = ev_labels_find(&labels, g.ex[i].label, false);
-        pi[i] = ev_labels_find(&labels, preds[i], true); /* a label never in gold is its own class */
+        pi[i] =
+            ev_labels_find(&labels, preds[i], true); /* a label never in gold is its own class */
         if (pi[i] < 0)
             goto done;
     }
@@ -957,7 +962,7 @@ static int pr_run_client(struct predictor *p, enum task t, size_t n, const char 
             out[i].ok = !qo->status || qo->status->code == 0;
             if (out[i].ok)
                 rc = (out[i].answer = strdup(qo->n_answers > 0 ? qo->answers[0]->text : "")) ? 0
-                                                                                              : -1;
+                                                                                             : -1;
         } else {
             const Socle__V1__NerOutput *no = resp->ner->outputs[i];
             out[i].ok = !no->status || no->status->code == 0;
@@ -1324,9 +1329,12 @@ done:
 static int run_model(const struct opts *o) {
 #ifdef HAVE_PREDICT
     switch (o->task) {
-    case T_CLASSIFY: return run_cls_model(o);
-    case T_NER: return run_ner_model(o);
-    case T_QA: return run_qa_model(o);
+    case T_CLASSIFY:
+        return run_cls_model(o);
+    case T_NER:
+        return run_ner_model(o);
+    case T_QA:
+        return run_qa_model(o);
     default:
         fprintf(stderr, "socle-eval: --model/--endpoint modes support classify, ner and qa; for "
                         "summaries write predictions and use --gold/--pred\n");
@@ -1347,10 +1355,15 @@ int main(int argc, char **argv) {
     if (o.model || o.endpoint)
         return run_model(&o);
     switch (o.task) {
-    case T_CLASSIFY: return run_cls_gold(&o);
-    case T_NER: return run_ner_gold(&o);
-    case T_QA: return run_qa_gold(&o);
-    case T_SUMMARIZE: return run_sum_gold(&o);
-    default: return 2;
+    case T_CLASSIFY:
+        return run_cls_gold(&o);
+    case T_NER:
+        return run_ner_gold(&o);
+    case T_QA:
+        return run_qa_gold(&o);
+    case T_SUMMARIZE:
+        return run_sum_gold(&o);
+    default:
+        return 2;
     }
 }

@@ -34,8 +34,10 @@ static bool is_word(int32_t c) {
     case UTF8PROC_CATEGORY_LO:
     case UTF8PROC_CATEGORY_ND:
     case UTF8PROC_CATEGORY_NL:
-    case UTF8PROC_CATEGORY_NO: return true;
-    default: return false;
+    case UTF8PROC_CATEGORY_NO:
+        return true;
+    default:
+        return false;
     }
 }
 
@@ -50,8 +52,8 @@ static bool is_space(int32_t c) {
 }
 
 static bool is_ascii_punct(int32_t c) {
-    return c < 128 && c > 32 && c != 127 && !(c >= '0' && c <= '9') &&
-           !(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z');
+    return c < 128 && c > 32 && c != 127 && !(c >= '0' && c <= '9') && !(c >= 'a' && c <= 'z') &&
+           !(c >= 'A' && c <= 'Z');
 }
 
 static bool is_unicode_punct(int32_t c) {
@@ -62,8 +64,10 @@ static bool is_unicode_punct(int32_t c) {
     case UTF8PROC_CATEGORY_PE:
     case UTF8PROC_CATEGORY_PI:
     case UTF8PROC_CATEGORY_PF:
-    case UTF8PROC_CATEGORY_PO: return true;
-    default: return false;
+    case UTF8PROC_CATEGORY_PO:
+        return true;
+    default:
+        return false;
     }
 }
 
@@ -91,8 +95,7 @@ static bool is_article(const int32_t *cps, size_t i, size_t j, enum ev_lang lang
     return false;
 }
 
-int ev_squad_normalize(const char *s, size_t len, enum ev_lang lang, char **out,
-                       size_t *out_len) {
+int ev_squad_normalize(const char *s, size_t len, enum ev_lang lang, char **out, size_t *out_len) {
     if (!out || (len && !s))
         return EV_EINVAL;
     /* Every stage only shrinks or keeps the length (article -> one space), so
@@ -108,8 +111,8 @@ int ev_squad_normalize(const char *s, size_t len, enum ev_lang lang, char **out,
     size_t n = 0;
     for (size_t i = 0; i < len;) {
         utf8proc_int32_t c;
-        utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s + i,
-                                              (utf8proc_ssize_t)(len - i), &c);
+        utf8proc_ssize_t k =
+            utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(len - i), &c);
         if (k <= 0) {
             st = EV_EUTF8;
             goto done;
@@ -125,7 +128,8 @@ int ev_squad_normalize(const char *s, size_t len, enum ev_lang lang, char **out,
                 size_t j = i;
                 while (j < n && is_word(a[j]))
                     j++;
-                if (j < n && is_apostrophe(a[j]) && (run_is(a, i, j, "l") || run_is(a, i, j, "d"))) {
+                if (j < n && is_apostrophe(a[j]) &&
+                    (run_is(a, i, j, "l") || run_is(a, i, j, "d"))) {
                     b[m++] = ' ';
                     i = j + 1;
                     continue;
@@ -231,8 +235,7 @@ static int split_tokens(const char *s, struct tok_ref **out, size_t *n_out) {
 }
 
 /* Counter(pred) & Counter(gold) summed: merge of two sorted token lists. */
-static size_t common_count(const struct tok_ref *a, size_t na, const struct tok_ref *b,
-                           size_t nb) {
+static size_t common_count(const struct tok_ref *a, size_t na, const struct tok_ref *b, size_t nb) {
     size_t i = 0, j = 0, c = 0;
     while (i < na && j < nb) {
         int r = tok_cmp(&a[i], &b[j]);

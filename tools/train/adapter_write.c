@@ -112,8 +112,8 @@ int tr_head_safetensors(const struct tr_head *h, uint8_t **out, size_t *len) {
     return TR_OK;
 }
 
-static int write_atomic(const char *dir, const char *name, const void *data, size_t len,
-                        char *err, size_t errlen) {
+static int write_atomic(const char *dir, const char *name, const void *data, size_t len, char *err,
+                        size_t errlen) {
     char path[4096], tmp[4200];
     snprintf(path, sizeof(path), "%s/%s", dir, name);
     snprintf(tmp, sizeof(tmp), "%s.tmp", path);
@@ -157,7 +157,8 @@ int tr_adapter_write(const char *dir, const struct tr_adapter_meta *m, const str
     json_object_object_add(j, "format", json_object_new_string("socle-adapter/1"));
     json_object_object_add(j, "name", json_object_new_string(m->name));
     json_object_object_add(j, "task", json_object_new_string(m->task));
-    json_object_object_add(bb, "model_type", json_object_new_string(m->model_type ? m->model_type : ""));
+    json_object_object_add(bb, "model_type",
+                           json_object_new_string(m->model_type ? m->model_type : ""));
     json_object_object_add(bb, "d_model", json_object_new_int(m->d_model));
     json_object_object_add(bb, "n_layers", json_object_new_int(m->n_layers));
     json_object_object_add(bb, "vocab_size", json_object_new_int(m->vocab_size));
@@ -186,8 +187,8 @@ int tr_adapter_write(const char *dir, const struct tr_adapter_meta *m, const str
         if (x)
             json_object_object_add(j, "training", x);
     }
-    const char *js = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-                                                           JSON_C_TO_STRING_NOSLASHESCAPE);
+    const char *js = json_object_to_json_string_ext(
+        j, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE);
     uint8_t *st = NULL;
     size_t st_len = 0;
     int rc = tr_head_safetensors(h, &st, &st_len);

@@ -52,35 +52,36 @@ static double now_s(void) {
 }
 
 static void usage(FILE *f) {
-    fprintf(f,
-            "usage: socle-train --model DIR --task classify|ner --train FILE --out DIR [options]\n"
-            "\n"
-            "data\n"
-            "  --dev FILE / --test FILE   evaluation sets (default: --dev-ratio of train)\n"
-            "  --dev-ratio R              held-out share of train when no --dev (default 0.1)\n"
-            "  --test-ratio R             held-out test share of train when no --test (default 0)\n"
-            "  --format F                 jsonl | csv | tsv (classify), conll | spans (ner)\n"
-            "  --text-field F --label-field F --no-header   as socle-eval\n"
-            "  --labels a,b,c             fixed label set and order (default: from train, sorted)\n"
-            "  --max-examples N --max-bytes N\n"
-            "head\n"
-            "  --name NAME                adapter name (default: the --out directory's name)\n"
-            "  --head linear|mlp          (default linear)\n"
-            "  --hidden N                 MLP width (default 256)\n"
-            "  --activation tanh|gelu|relu  MLP activation (default gelu)\n"
-            "  --pooling cls|mean|pooler  classify pooling (default cls)\n"
-            "  --layers K                 scalar mix of the last K hidden states (default 1)\n"
-            "training\n"
-            "  --epochs N (default 10)  --batch N (default 32)  --lr X (linear 5e-3, mlp 1e-3)\n"
-            "  --weight-decay X (0.01)  --warmup R (0.1)  --patience N (3; 0 = no early stop)\n"
-            "  --seed N (42)  --metric macro_f1|accuracy (classify dev metric)\n"
-            "model\n"
-            "  --max-seq-len N            tokens per sequence (default: the model's maximum)\n"
-            "  --threads N                BLAS threads for the features pass (default 2)\n"
-            "  --max-feature-mb N         refuse a features cache larger than N MiB (4096)\n"
-            "  --features-cache FILE      reuse the features of an earlier run with the same model,\n"
-            "                             data, layers, pooling and split (else compute and save)\n"
-            "  --quiet                    no progress lines\n");
+    fprintf(
+        f,
+        "usage: socle-train --model DIR --task classify|ner --train FILE --out DIR [options]\n"
+        "\n"
+        "data\n"
+        "  --dev FILE / --test FILE   evaluation sets (default: --dev-ratio of train)\n"
+        "  --dev-ratio R              held-out share of train when no --dev (default 0.1)\n"
+        "  --test-ratio R             held-out test share of train when no --test (default 0)\n"
+        "  --format F                 jsonl | csv | tsv (classify), conll | spans (ner)\n"
+        "  --text-field F --label-field F --no-header   as socle-eval\n"
+        "  --labels a,b,c             fixed label set and order (default: from train, sorted)\n"
+        "  --max-examples N --max-bytes N\n"
+        "head\n"
+        "  --name NAME                adapter name (default: the --out directory's name)\n"
+        "  --head linear|mlp          (default linear)\n"
+        "  --hidden N                 MLP width (default 256)\n"
+        "  --activation tanh|gelu|relu  MLP activation (default gelu)\n"
+        "  --pooling cls|mean|pooler  classify pooling (default cls)\n"
+        "  --layers K                 scalar mix of the last K hidden states (default 1)\n"
+        "training\n"
+        "  --epochs N (default 10)  --batch N (default 32)  --lr X (linear 5e-3, mlp 1e-3)\n"
+        "  --weight-decay X (0.01)  --warmup R (0.1)  --patience N (3; 0 = no early stop)\n"
+        "  --seed N (42)  --metric macro_f1|accuracy (classify dev metric)\n"
+        "model\n"
+        "  --max-seq-len N            tokens per sequence (default: the model's maximum)\n"
+        "  --threads N                BLAS threads for the features pass (default 2)\n"
+        "  --max-feature-mb N         refuse a features cache larger than N MiB (4096)\n"
+        "  --features-cache FILE      reuse the features of an earlier run with the same model,\n"
+        "                             data, layers, pooling and split (else compute and save)\n"
+        "  --quiet                    no progress lines\n");
 }
 
 static int num(const char *s, double *out) {
@@ -126,56 +127,114 @@ static int parse_args(int argc, char **argv, struct opts *o) {
         } else if (ARG("--task")) {
             o->task = !strcmp(v, "classify") ? T_CLASSIFY : !strcmp(v, "ner") ? T_NER : T_NONE;
             if (o->task == T_NONE) {
-                fprintf(stderr, "socle-train: --task classify|ner (qa heads are not trained yet)\n");
+                fprintf(stderr,
+                        "socle-train: --task classify|ner (qa heads are not trained yet)\n");
                 return -1;
             }
-        } else if (ARG("--model")) o->model = v;
-        else if (ARG("--train")) o->train = v;
-        else if (ARG("--dev")) o->dev = v;
-        else if (ARG("--test")) o->test = v;
-        else if (ARG("--out")) o->out = v;
-        else if (ARG("--name")) o->name = v;
-        else if (ARG("--format")) o->format = v;
-        else if (ARG("--labels")) o->labels = v;
-        else if (ARG("--features-cache")) o->cache = v;
-        else if (ARG("--text-field")) o->text_field = v;
-        else if (ARG("--label-field")) o->label_field = v;
-        else if (!strcmp(a, "--no-header")) o->no_header = true;
-        else if (!strcmp(a, "--quiet")) o->quiet = true, o->progress = false;
+        } else if (ARG("--model"))
+            o->model = v;
+        else if (ARG("--train"))
+            o->train = v;
+        else if (ARG("--dev"))
+            o->dev = v;
+        else if (ARG("--test"))
+            o->test = v;
+        else if (ARG("--out"))
+            o->out = v;
+        else if (ARG("--name"))
+            o->name = v;
+        else if (ARG("--format"))
+            o->format = v;
+        else if (ARG("--labels"))
+            o->labels = v;
+        else if (ARG("--features-cache"))
+            o->cache = v;
+        else if (ARG("--text-field"))
+            o->text_field = v;
+        else if (ARG("--label-field"))
+            o->label_field = v;
+        else if (!strcmp(a, "--no-header"))
+            o->no_header = true;
+        else if (!strcmp(a, "--quiet"))
+            o->quiet = true, o->progress = false;
         else if (ARG("--head")) {
             if (strcmp(v, "linear") && strcmp(v, "mlp"))
                 goto bad;
             o->mlp = !strcmp(v, "mlp");
         } else if (ARG("--activation")) {
-            if (!strcmp(v, "tanh")) o->act = TR_ACT_TANH;
-            else if (!strcmp(v, "gelu")) o->act = TR_ACT_GELU;
-            else if (!strcmp(v, "relu")) o->act = TR_ACT_RELU;
-            else goto bad;
+            if (!strcmp(v, "tanh"))
+                o->act = TR_ACT_TANH;
+            else if (!strcmp(v, "gelu"))
+                o->act = TR_ACT_GELU;
+            else if (!strcmp(v, "relu"))
+                o->act = TR_ACT_RELU;
+            else
+                goto bad;
         } else if (ARG("--pooling")) {
-            if (!strcmp(v, "cls")) o->pool = P_CLS;
-            else if (!strcmp(v, "mean")) o->pool = P_MEAN;
-            else if (!strcmp(v, "pooler")) o->pool = P_POOLER;
-            else goto bad;
+            if (!strcmp(v, "cls"))
+                o->pool = P_CLS;
+            else if (!strcmp(v, "mean"))
+                o->pool = P_MEAN;
+            else if (!strcmp(v, "pooler"))
+                o->pool = P_POOLER;
+            else
+                goto bad;
         } else if (ARG("--metric")) {
-            if (!strcmp(v, "accuracy")) o->metric_acc = true;
-            else if (strcmp(v, "macro_f1")) goto bad;
-        } else if (ARG("--layers")) { if (unum(v, &o->layers) || !o->layers || o->layers > 64) goto bad; }
-        else if (ARG("--hidden")) { if (unum(v, &o->hidden) || !o->hidden) goto bad; }
-        else if (ARG("--epochs")) { if (unum(v, &o->epochs) || !o->epochs) goto bad; }
-        else if (ARG("--batch")) { if (unum(v, &o->batch) || !o->batch) goto bad; }
-        else if (ARG("--patience")) { if (unum(v, &o->patience)) goto bad; }
-        else if (ARG("--max-seq-len")) { if (unum(v, &o->max_seq) || o->max_seq < 4) goto bad; }
-        else if (ARG("--threads")) { if (unum(v, &o->threads) || !o->threads) goto bad; }
-        else if (ARG("--max-feature-mb")) { if (unum(v, &o->max_feature_mb)) goto bad; }
-        else if (ARG("--max-examples")) { if (unum(v, &o->limits.max_examples)) goto bad; }
-        else if (ARG("--max-bytes")) { if (unum(v, &o->limits.max_bytes)) goto bad; }
-        else if (ARG("--seed")) { if (unum(v, &z)) goto bad; o->seed = z; }
-        else if (ARG("--lr")) { if (num(v, &o->lr) || o->lr <= 0) goto bad; o->lr_set = true; }
-        else if (ARG("--weight-decay")) { if (num(v, &o->wd)) goto bad; }
-        else if (ARG("--warmup")) { if (num(v, &o->warmup) || o->warmup > 1) goto bad; }
-        else if (ARG("--dev-ratio")) { if (num(v, &o->dev_ratio) || o->dev_ratio >= 1) goto bad; }
-        else if (ARG("--test-ratio")) { if (num(v, &o->test_ratio) || o->test_ratio >= 1) goto bad; }
-        else {
+            if (!strcmp(v, "accuracy"))
+                o->metric_acc = true;
+            else if (strcmp(v, "macro_f1"))
+                goto bad;
+        } else if (ARG("--layers")) {
+            if (unum(v, &o->layers) || !o->layers || o->layers > 64)
+                goto bad;
+        } else if (ARG("--hidden")) {
+            if (unum(v, &o->hidden) || !o->hidden)
+                goto bad;
+        } else if (ARG("--epochs")) {
+            if (unum(v, &o->epochs) || !o->epochs)
+                goto bad;
+        } else if (ARG("--batch")) {
+            if (unum(v, &o->batch) || !o->batch)
+                goto bad;
+        } else if (ARG("--patience")) {
+            if (unum(v, &o->patience))
+                goto bad;
+        } else if (ARG("--max-seq-len")) {
+            if (unum(v, &o->max_seq) || o->max_seq < 4)
+                goto bad;
+        } else if (ARG("--threads")) {
+            if (unum(v, &o->threads) || !o->threads)
+                goto bad;
+        } else if (ARG("--max-feature-mb")) {
+            if (unum(v, &o->max_feature_mb))
+                goto bad;
+        } else if (ARG("--max-examples")) {
+            if (unum(v, &o->limits.max_examples))
+                goto bad;
+        } else if (ARG("--max-bytes")) {
+            if (unum(v, &o->limits.max_bytes))
+                goto bad;
+        } else if (ARG("--seed")) {
+            if (unum(v, &z))
+                goto bad;
+            o->seed = z;
+        } else if (ARG("--lr")) {
+            if (num(v, &o->lr) || o->lr <= 0)
+                goto bad;
+            o->lr_set = true;
+        } else if (ARG("--weight-decay")) {
+            if (num(v, &o->wd))
+                goto bad;
+        } else if (ARG("--warmup")) {
+            if (num(v, &o->warmup) || o->warmup > 1)
+                goto bad;
+        } else if (ARG("--dev-ratio")) {
+            if (num(v, &o->dev_ratio) || o->dev_ratio >= 1)
+                goto bad;
+        } else if (ARG("--test-ratio")) {
+            if (num(v, &o->test_ratio) || o->test_ratio >= 1)
+                goto bad;
+        } else {
             fprintf(stderr, "socle-train: unknown or incomplete option '%s' (see --help)\n", a);
             return -1;
         }
@@ -186,7 +245,8 @@ static int parse_args(int argc, char **argv, struct opts *o) {
 #undef ARG
     }
     if (o->task == T_NONE || !o->model || !o->train || !o->out) {
-        fprintf(stderr, "socle-train: --task, --model, --train and --out are required (see --help)\n");
+        fprintf(stderr,
+                "socle-train: --task, --model, --train and --out are required (see --help)\n");
         return -1;
     }
     if (o->pool == P_POOLER && o->layers > 1) {
@@ -321,7 +381,8 @@ static void featset_clear(struct featset *f) {
 
 /* Copy hidden state rows into a feature row (n_mix, d): layer kk of the last
  * n_mix hidden states, token t (absolute index in the batch). */
-static void take_token(const struct backbone *b, const struct eng_output *out, size_t t, float *dst) {
+static void take_token(const struct backbone *b, const struct eng_output *out, size_t t,
+                       float *dst) {
     size_t d = (size_t)b->info->d_model, L = (size_t)b->info->n_layers;
     if (b->n_mix == 1) {
         memcpy(dst, out->last_hidden + t * d, d * sizeof(float));
@@ -486,7 +547,8 @@ static int encode_unit(struct pass *p, size_t i, const char *text, size_t len,
         p->n_truncated++;
     if (words) {
         size_t nt = u->enc->n_tokens;
-        uint32_t *ts = malloc((nt ? nt : 1) * sizeof(*ts)), *te = malloc((nt ? nt : 1) * sizeof(*te));
+        uint32_t *ts = malloc((nt ? nt : 1) * sizeof(*ts)),
+                 *te = malloc((nt ? nt : 1) * sizeof(*te));
         if (!ts || !te) {
             free(ts);
             free(te);
@@ -744,7 +806,8 @@ static void cache_key(const struct opts *o, const struct ev_labels *labels, size
                       char *key, size_t n) {
     size_t k = 0;
     const char *files[3] = {o->train, o->dev, o->test};
-    k += (size_t)snprintf(key + k, n - k, "socle-train-features/1|model=%s|task=%d|layers=%zu|pool=%d|"
+    k += (size_t)snprintf(key + k, n - k,
+                          "socle-train-features/1|model=%s|task=%d|layers=%zu|pool=%d|"
                           "seq=%zu|max=%zu|dev=%g|test=%g|seed=%llu|fmt=%s|tf=%s|lf=%s|nh=%d",
                           o->model, (int)o->task, o->layers, (int)o->pool, max_seq,
                           o->limits.max_examples, o->dev_ratio, o->test_ratio,
@@ -853,8 +916,9 @@ static const char *base_name(const char *p) {
 
 static void print_metrics(const char *what, const struct eval_ctx *e, bool ner) {
     if (ner)
-        printf("%-5s entity P %.4f  R %.4f  F1 %.4f (strict IOB2)   macro-F1 %.4f   token acc %.4f\n",
-               what, e->micro_p, e->micro_r, e->micro_f1, e->macro_f1, e->acc);
+        printf(
+            "%-5s entity P %.4f  R %.4f  F1 %.4f (strict IOB2)   macro-F1 %.4f   token acc %.4f\n",
+            what, e->micro_p, e->micro_r, e->micro_f1, e->macro_f1, e->acc);
     else
         printf("%-5s accuracy %.4f   macro-F1 %.4f\n", what, e->acc, e->macro_f1);
 }
@@ -940,8 +1004,8 @@ static void take_part(struct dataset *src, const uint8_t *part, uint8_t want, st
 }
 
 static int compute_set_features(const struct opts *o, struct backbone *b, struct dataset *d,
-                                struct ev_labels *labels, struct featset *fs,
-                                const char *what, size_t *n_unseen) {
+                                struct ev_labels *labels, struct featset *fs, const char *what,
+                                size_t *n_unseen) {
     struct pass p = {o, b, o->task, fs, NULL, NULL, o->max_feature_mb << 20, 0, 0};
     int rc = -1;
     *n_unseen = 0;
@@ -984,8 +1048,7 @@ static int compute_set_features(const struct opts *o, struct backbone *b, struct
                 return -1;
             }
             for (size_t w = 0; w < s->n; w++) {
-                d->ner_ids[i][w] =
-                    ev_labels_find(labels, s->tags[w], false);
+                d->ner_ids[i][w] = ev_labels_find(labels, s->tags[w], false);
                 *n_unseen += d->ner_ids[i][w] < 0;
             }
         }
@@ -998,7 +1061,8 @@ static int compute_set_features(const struct opts *o, struct backbone *b, struct
                     what, p.n_dropped_words);
     }
     if (p.n_truncated && o->task == T_CLASSIFY)
-        fprintf(stderr, "  %s: %zu text(s) longer than %zu tokens: their head is used, as socled does\n",
+        fprintf(stderr,
+                "  %s: %zu text(s) longer than %zu tokens: their head is used, as socled does\n",
                 what, p.n_truncated, b->max_seq);
     return rc;
 }
@@ -1124,7 +1188,8 @@ int main(int argc, char **argv) {
     }
     double t_feat_eval = cached == 1 ? 0 : now_s() - t0;
     if (cached != 1)
-        fprintf(stderr,
+        fprintf(
+            stderr,
             "features: train %zu %s -> %zu rows in %.1fs (%.1f %s/s); dev+test %zu+%zu in %.1fs; "
             "cache %.1f MiB\n",
             n_tr, ner ? "sentences" : "texts", f_tr.n, t_feat_train,
@@ -1190,11 +1255,19 @@ int main(int argc, char **argv) {
              base_name(o.train), f_tr.n, fr.epochs_run, fr.best_epoch, (unsigned long long)o.seed,
              o.lr, o.batch, fr.best_dev);
     static const char *const pools[] = {"cls", "mean", "pooler"};
-    struct tr_adapter_meta meta = {
-        o.name ? o.name : base_name(o.out), ner ? "ner" : "classify", b.info->model_type,
-        b.info->d_model, b.info->n_layers, b.info->vocab_size, labels.n,
-        (const char *const *)labels.names, ner ? NULL : pools[o.pool], layer_idx, n_li,
-        ner ? "IOB2" : NULL, strchr(o.train, '"') ? NULL : extra};
+    struct tr_adapter_meta meta = {o.name ? o.name : base_name(o.out),
+                                   ner ? "ner" : "classify",
+                                   b.info->model_type,
+                                   b.info->d_model,
+                                   b.info->n_layers,
+                                   b.info->vocab_size,
+                                   labels.n,
+                                   (const char *const *)labels.names,
+                                   ner ? NULL : pools[o.pool],
+                                   layer_idx,
+                                   n_li,
+                                   ner ? "IOB2" : NULL,
+                                   strchr(o.train, '"') ? NULL : extra};
     char err[512] = "";
     st = tr_adapter_write(o.out, &meta, h, err, sizeof(err));
     free(layer_idx);

@@ -17,12 +17,18 @@
 
 const char *tr_strerror(int status) {
     switch (status) {
-    case TR_OK: return "ok";
-    case TR_ENOMEM: return "out of memory";
-    case TR_EINVAL: return "invalid argument";
-    case TR_EIO: return "I/O error";
-    case TR_ELIMIT: return "size limit exceeded";
-    default: return "unknown status";
+    case TR_OK:
+        return "ok";
+    case TR_ENOMEM:
+        return "out of memory";
+    case TR_EINVAL:
+        return "invalid argument";
+    case TR_EIO:
+        return "I/O error";
+    case TR_ELIMIT:
+        return "size limit exceeded";
+    default:
+        return "unknown status";
     }
 }
 
@@ -151,9 +157,12 @@ void tr_scratch_free(struct tr_scratch *s) {
 
 static double act_f(double v, enum tr_act a) {
     switch (a) {
-    case TR_ACT_TANH: return tanh(v);
-    case TR_ACT_GELU: return 0.5 * v * (1.0 + erf(v * 0.7071067811865476));
-    case TR_ACT_RELU: return v > 0 ? v : 0;
+    case TR_ACT_TANH:
+        return tanh(v);
+    case TR_ACT_GELU:
+        return 0.5 * v * (1.0 + erf(v * 0.7071067811865476));
+    case TR_ACT_RELU:
+        return v > 0 ? v : 0;
     }
     return v;
 }
@@ -167,7 +176,8 @@ static double act_df(double v, enum tr_act a) {
     case TR_ACT_GELU:
         return 0.5 * (1.0 + erf(v * 0.7071067811865476)) +
                v * exp(-0.5 * v * v) * 0.3989422804014327;
-    case TR_ACT_RELU: return v > 0 ? 1.0 : 0.0;
+    case TR_ACT_RELU:
+        return v > 0 ? 1.0 : 0.0;
     }
     return 1.0;
 }
@@ -445,16 +455,23 @@ int tr_fit(struct tr_head *h, const struct tr_data *data, const struct tr_fit_op
             double scale = 1.0 / (double)(hi - lo);
             for (size_t k = lo; k < hi; k++) {
                 size_t e = idx[k];
-                loss_sum += tr_head_backward(h, data->feats + e * stride, data->label[e], scale,
-                                             grad, s);
+                loss_sum +=
+                    tr_head_backward(h, data->feats + e * stride, data->label[e], scale, grad, s);
             }
             tr_adamw_step(&opt, h, grad, tr_lr_at(step, total, warmup, o->lr));
             step++;
             if (o->progress && (b + 1) % tick == 0 && b + 1 < per_epoch) {
                 double el = now_s() - t0;
-                struct tr_epoch_info info = {ep + 1, o->epochs, step, total,
-                                             loss_sum / (double)hi, -1, false, el,
-                                             el > 0 ? (double)hi / el : 0, false};
+                struct tr_epoch_info info = {ep + 1,
+                                             o->epochs,
+                                             step,
+                                             total,
+                                             loss_sum / (double)hi,
+                                             -1,
+                                             false,
+                                             el,
+                                             el > 0 ? (double)hi / el : 0,
+                                             false};
                 o->progress(&info, o->progress_ud);
             }
         }
@@ -475,8 +492,10 @@ int tr_fit(struct tr_head *h, const struct tr_data *data, const struct tr_fit_op
             since_best++;
         }
         if (o->progress) {
-            struct tr_epoch_info info = {ep + 1, o->epochs, step, total, loss, dev, improved, el,
-                                         el > 0 ? (double)n / el : 0, true};
+            struct tr_epoch_info info = {ep + 1,   o->epochs, step,
+                                         total,    loss,      dev,
+                                         improved, el,        el > 0 ? (double)n / el : 0,
+                                         true};
             o->progress(&info, o->progress_ud);
         }
         if (o->dev_metric && o->patience && since_best >= o->patience)

@@ -39,7 +39,7 @@ struct tr_head_cfg {
     bool mlp;        /* dense + activation before the output layer */
     size_t d_hidden; /* mlp width */
     enum tr_act act;
-    size_t n_out;    /* classes */
+    size_t n_out; /* classes */
 };
 
 /* Parameters live in one flat array so the optimizer is one loop:
@@ -98,19 +98,19 @@ struct tr_data {
 struct tr_epoch_info {
     size_t epoch, n_epochs;
     size_t step, total_steps;
-    double loss;          /* mean training loss of the epoch (or running, mid-epoch) */
-    double dev_metric;    /* from the callback; -1 when none */
+    double loss;       /* mean training loss of the epoch (or running, mid-epoch) */
+    double dev_metric; /* from the callback; -1 when none */
     bool improved;
-    double seconds;       /* epoch wall time */
+    double seconds; /* epoch wall time */
     double examples_per_s;
-    bool end_of_epoch;    /* false: a mid-epoch progress tick */
+    bool end_of_epoch; /* false: a mid-epoch progress tick */
 };
 
 struct tr_fit_opts {
-    size_t epochs;        /* maximum */
+    size_t epochs; /* maximum */
     size_t batch_size;
     double lr, weight_decay, warmup_ratio;
-    size_t patience;      /* epochs without dev improvement before stopping; 0 = never */
+    size_t patience; /* epochs without dev improvement before stopping; 0 = never */
     uint64_t seed;
     /* Dev metric of the current head (higher is better); NULL = no early stopping. */
     double (*dev_metric)(const struct tr_head *h, void *ud);
@@ -144,16 +144,16 @@ void tr_word_first_tokens(const uint32_t *tok_start, const uint32_t *tok_end,
 /* ---- adapter files (docs/adapters.md) ---- */
 
 struct tr_adapter_meta {
-    const char *name, *task;         /* task: "classify" | "ner" */
+    const char *name, *task; /* task: "classify" | "ner" */
     const char *model_type;
     int d_model, n_layers, vocab_size;
     size_t n_labels;
     const char *const *labels;
-    const char *pooling;             /* classify: "cls" | "mean" | "pooler"; NULL otherwise */
-    const int *layers;               /* (n_layer_idx) hidden-state indices (-1 = last) */
+    const char *pooling; /* classify: "cls" | "mean" | "pooler"; NULL otherwise */
+    const int *layers;   /* (n_layer_idx) hidden-state indices (-1 = last) */
     size_t n_layer_idx;
-    const char *scheme;              /* ner: "IOB2" */
-    const char *extra_json;          /* optional: a JSON object merged in as "training" */
+    const char *scheme;     /* ner: "IOB2" */
+    const char *extra_json; /* optional: a JSON object merged in as "training" */
 };
 
 /* Write <dir>/adapter.json and <dir>/head.safetensors (the directory is created
