@@ -187,6 +187,13 @@ int task_job_run(struct task_job *job, struct task_worker *w, char *err, size_t 
 int task_job_finish(struct task_job *job, struct task_response **outs, char *err, size_t errlen);
 void task_job_free(struct task_job *job);
 
+/* For a batcher that packs sequences of several jobs into one forward (socled's
+ * scheduler, issue 6): the worker's batch capacity in tokens and its model
+ * context, to call eng_ctx_forward and hand each job its slice via
+ * task_job_consume. The context belongs to the worker's thread. */
+size_t task_worker_max_tokens(const struct task_worker *w);
+struct eng_ctx *task_worker_ctx(struct task_worker *w);
+
 #ifdef __cplusplus
 }
 #endif
