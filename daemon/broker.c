@@ -590,6 +590,9 @@ static void on_request(struct broker *b, zmq_msg_t *f, size_t nf, size_t nf_tota
         return;
     }
     queue_push(b, j);
+    /* hand it to an idle worker now, so that the queue (and its limits) only ever holds work
+     * that really waits, even within a batch of messages read in one wakeup */
+    dispatch(b);
 }
 
 static void on_front(struct broker *b) {
