@@ -75,7 +75,12 @@ int main(int argc, char **argv) {
 
     /* SIGTERM: drain */
     kill(d.pid, SIGTERM);
-    /* a request after the signal is refused, not queued */
+    /* once the broker has seen the signal (it logs it; delivery to the handler is
+     * asynchronous), a new request is refused, not queued */
+    t0 = hx_now_ms();
+    while (!hx_log_has(&d, "event=draining") && hx_now_ms() - t0 < 10000)
+        usleep(2000);
+    CHECK(hx_log_has(&d, "event=draining"));
     struct socle_client *late = hx_client(d.ipc, 5000, 0);
     Socle__V1__Request req = SOCLE__V1__REQUEST__INIT;
     Socle__V1__InfoRequest info = SOCLE__V1__INFO_REQUEST__INIT;
