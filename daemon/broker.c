@@ -25,17 +25,22 @@
 
 #include "daemon/daemon.h"
 #include "daemon/log.h"
+#include "daemon/metrics.h"
 
 enum { N_TASK_SLOTS = 19, N_CODES = 9, N_HIST = 18, FRONT_BATCH = 256 };
 
 static const double hist_bounds[N_HIST - 1] = {50,     100,   250,   500,   1000,   2500,
                                                5000,   10000, 25000, 50000, 100000, 250000,
                                                500000, 1e6,   2.5e6, 5e6,   1e7};
+/* sizes (requests, sequences, tokens per batch) */
+static const double size_bounds[N_HIST - 1] = {1,   2,    4,    8,    16,    32,    64,   128,  256,
+                                               512, 1024, 2048, 4096, 8192, 16384, 32768, 65536};
 
 struct hist {
     uint64_t counts[N_HIST]; /* non-cumulative here; cumulated when reported */
     double sum;
     uint64_t count;
+    const double *bounds; /* NULL = hist_bounds (µs) */
 };
 
 struct broker {
@@ -47,9 +52,10 @@ struct broker {
     size_t n_idle;
     bool *ready_seen;
     size_t n_ready_seen;
-    /* queue, highest priority first, FIFO within a priority */
-    struct job *q_head, *q_tail;
-    size_t q_len, q_bytes;
+    /* queue: two lanes, admission in tokens, batching rule (scheduler.c) */
+    struct sched_queue q;
+    struct job **batch; /* (max-batch-requests) scratch for dispatch */
+    void *metrics;      /* ZMQ_STREAM socket for GET /metrics, or NULL */
     /* in-flight table: (routing id, request id) → job */
     struct job **buckets;
     size_t n_buckets, n_inflight;
@@ -60,6 +66,8 @@ struct broker {
     uint64_t requests_total, responses_total, dropped_replies;
     uint64_t counts[N_TASK_SLOTS][N_CODES];
     struct hist h_queue, h_total;
+    uint64_t batches_total, forwards_total, computed_total, expired_total;
+    struct hist h_batch_requests, h_batch_seqs, h_batch_tokens, h_tokenize, h_forward, h_post;
 };
 
 /* ------------------------------------------------------------------------------------------ */
@@ -105,8 +113,9 @@ static int inflight_grow(struct broker *b) {
 /* stats */
 
 static void hist_add(struct hist *h, double v) {
+    const double *bounds = h->bounds ? h->bounds : hist_bounds;
     size_t i = 0;
-    while (i < N_HIST - 1 && v > hist_bounds[i])
+    while (i < N_HIST - 1 && v > bounds[i])
         i++;
     h->counts[i]++;
     h->sum += v;
@@ -194,6 +203,23 @@ static void job_complete(struct broker *b, struct job *j) {
             j->code = SOCLE__V1__CODE__INTERNAL;
     }
     hist_add(&b->h_total, (double)(t - j->t_recv_us));
+    if (j->sched.batch_head && j->sched.batch_jobs) {
+        b->batches_total++;
+        hist_add(&b->h_batch_requests, j->sched.batch_jobs);
+        if (j->sched.n_forwards) {
+            b->forwards_total += j->sched.n_forwards;
+            hist_add(&b->h_batch_seqs, (double)j->sched.batch_seqs / j->sched.n_forwards);
+            hist_add(&b->h_batch_tokens, (double)j->sched.batch_tokens / j->sched.n_forwards);
+        }
+    }
+    if (j->sched.computed) {
+        b->computed_total++;
+        hist_add(&b->h_tokenize, (double)j->sched.tokenize_us);
+        hist_add(&b->h_forward, (double)j->sched.forward_us);
+        hist_add(&b->h_post, (double)j->sched.post_us);
+    }
+    if (j->code == SOCLE__V1__CODE__DEADLINE_EXCEEDED && !j->sched.computed)
+        b->expired_total++;
     count_response(b, j->task, j->code);
     slog(CFG_LOG_DEBUG, "response", "id=%llu task=%s code=%s total_us=%llu",
          (unsigned long long)j->id, reply_task_name(j->task), reply_code_name(j->code),
@@ -214,74 +240,47 @@ static void job_fail(struct broker *b, struct job *j, int code, const char *msg)
 /* ------------------------------------------------------------------------------------------ */
 /* queue and dispatch */
 
-static void queue_push(struct broker *b, struct job *j) {
-    j->next = NULL;
-    if (!b->q_head) {
-        b->q_head = b->q_tail = j;
-    } else if (b->q_tail->priority >= j->priority) {
-        b->q_tail->next = j;
-        b->q_tail = j;
-    } else {
-        struct job **p = &b->q_head;
-        while (*p && (*p)->priority >= j->priority)
-            p = &(*p)->next;
-        j->next = *p;
-        *p = j;
-        if (!j->next)
-            b->q_tail = j;
-    }
-    b->q_len++;
-    b->q_bytes += j->bytes;
-}
-
-static struct job *queue_pop(struct broker *b) {
-    struct job *j = b->q_head;
-    if (j) {
-        b->q_head = j->next;
-        if (!b->q_head)
-            b->q_tail = NULL;
-        b->q_len--;
-        b->q_bytes -= j->bytes;
-        j->next = NULL;
-    }
-    return j;
-}
-
 /* Work whose deadline passed is answered before it reaches a worker. */
 static void expire_queued(struct broker *b, uint64_t t) {
-    struct job **p = &b->q_head, *prev = NULL;
-    while (*p) {
-        struct job *j = *p;
-        if (j->deadline_us && t >= j->deadline_us) {
-            *p = j->next;
-            if (b->q_tail == j)
-                b->q_tail = prev;
-            b->q_len--;
-            b->q_bytes -= j->bytes;
-            job_fail(b, j, SOCLE__V1__CODE__DEADLINE_EXCEEDED,
-                     "deadline passed while waiting for a worker");
-            continue;
-        }
-        prev = j;
-        p = &j->next;
-    }
+    struct job *j;
+    while ((j = sched_pop_expired(&b->q, t)))
+        job_fail(b, j, SOCLE__V1__CODE__DEADLINE_EXCEEDED,
+                 "deadline passed while waiting for a worker");
 }
 
-static void dispatch(struct broker *b) {
-    while (b->n_idle && b->q_head) {
-        struct job *j = queue_pop(b);
-        uint64_t t = now_us();
-        if (j->deadline_us && t >= j->deadline_us) {
-            job_fail(b, j, SOCLE__V1__CODE__DEADLINE_EXCEEDED,
-                     "deadline passed while waiting for a worker");
-            continue;
+/* Hand batches to idle workers while the batching rule says one is due. Returns the poll
+ * timeout (ms) until the next batch is due, -1 when nothing waits. */
+static long dispatch(struct broker *b) {
+    const struct socled_config *c = &b->d->cfg;
+    while (b->n_idle && b->q.n_jobs) {
+        uint64_t t = now_us(), wake = 0;
+        /* every worker idle and a partial batch: wait up to max-batch-delay-us for more. With
+         * a worker busy, an idle one takes what is there (its answers free more soon). */
+        if (!b->draining && b->n_idle == b->d->n_workers &&
+            !sched_ready(&b->q, t, (size_t)c->max_batch_tokens, (uint64_t)c->max_batch_delay_us,
+                         &wake))
+            return (long)((wake - t + 999) / 1000);
+        size_t n = sched_take(&b->q, (size_t)c->max_batch_tokens, (size_t)c->max_batch_requests,
+                              (unsigned)c->batch_turn, b->batch, (size_t)c->max_batch_requests);
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++) {
+            struct job *j = b->batch[i];
+            if (j->deadline_us && t >= j->deadline_us) {
+                job_fail(b, j, SOCLE__V1__CODE__DEADLINE_EXCEEDED,
+                         "deadline passed while waiting for a worker");
+                continue;
+            }
+            hist_add(&b->h_queue, (double)(t - j->t_recv_us));
+            atomic_store_explicit(&j->stage, JOB_AT_WORKER, memory_order_release);
+            b->batch[k++] = j;
         }
-        hist_add(&b->h_queue, (double)(t - j->t_recv_us));
+        if (!k)
+            continue;
         const char *wid = b->idle[--b->n_idle];
-        atomic_store_explicit(&j->stage, JOB_AT_WORKER, memory_order_release);
         zmq_send(b->back, wid, strlen(wid), ZMQ_SNDMORE);
-        zmq_send(b->back, &j, sizeof j, 0);
+        zmq_send(b->back, b->batch, k * sizeof *b->batch, 0);
     }
+    return b->q.n_jobs ? 50 : -1;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -375,7 +374,7 @@ static void fill_hist(Socle__V1__Histogram *h, const struct hist *src, double *b
         cum += src->counts[i];
         counts[i] = cum;
         if (i < N_HIST - 1)
-            bounds[i] = hist_bounds[i];
+            bounds[i] = (src->bounds ? src->bounds : hist_bounds)[i];
     }
     h->n_bounds = N_HIST - 1;
     h->bounds = bounds;
@@ -385,58 +384,115 @@ static void fill_hist(Socle__V1__Histogram *h, const struct hist *src, double *b
     h->count = src->count;
 }
 
-static void answer_stats(struct broker *b, struct job *j) {
-    Socle__V1__StatsResult s = SOCLE__V1__STATS_RESULT__INIT;
+/* One snapshot of the stats, read by the stats answer and by /metrics. */
+enum { N_SNAP_HIST = 8 };
+struct stats_snap {
+    Socle__V1__StatsResult s;
     Socle__V1__TaskStats ts[N_TASK_SLOTS], *tsp[N_TASK_SLOTS];
     Socle__V1__CodeCount cc[N_TASK_SLOTS][N_CODES], *ccp[N_TASK_SLOTS][N_CODES];
-    Socle__V1__Histogram hq = SOCLE__V1__HISTOGRAM__INIT, ht = SOCLE__V1__HISTOGRAM__INIT;
-    double bq[N_HIST], bt[N_HIST];
-    uint64_t cq[N_HIST], ct[N_HIST];
-    s.uptime_ms = (now_us() - b->d->t_start_us) / 1000u;
-    s.requests_total = b->requests_total;
-    s.responses_total = b->responses_total;
-    s.in_flight = (uint32_t)b->n_inflight;
-    s.queue_depth = (uint32_t)b->q_len;
-    s.workers_busy = (uint32_t)(b->d->n_workers - b->n_idle);
-    s.dropped_replies = b->dropped_replies;
+    Socle__V1__Histogram h[N_SNAP_HIST];
+    double bounds[N_SNAP_HIST][N_HIST];
+    uint64_t counts[N_SNAP_HIST][N_HIST];
+};
+
+static void stats_fill(struct broker *b, struct stats_snap *x) {
+    Socle__V1__StatsResult *s = &x->s;
+    socle__v1__stats_result__init(s);
+    s->uptime_ms = (now_us() - b->d->t_start_us) / 1000u;
+    s->requests_total = b->requests_total;
+    s->responses_total = b->responses_total;
+    s->in_flight = (uint32_t)b->n_inflight;
+    s->queue_depth = (uint32_t)b->q.n_jobs;
+    s->queue_tokens = b->q.tokens;
+    s->queue_interactive = (uint32_t)b->q.n[SCHED_LANE_INTERACTIVE];
+    s->queue_batch = (uint32_t)b->q.n[SCHED_LANE_BATCH];
+    s->workers_busy = (uint32_t)(b->d->n_workers - b->n_idle);
+    s->dropped_replies = b->dropped_replies;
+    s->batches_total = b->batches_total;
+    s->forwards_total = b->forwards_total;
+    s->computed_total = b->computed_total;
+    s->expired_total = b->expired_total;
     size_t nt = 0;
     for (int t = 0; t < N_TASK_SLOTS; t++) {
         size_t nc = 0;
         for (int c = 0; c < N_CODES; c++) {
             if (!b->counts[t][c])
                 continue;
-            socle__v1__code_count__init(&cc[nt][nc]);
-            cc[nt][nc].code = (Socle__V1__Code)c;
-            cc[nt][nc].count = b->counts[t][c];
-            ccp[nt][nc] = &cc[nt][nc];
+            socle__v1__code_count__init(&x->cc[nt][nc]);
+            x->cc[nt][nc].code = (Socle__V1__Code)c;
+            x->cc[nt][nc].count = b->counts[t][c];
+            x->ccp[nt][nc] = &x->cc[nt][nc];
             nc++;
         }
         if (!nc)
             continue;
-        socle__v1__task_stats__init(&ts[nt]);
-        ts[nt].task = (char *)(uintptr_t)reply_task_name(t);
-        ts[nt].n_codes = nc;
-        ts[nt].codes = ccp[nt];
-        tsp[nt] = &ts[nt];
+        socle__v1__task_stats__init(&x->ts[nt]);
+        x->ts[nt].task = (char *)(uintptr_t)reply_task_name(t);
+        x->ts[nt].n_codes = nc;
+        x->ts[nt].codes = x->ccp[nt];
+        x->tsp[nt] = &x->ts[nt];
         nt++;
     }
-    s.n_tasks = nt;
-    s.tasks = tsp;
-    fill_hist(&hq, &b->h_queue, bq, cq);
-    fill_hist(&ht, &b->h_total, bt, ct);
-    s.queue_us = &hq;
-    s.total_us = &ht;
+    s->n_tasks = nt;
+    s->tasks = x->tsp;
+    const struct hist *src[N_SNAP_HIST] = {&b->h_queue,        &b->h_total,      &b->h_tokenize,
+                                           &b->h_forward,      &b->h_post,       &b->h_batch_requests,
+                                           &b->h_batch_seqs,   &b->h_batch_tokens};
+    Socle__V1__Histogram **dst[N_SNAP_HIST] = {&s->queue_us,    &s->total_us,       &s->tokenize_us,
+                                               &s->forward_us,  &s->post_us,        &s->batch_requests,
+                                               &s->batch_seqs,  &s->batch_tokens};
+    for (size_t i = 0; i < N_SNAP_HIST; i++) {
+        socle__v1__histogram__init(&x->h[i]);
+        fill_hist(&x->h[i], src[i], x->bounds[i], x->counts[i]);
+        *dst[i] = &x->h[i];
+    }
+}
+
+static void answer_stats(struct broker *b, struct job *j) {
+    struct stats_snap *x = malloc(sizeof *x);
+    if (!x)
+        return; /* the caller answers INTERNAL "out of memory" */
+    stats_fill(b, x);
     PbResponse r = SOCLE__V1__RESPONSE__INIT;
     PbStatus st = SOCLE__V1__STATUS__INIT;
     PbTiming tm = SOCLE__V1__TIMING__INIT;
     r.id = j->id;
     r.status = &st;
     r.result_case = SOCLE__V1__RESPONSE__RESULT_STATS;
-    r.stats = &s;
+    r.stats = &x->s;
     tm.total_us = now_us() - j->t_recv_us;
     r.timing = &tm;
     if (reply_encode(&r, &j->resp, &j->resp_len) == 0)
         j->code = SOCLE__V1__CODE__OK;
+    free(x);
+}
+
+/* GET /metrics on the --metrics socket: the same snapshot as `stats`, as Prometheus text. */
+static void on_metrics(struct broker *b) {
+    for (int k = 0; k < 64; k++) {
+        uint8_t id[256];
+        size_t id_len = 0;
+        int ev = 0;
+        size_t evl = sizeof ev;
+        if (zmq_getsockopt(b->metrics, ZMQ_EVENTS, &ev, &evl) != 0 || !(ev & ZMQ_POLLIN))
+            return;
+        if (metrics_recv(b->metrics, id, &id_len) != 1)
+            continue;
+        struct stats_snap *x = malloc(sizeof *x);
+        char *text = NULL;
+        size_t len = 0;
+        if (x) {
+            stats_fill(b, x);
+            if (metrics_render(&x->s, &text, &len) != 0)
+                text = NULL;
+        }
+        if (text)
+            metrics_reply(b->metrics, id, id_len, text, len);
+        else
+            metrics_reply(b->metrics, id, id_len, "# out of memory\n", 16);
+        free(text);
+        free(x);
+    }
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -539,18 +595,30 @@ static void on_request(struct broker *b, zmq_msg_t *f, size_t nf, size_t nf_tota
     }
     bool inline_task =
         task == SOCLE__V1__REQUEST__TASK_INFO || task == SOCLE__V1__REQUEST__TASK_STATS;
-    if (!inline_task && b->q_len >= (size_t)b->d->cfg.max_queue) {
-        snprintf(msg, sizeof msg, "queue full: %zu requests waiting (max-queue %ld)", b->q_len,
+    size_t est = inline_task ? 0 : sched_estimate_tokens(req);
+    if (!inline_task && b->q.n_jobs >= (size_t)b->d->cfg.max_queue) {
+        snprintf(msg, sizeof msg, "queue full: %zu requests waiting (max-queue %ld)", b->q.n_jobs,
                  b->d->cfg.max_queue);
         protobuf_c_message_free_unpacked(&req->base, NULL);
         answer_error(b, ident, ident_len, id, task, SOCLE__V1__CODE__RESOURCE_EXHAUSTED, msg,
                      t_recv);
         return;
     }
-    if (!inline_task && b->q_bytes + size > b->d->cfg.max_queue_bytes) {
+    if (!inline_task && b->q.bytes + size > b->d->cfg.max_queue_bytes) {
         snprintf(msg, sizeof msg,
-                 "queue full: %zu requests, %zu bytes waiting (max-queue-bytes %zu)", b->q_len,
-                 b->q_bytes, b->d->cfg.max_queue_bytes);
+                 "queue full: %zu requests, %zu bytes waiting (max-queue-bytes %zu)", b->q.n_jobs,
+                 b->q.bytes, b->d->cfg.max_queue_bytes);
+        protobuf_c_message_free_unpacked(&req->base, NULL);
+        answer_error(b, ident, ident_len, id, task, SOCLE__V1__CODE__RESOURCE_EXHAUSTED, msg,
+                     t_recv);
+        return;
+    }
+    /* into an empty queue any request is admitted, so that one larger than the whole budget is
+     * refused by max-request-tokens with its exact count rather than "queue full" forever */
+    if (!inline_task && b->q.n_jobs && b->q.tokens + est > (size_t)b->d->cfg.max_queue_tokens) {
+        snprintf(msg, sizeof msg,
+                 "queue full: %zu requests, ~%zu tokens waiting (max-queue-tokens %ld)",
+                 b->q.n_jobs, b->q.tokens, b->d->cfg.max_queue_tokens);
         protobuf_c_message_free_unpacked(&req->base, NULL);
         answer_error(b, ident, ident_len, id, task, SOCLE__V1__CODE__RESOURCE_EXHAUSTED, msg,
                      t_recv);
@@ -568,6 +636,8 @@ static void on_request(struct broker *b, zmq_msg_t *f, size_t nf, size_t nf_tota
     j->priority = req->priority;
     j->t_recv_us = t_recv;
     j->bytes = size;
+    j->sched.est_tokens = est;
+    j->sched.lane = sched_lane(req->priority);
     j->deadline_us = req->deadline_ms ? t_recv + (uint64_t)req->deadline_ms * 1000u : 0;
     j->req = req;
     j->ident_len = (uint8_t)ident_len;
@@ -589,7 +659,7 @@ static void on_request(struct broker *b, zmq_msg_t *f, size_t nf, size_t nf_tota
         job_complete(b, j);
         return;
     }
-    queue_push(b, j);
+    sched_push(&b->q, j);
     /* hand it to an idle worker now, so that the queue (and its limits) only ever holds work
      * that really waits, even within a batch of messages read in one wakeup */
     dispatch(b);
@@ -636,8 +706,9 @@ static void on_back(struct broker *b) {
         if (n < 0)
             return;
         wid[n < (int)sizeof wid - 1 ? n : (int)sizeof wid - 1] = '\0';
-        struct job *j = NULL;
-        int m = zmq_recv(b->back, &j, sizeof j, 0);
+        /* the pointers of the batch this worker finished (none: its "ready") */
+        int m = zmq_recv(b->back, b->batch, (size_t)b->d->cfg.max_batch_requests * sizeof *b->batch,
+                         0);
         unsigned idx = (unsigned)strtoul(wid + 1, NULL, 10);
         if (idx < b->d->n_workers && !b->ready_seen[idx]) {
             b->ready_seen[idx] = true;
@@ -645,7 +716,8 @@ static void on_back(struct broker *b) {
         }
         if (b->n_idle < b->d->n_workers)
             memcpy(b->idle[b->n_idle++], wid, sizeof wid);
-        if (m == (int)sizeof j && j) {
+        for (size_t i = 0; m > 0 && i < (size_t)m / sizeof *b->batch; i++) {
+            struct job *j = b->batch[i];
             int stage = atomic_load_explicit(&j->stage, memory_order_acquire);
             if (stage != JOB_DONE) /* our invariant, not wire input */
                 slog(CFG_LOG_ERROR, "bug", "what=job_not_done stage=%d", stage);
@@ -677,7 +749,7 @@ static void on_signal(struct broker *b) {
             b->draining = true;
             b->drain_deadline_us = now_us() + (uint64_t)b->d->cfg.drain_timeout_ms * 1000u;
             slog(CFG_LOG_INFO, "draining", "signal=%s in_flight=%zu queued=%zu",
-                 signo == SIGTERM ? "SIGTERM" : "SIGINT", b->n_inflight, b->q_len);
+                 signo == SIGTERM ? "SIGTERM" : "SIGINT", b->n_inflight, b->q.n_jobs);
         } else {
             slog(CFG_LOG_WARN, "drain_abort", "signal=%s in_flight=%zu",
                  signo == SIGTERM ? "SIGTERM" : "SIGINT", b->n_inflight);
@@ -735,6 +807,18 @@ int broker_bind(struct daemon *d) {
     b->back = zmq_socket(d->zctx, ZMQ_ROUTER);
     if (!b->back || zmq_bind(b->back, SOCLED_WORKERS_ENDPOINT) != 0)
         return -1;
+    if (d->cfg.metrics && d->cfg.metrics[0]) {
+        char err[512], q[600];
+        if (!(b->metrics = metrics_open(d->zctx, d->cfg.metrics, err, sizeof err))) {
+            slog(CFG_LOG_ERROR, "metrics_bind_failed", "error=%s", slog_q(q, sizeof q, err));
+            return -1;
+        }
+        char last[512];
+        size_t ll = sizeof last;
+        if (zmq_getsockopt(b->metrics, ZMQ_LAST_ENDPOINT, last, &ll) != 0)
+            snprintf(last, sizeof last, "%s", d->cfg.metrics);
+        slog(CFG_LOG_INFO, "metrics", "endpoint=%s", slog_q(q, sizeof q, last));
+    }
     return 0;
 }
 
@@ -745,29 +829,34 @@ int broker_run(struct daemon *d, int sigfd) {
     b->buckets = calloc(b->n_buckets, sizeof *b->buckets);
     b->idle = calloc(d->n_workers, sizeof *b->idle);
     b->ready_seen = calloc(d->n_workers, sizeof *b->ready_seen);
-    if (!b->buckets || !b->idle || !b->ready_seen)
+    b->batch = calloc((size_t)d->cfg.max_batch_requests, sizeof *b->batch);
+    if (!b->buckets || !b->idle || !b->ready_seen || !b->batch)
         return -1;
+    b->h_batch_requests.bounds = b->h_batch_seqs.bounds = b->h_batch_tokens.bounds = size_bounds;
     slog(CFG_LOG_INFO, "ready", "workers=%zu endpoints=%zu", d->n_workers, d->n_endpoints);
     int rc = 0;
+    long next_timeout = -1;
     for (;;) {
         if (b->draining && b->n_inflight == 0 && b->n_ready_seen == d->n_workers)
             break;
         if (b->draining && now_us() >= b->drain_deadline_us) {
             size_t lost = b->n_inflight;
-            while (b->q_head)
-                job_fail(b, queue_pop(b), SOCLE__V1__CODE__UNAVAILABLE,
+            struct job *j;
+            while ((j = sched_pop_any(&b->q)))
+                job_fail(b, j, SOCLE__V1__CODE__UNAVAILABLE,
                          "daemon shut down before this request ran");
             slog(CFG_LOG_WARN, "drain_timeout", "in_flight=%zu running=%zu", lost, b->n_inflight);
             rc = b->n_inflight ? 1 : 0;
             break;
         }
-        zmq_pollitem_t items[3] = {
+        zmq_pollitem_t items[4] = {
             {b->back, 0, ZMQ_POLLIN, 0},
             {NULL, sigfd, ZMQ_POLLIN, 0},
             {b->front, 0, ZMQ_POLLIN, 0},
+            {b->metrics, 0, ZMQ_POLLIN, 0},
         };
-        long timeout = (b->q_head || b->draining) ? 50 : -1;
-        if (zmq_poll(items, 3, timeout) < 0) {
+        long timeout = b->draining ? 50 : next_timeout;
+        if (zmq_poll(items, b->metrics ? 4 : 3, timeout) < 0) {
             if (errno == EINTR)
                 continue;
             if (errno == ETERM)
@@ -782,9 +871,11 @@ int broker_run(struct daemon *d, int sigfd) {
             on_signal(b);
         if (items[2].revents & ZMQ_POLLIN)
             on_front(b);
-        if (b->q_head)
+        if (b->metrics && (items[3].revents & ZMQ_POLLIN))
+            on_metrics(b);
+        if (b->q.n_jobs)
             expire_queued(b, now_us());
-        dispatch(b);
+        next_timeout = dispatch(b);
     }
     /* stop the workers: an empty job message means "exit" */
     for (size_t i = 0; i < d->n_workers; i++) {
@@ -801,7 +892,12 @@ int broker_run(struct daemon *d, int sigfd) {
     free(b->buckets);
     free(b->idle);
     free(b->ready_seen);
+    free(b->batch);
     int zero = 0;
+    if (b->metrics) {
+        zmq_setsockopt(b->metrics, ZMQ_LINGER, &zero, sizeof zero);
+        zmq_close(b->metrics);
+    }
     zmq_setsockopt(b->back, ZMQ_LINGER, &zero, sizeof zero);
     zmq_close(b->back);
     zmq_close(b->front); /* lingers up to 2 s to flush the last answers */

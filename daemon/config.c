@@ -60,6 +60,21 @@ static const struct option_def options[] = {
      "bytes of requests waiting for a worker; beyond, RESOURCE_EXHAUSTED (bounds memory)"},
     {"max-batch-tokens", OPT_LONG, OFF(max_batch_tokens), "8192", 16, 1 << 24, NULL,
      "tokens in one engine forward, per worker"},
+    {"max-queue-tokens", OPT_LONG, OFF(max_queue_tokens), "262144", 1, 1L << 40, NULL,
+     "model tokens waiting (estimated from bytes: bytes/4 + 2 per text); beyond, "
+     "RESOURCE_EXHAUSTED"},
+    {"max-request-tokens", OPT_LONG, OFF(max_request_tokens), "65536", 0, 1L << 40, NULL,
+     "model tokens of one request, all windows, counted after tokenizing (0 = no limit); "
+     "beyond, INVALID_ARGUMENT"},
+    {"max-batch-delay-us", OPT_LONG, OFF(max_batch_delay_us), "2000", 0, 10000000, NULL,
+     "how long a batch short of max-batch-tokens may wait for more requests (0 = send at once)"},
+    {"max-batch-requests", OPT_LONG, OFF(max_batch_requests), "256", 1, 100000, NULL,
+     "requests packed into one batch of forwards (1 = no cross-request batching)"},
+    {"batch-turn", OPT_LONG, OFF(batch_turn), "4", 0, 1000000, NULL,
+     "every Nth batch starts from the batch lane (priority < 0) so it never starves "
+     "(0 = strict priority)"},
+    {"metrics", OPT_STR, OFF(metrics), NULL, 0, 0, NULL,
+     "tcp://HOST:PORT to serve Prometheus text on HTTP GET /metrics (default: off)"},
     {"drain-timeout-ms", OPT_LONG, OFF(drain_timeout_ms), "30000", 0, 86400000, NULL,
      "on SIGTERM/SIGINT, how long to wait for requests in flight"},
     {"log-level", OPT_ENUM, OFF(log_level), "info", 0, 0, log_levels, "debug, info, warn or error"},
@@ -433,6 +448,12 @@ int cfg_load(struct socled_config *cfg, int argc, char *const *argv, char *const
         return rc;
     if ((rc = load_flags(cfg, argc, argv, false, err, errlen)) != CFG_OK)
         return rc;
+    if (cfg->max_queue_bytes < cfg->max_frame_bytes) {
+        /* a frame the daemon accepts must fit in an empty queue, or it could never run */
+        set_err(err, errlen, "max-queue-bytes (%zu) must be >= max-frame-bytes (%zu)",
+                cfg->max_queue_bytes, cfg->max_frame_bytes);
+        return CFG_EINVAL;
+    }
     if (cfg->hard_frame_bytes && cfg->hard_frame_bytes < cfg->max_frame_bytes) {
         set_err(err, errlen, "hard-frame-bytes (%zu) must be 0 or >= max-frame-bytes (%zu)",
                 cfg->hard_frame_bytes, cfg->max_frame_bytes);

@@ -39,6 +39,13 @@ struct socled_config {
     long max_queue;
     size_t max_queue_bytes; /* request bytes waiting for a worker */
     long max_batch_tokens;  /* tokens per engine forward (task_worker_new) */
+    /* serving under load (scheduler.c, docs/serving.md) */
+    long max_queue_tokens;   /* estimated model tokens waiting; beyond, RESOURCE_EXHAUSTED */
+    long max_request_tokens; /* model tokens of one request (exact, after tokenizing); 0 = none */
+    long max_batch_delay_us; /* how long a partial batch may wait for more work */
+    long max_batch_requests; /* requests packed into one batch (1 = no cross-request batching) */
+    long batch_turn;         /* every Nth batch starts from the batch lane (priority < 0) */
+    char *metrics;           /* tcp://HOST:PORT for Prometheus GET /metrics, NULL = off */
     long drain_timeout_ms;
     int log_level; /* enum cfg_log_level */
     bool help;     /* --help given: print cfg_print_help and exit 0 */

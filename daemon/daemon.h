@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "daemon/config.h"
+#include "daemon/scheduler.h"
 #include "proto/socle.pb-c.h"
 #include "proto/socle_proto.h"
 
@@ -59,6 +60,7 @@ struct job {
     int priority;
     uint64_t t_recv_us, deadline_us; /* monotonic; deadline 0 = none */
     size_t bytes;                    /* size of the Request frame (queue accounting) */
+    struct sched_jobinfo sched;      /* scheduler.c: admission estimate, batch timings */
     PbRequest *req;                  /* owned: protobuf_c_message_free_unpacked */
     uint8_t ident_len;
     unsigned char ident[255]; /* ROUTER routing id of the client */
@@ -105,6 +107,10 @@ char *arena_strndup(struct arena *a, const char *s, size_t n);
 struct worker_state;
 int worker_state_new(const struct daemon *d, struct worker_state **out, char *err, size_t errlen);
 void worker_state_free(struct worker_state *ws);
+#ifdef SOCLE_HAVE_TASKS
+/* The worker's task_worker (NULL without a model), for the batcher. */
+struct task_worker *worker_state_task_worker(struct worker_state *ws);
+#endif
 /* Fill job->resp/resp_len/code for job->req. Never fails (errors become error answers). */
 void service_run(const struct daemon *d, struct worker_state *ws, struct job *job);
 /* Tasks this daemon answers, for info (model tasks: those some adapter does). Broker thread. */

@@ -44,21 +44,28 @@ static void *worker_main(void *arg) {
         return NULL;
     }
     zmq_send(s, "", 0, 0);
-    for (;;) {
-        struct job *j = NULL;
-        int n = zmq_recv(s, &j, sizeof j, 0);
+    /* A message carries the pointers of one batch (scheduler.c packs them into shared
+     * forwards); the same pointers go back when every job of it has its answer. */
+    enum { MAX_BATCH = 1024 };
+    struct job **jobs = malloc(MAX_BATCH * sizeof *jobs);
+    for (; jobs;) {
+        int n = zmq_recv(s, jobs, MAX_BATCH * sizeof *jobs, 0);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
             break;
         }
-        if (n != (int)sizeof j || !j)
+        size_t nj = (size_t)n / sizeof *jobs;
+        if (n == 0 || (size_t)n % sizeof *jobs || nj > MAX_BATCH)
             break;
-        (void)atomic_load_explicit(&j->stage, memory_order_acquire); /* see struct job */
-        service_run(w->d, w->ws, j);
-        atomic_store_explicit(&j->stage, JOB_DONE, memory_order_release);
-        zmq_send(s, &j, sizeof j, 0);
+        for (size_t i = 0; i < nj; i++)
+            (void)atomic_load_explicit(&jobs[i]->stage, memory_order_acquire); /* see struct job */
+        sched_run(w->d, w->ws, jobs, nj);
+        for (size_t i = 0; i < nj; i++)
+            atomic_store_explicit(&jobs[i]->stage, JOB_DONE, memory_order_release);
+        zmq_send(s, jobs, nj * sizeof *jobs, 0);
     }
+    free(jobs);
     zmq_close(s);
     return NULL;
 }

@@ -47,6 +47,10 @@ void worker_state_free(struct worker_state *ws) {
     free(ws);
 }
 
+#ifdef SOCLE_HAVE_TASKS
+struct task_worker *worker_state_task_worker(struct worker_state *ws) { return ws->tw; }
+#endif
+
 size_t service_tasks(const struct daemon *d, const char **names, size_t max) {
     size_t n = 0;
 #define ADD(s)                                                                                     \

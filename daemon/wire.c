@@ -67,8 +67,8 @@ static int texts_in(const struct daemon *d, struct arena *a, const ProtobufCBina
     return SOCLE__V1__CODE__OK;
 }
 
-static int build_request(const struct daemon *d, struct arena *a, const PbRequest *req,
-                         struct task_request *tr, char *msg, size_t msglen) {
+int wire_build_request(const struct daemon *d, struct arena *a, const PbRequest *req,
+                       struct task_request *tr, char *msg, size_t msglen) {
     const char **ptrs = NULL;
     size_t *lens = NULL;
     int code = SOCLE__V1__CODE__OK;
@@ -179,8 +179,8 @@ static int build_request(const struct daemon *d, struct arena *a, const PbReques
     return SOCLE__V1__CODE__OK;
 }
 
-static int convert(struct arena *a, const struct task_request *tr, const struct task_response *tp,
-                   PbResponse *r) {
+int wire_convert(struct arena *a, const struct task_request *tr, const struct task_response *tp,
+                 PbResponse *r) {
     size_t n = tp->n_results;
     for (size_t i = 0; i < n; i++) {
         r->n_tokens += tp->results[i].n_tokens;
@@ -410,7 +410,7 @@ static int convert(struct arena *a, const struct task_request *tr, const struct 
 int wire_run(const struct daemon *d, struct task_worker *tw, const PbRequest *req, struct arena *a,
              PbResponse *r, PbTiming *tm, char *msg, size_t msglen) {
     struct task_request tr;
-    int code = build_request(d, a, req, &tr, msg, msglen);
+    int code = wire_build_request(d, a, req, &tr, msg, msglen);
     if (code != SOCLE__V1__CODE__OK)
         return code;
     struct task_response *tp = NULL;
@@ -431,7 +431,7 @@ int wire_run(const struct daemon *d, struct task_worker *tw, const PbRequest *re
     tm->tokenize_us = tp->tokenize_us;
     tm->forward_us = tp->forward_us;
     tm->post_us = tp->post_us;
-    int crc = convert(a, &tr, tp, r);
+    int crc = wire_convert(a, &tr, tp, r);
     task_response_free(tp);
     if (crc != 0) {
         snprintf(msg, msglen, "out of memory");

@@ -11,6 +11,13 @@
  * socle.v1 Code; when not OK, msg says why. */
 int wire_run(const struct daemon *d, struct task_worker *tw, const PbRequest *req, struct arena *a,
              PbResponse *r, PbTiming *tm, char *msg, size_t msglen);
+/* wire_run's halves, for the batcher (scheduler.c): Request → task_request (texts validated,
+ * arrays in arena a; returns a Code, msg when not OK), and task_response → r's result
+ * (0, or -1 out of memory). */
+int wire_build_request(const struct daemon *d, struct arena *a, const PbRequest *req,
+                       struct task_request *tr, char *msg, size_t msglen);
+int wire_convert(struct arena *a, const struct task_request *tr, const struct task_response *tp,
+                 PbResponse *r);
 /* socle.v1 Code for an enum task_status. */
 int wire_code(int task_status);
 #endif

@@ -1,0 +1,79 @@
+/* scheduler.h — socled's admission queue and dynamic batcher (issue 6; docs/serving.md).
+ *
+ * Two halves, two threads:
+ *   - the queue (sched_push / sched_take / sched_expire …) lives in the broker thread, which
+ *     alone owns it: admission in estimated tokens, two priority lanes, deadline expiry, and
+ *     the "is a batch worth sending yet" rule (token budget or max_batch_delay_us);
+ *   - sched_run runs in a worker thread on the jobs of one batch: it prepares every model
+ *     job (tokenize + window), packs the sequences of all of them — any task, any adapter —
+ *     into engine forwards of at most max_batch_tokens, hands each job its slice of hidden
+ *     states, then finishes and encodes each job's one answer.
+ */
+#ifndef SOCLED_SCHEDULER_H
+#define SOCLED_SCHEDULER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/socle.pb-c.h"
+
+struct job;
+struct daemon;
+struct worker_state;
+
+enum { SCHED_LANE_INTERACTIVE = 0, SCHED_LANE_BATCH = 1, SCHED_N_LANES = 2 };
+
+/* Per-job scheduling data, embedded in struct job. The worker fills the second group. */
+struct sched_jobinfo {
+    size_t est_tokens; /* admission estimate (sched_estimate_tokens) */
+    int lane;
+    /* filled by the worker */
+    bool computed;      /* reached the model (false: refused before, e.g. deadline) */
+    bool batch_head;    /* first job of its batch: carries the batch's sizes for the stats */
+    uint32_t batch_jobs, batch_seqs, batch_tokens, n_forwards;
+    size_t n_tokens; /* exact tokens fed to the model for this job */
+    uint64_t t_start_us, tokenize_us, forward_us, post_us;
+};
+
+struct sched_queue {
+    struct job *head[SCHED_N_LANES], *tail[SCHED_N_LANES];
+    size_t n[SCHED_N_LANES];
+    size_t n_jobs, tokens, bytes;
+    uint64_t batches; /* batches taken, for the anti-starvation turn */
+};
+
+/* Tokens a request will feed the model, estimated from its bytes before tokenizing (the broker
+ * must stay cheap): per text, bytes / 4 + 2 specials — about what WordPiece/BPE give for
+ * English; detokenize counts its ids. Never 0. */
+size_t sched_estimate_tokens(const Socle__V1__Request *req);
+
+/* Lane of a request priority: < 0 is batch traffic, the rest interactive. */
+int sched_lane(int priority);
+
+/* Append j (j->sched.est_tokens, j->bytes, j->priority set); higher priority first within a
+ * lane, FIFO among equals. */
+void sched_push(struct sched_queue *q, struct job *j);
+
+/* Remove and return one queued job whose deadline is at or before now, NULL when none. */
+struct job *sched_pop_expired(struct sched_queue *q, uint64_t now);
+
+/* Remove and return any queued job (draining), NULL when empty. */
+struct job *sched_pop_any(struct sched_queue *q);
+
+/* Whether a batch should leave now: enough tokens queued to fill max_tokens, or the oldest
+ * job waited max_delay_us. When not, *wake_us is when it will be (monotonic µs). */
+bool sched_ready(const struct sched_queue *q, uint64_t now, size_t max_tokens,
+                 uint64_t max_delay_us, uint64_t *wake_us);
+
+/* Take the next batch: jobs up to max_tokens estimated tokens (at least one job) and max_jobs
+ * jobs, interactive lane first; every batch_turn-th batch (and whenever the interactive lane is
+ * empty) starts from the batch lane, so batch work always progresses. Returns the count. */
+size_t sched_take(struct sched_queue *q, size_t max_tokens, size_t max_jobs, unsigned batch_turn,
+                  struct job **out, size_t cap);
+
+/* Worker side: answer every job of a batch (job->resp/resp_len/code set for each, exactly
+ * once), model jobs packed together into shared forwards. */
+void sched_run(const struct daemon *d, struct worker_state *ws, struct job **jobs, size_t n);
+
+#endif
