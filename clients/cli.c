@@ -19,6 +19,7 @@
 
 #include <json-c/json.h>
 
+#include "clients/batch.h"
 #include "clients/pbjson.h"
 #include "clients/socle.h"
 #ifdef SOCLE_HAVE_TOKENIZER
@@ -79,7 +80,9 @@ static void usage(FILE *f) {
         f,
         "usage: socle [options] COMMAND [options] [TEXT...]\n"
         "\n"
-        "commands: tokenize detokenize classify ner qa summarize embed info stats\n"
+        "commands: tokenize detokenize classify ner qa summarize embed info stats batch\n"
+        "  socle batch --task TASK --in DOCS.jsonl|DIR|- --out RESULTS.jsonl [task options]:\n"
+        "  resumable batch (docs/batch.md; `socle batch` alone lists its options)\n"
         "Inputs are the TEXT arguments, else the lines of --file, else the lines of stdin.\n"
         "One JSON object per input is printed, in input order.\n"
         "\n"
@@ -821,10 +824,48 @@ out:
     return status;
 }
 
+/* `socle batch` (clients/batch.c) builds and reads its requests with the functions above. */
+static int batch_send(void *ud, struct socle_client *cl, uint64_t id, const char *s, size_t len,
+                      const char **why) {
+    struct req_buf b;
+    if (build_request(ud, &b, s, len, why) != 0) {
+        free(b.ids);
+        return 1;
+    }
+    b.req.id = id;
+    int rc = socle_client_send(cl, &b.req, NULL);
+    free(b.ids);
+    return rc;
+}
+
+static struct json_object *batch_result(void *ud, const Socle__V1__Response *r, bool *failed) {
+    return response_json(ud, r, failed);
+}
+
 int main(int argc, char **argv) {
     struct cli c;
     memset(&c, 0, sizeof c);
-    int rc = parse_args(&c, argc, argv);
+    struct batch_opts bo;
+    char **bargv = calloc((size_t)argc + 1, sizeof *bargv);
+    int bargc = 0;
+    int is_batch = bargv ? batch_args(argc, argv, &bo, &bargc, bargv) : 2;
+    if (is_batch == 2) {
+        free(bargv);
+        return 2;
+    }
+    int rc = is_batch ? parse_args(&c, bargc, bargv) : parse_args(&c, argc, argv);
+    if (rc == 0 && is_batch) {
+        bo.endpoint = c.endpoint;
+        bo.copts = c.copts;
+        bo.window = c.window;
+        rc = c.n_texts || c.file || c.tokenizer ? 2 : batch_run(&bo, batch_send, batch_result, &c);
+        if (c.n_texts || c.file || c.tokenizer)
+            fprintf(stderr, "socle batch: documents come from --in (no TEXT, --file, --tokenizer)\n");
+        free(bargv);
+        free(c.texts);
+        return rc;
+    }
+    free(bargv);
     if (rc != 0) {
         free(c.texts);
         return rc;
