@@ -35,17 +35,9 @@ size_t sched_estimate_tokens(const Socle__V1__Request *req) {
     case SOCLE__V1__REQUEST__TASK_EMBED:
         s = est_texts(req->embed->texts, req->embed->n_texts);
         break;
-    case SOCLE__V1__REQUEST__TASK_TOKENIZE:
-        s = est_texts(req->tokenize->texts, req->tokenize->n_texts) +
-            est_texts(req->tokenize->pairs, req->tokenize->n_pairs);
-        break;
     case SOCLE__V1__REQUEST__TASK_QA:
         for (size_t i = 0; i < req->qa->n_pairs; i++)
             s += (req->qa->pairs[i]->question.len + req->qa->pairs[i]->context.len) / 4 + 3;
-        break;
-    case SOCLE__V1__REQUEST__TASK_DETOKENIZE:
-        for (size_t i = 0; i < req->detokenize->n_sequences; i++)
-            s += req->detokenize->sequences[i]->n_ids;
         break;
     default:
         break;

@@ -45,7 +45,8 @@ struct sched_queue {
 
 /* Tokens a request will feed the model, estimated from its bytes before tokenizing (the broker
  * must stay cheap): per text, bytes / 4 + 2 specials — about what WordPiece/BPE give for
- * English; detokenize counts its ids. Never 0. */
+ * English. tokenize/detokenize never reach the model: 1 (their memory is bounded by
+ * max-queue-bytes, and they run one by one beside the packed forwards). Never 0. */
 size_t sched_estimate_tokens(const Socle__V1__Request *req);
 
 /* Lane of a request priority: < 0 is batch traffic, the rest interactive. */
