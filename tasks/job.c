@@ -1066,6 +1066,8 @@ int task_job_finish(struct task_job *j, struct task_response **outs, char *err, 
                 errf(err, errlen, rc, "decoding text %zu: %s", i, task_strerror(rc));
                 goto fail;
             }
+            /* The one place spans and words lose surrounding white space (trim.c). */
+            task_result_trim(rs->req.kind, t->text, t->len, res);
         }
         ri->pub.tokenize_us = j->tokenize_us;
         ri->pub.forward_us = j->forward_us;

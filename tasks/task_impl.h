@@ -124,6 +124,20 @@ int task_qa_select(const struct task_qa_window *wins, size_t n_wins, size_t top_
                    size_t max_answer_len, float *min_null, struct task_qa_cand *cands,
                    size_t *n_cands);
 
+/* ---- white-space trimming of results (trim.c) ---- */
+
+/* Python str.isspace(): ASCII blanks, U+001C..U+001F, U+0085, categories Zs/Zl/Zp. */
+bool task_is_space(int32_t c);
+/* Move sp's ends (bytes and code points together) inward past white space of
+ * text; an all-white span becomes the empty span at its end. */
+void task_span_trim(const char *text, size_t text_len, struct task_span *sp);
+/* Strip leading/trailing white space of a NUL-terminated string in place. */
+void task_str_trim(char *s);
+/* ner: every entity's span and word; qa: every answer's span and text; other
+ * kinds untouched. text is the text (ner) or the context (qa) the spans index. */
+void task_result_trim(enum task_kind kind, const char *text, size_t text_len,
+                      struct task_result *res);
+
 /* ---- sentences (sentences.c) ---- */
 
 /* French/English sentence segmentation. Spans are trimmed of surrounding white

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <utf8proc.h>
 
 #include "tasks/task_impl.h"
 #include "tests/tasks/check.h"
@@ -34,6 +35,26 @@ static bool same_ids(const struct task_seq *sq, json_object *ids, json_object *t
             return false;
     }
     return true;
+}
+
+/* A span trimmed of white space (docs/tasks.md): slices text exactly to `word`, its
+ * code-point offsets count the same characters, no white space at either end. */
+static bool clean_span(const char *text, struct task_span sp, const char *word) {
+    size_t wl = strlen(word);
+    if (sp.end - sp.start != wl || memcmp(text + sp.start, word, wl) != 0)
+        return false;
+    if (sp.cp_start != task_utf8_count(text, sp.start) ||
+        sp.cp_end - sp.cp_start != task_utf8_count(word, wl))
+        return false;
+    if (wl == 0)
+        return true;
+    size_t last = wl - 1;
+    while (last > 0 && ((unsigned char)word[last] & 0xC0) == 0x80)
+        last--;
+    int32_t c0, c1;
+    utf8proc_iterate((const utf8proc_uint8_t *)word, (utf8proc_ssize_t)wl, &c0);
+    utf8proc_iterate((const utf8proc_uint8_t *)word + last, (utf8proc_ssize_t)(wl - last), &c1);
+    return !task_is_space(c0) && !task_is_space(c1);
 }
 
 int main(void) {
@@ -131,6 +152,28 @@ int main(void) {
     }
     task_job_free(job);
 
+    /* SentencePiece "▁word" tokens cover the space before the word; entities come out
+     * trimmed: span = exact slice of the word, no leading space (docs/tasks.md). */
+    struct task_request nr = {.kind = TASK_NER, .adapter = "ner", .n_texts = n, .texts = texts,
+                              .text_lens = lens};
+    nr.opts.ner.aggregation = TASK_AGG_SIMPLE;
+    struct task_response *nresp = NULL;
+    CHECK(task_run(rt, w, &nr, &nresp, err, sizeof(err)) == TASK_OK);
+    size_t n_ents = 0;
+    for (size_t i = 0; nresp && i < n; i++) {
+        const struct task_result *r = &nresp->results[i];
+        for (size_t k = 0; r->status == TASK_OK && k < r->n_items; k++, n_ents++) {
+            const struct task_entity *en = &r->u.entities[k];
+            bool ok = clean_span(texts[i], en->span, en->word);
+            if (!ok)
+                fprintf(stderr, "ner text %zu: entity \"%s\" [%zu,%zu) not a clean span\n", i,
+                        en->word, en->span.start, en->span.end);
+            CHECK(ok);
+        }
+    }
+    CHECK(n_ents > 0);
+    task_response_free(nresp);
+
     /* QA pairs. */
     size_t nq = json_object_array_length(qas);
     for (size_t i = 0; i < nq; i++) {
@@ -177,6 +220,7 @@ int main(void) {
         if (resp) {
             struct task_answer *a = &resp->results[0].u.answers[0];
             CHECK(resp->results[0].n_items == 1 && a->span.end <= cl);
+            CHECK(clean_span(ct[0], a->span, a->text));
             fprintf(stderr, "qa %zu: \"%s\" -> \"%s\" (%.3f)\n", i, qt[0], a->text, a->score);
         }
         task_response_free(resp);

@@ -1,7 +1,8 @@
 /* test_task_post.c — post-processing semantics from hand-computed cases:
  * softmax/sigmoid/top-k, windows, NER aggregation strategies (HF
  * TokenClassificationPipeline rules), overlapping-window merge, QA span selection
- * (HF QuestionAnsweringPipeline rules) and impossible answers. */
+ * (HF QuestionAnsweringPipeline rules), impossible answers, and the white-space
+ * trimming of entity and answer spans (trim.c). */
 #include <math.h>
 #include <stdlib.h>
 
@@ -316,6 +317,97 @@ static void test_qa(void) {
     CHECK(task_qa_select(&w, 1, 0, 15, &null, c, &n) == TASK_EINVAL);
 }
 
+/* White-space trimming of result spans (trim.c), offsets computed by hand. */
+static void slice_is(const char *text, struct task_span sp, const char *want) {
+    CHECK(sp.end - sp.start == strlen(want) && memcmp(text + sp.start, want, strlen(want)) == 0);
+}
+
+static void test_trim(void) {
+    CHECK(task_is_space(' ') && task_is_space('\n') && task_is_space(0x1F) && task_is_space(0x85));
+    CHECK(task_is_space(0xA0) && task_is_space(0x202F) && task_is_space(0x3000) &&
+          task_is_space(0x2028));
+    CHECK(!task_is_space(0x2581) && !task_is_space('.') && !task_is_space(0x200B) &&
+          !task_is_space(-1) && !task_is_space('A'));
+
+    /* "Je vis à Lyon.": à is 2 bytes, so " Lyon" (a "▁Lyon" token) is bytes [9,14),
+     * code points [8,13); trimmed: bytes [10,14), code points [9,13). */
+    const char *t1 = "Je vis \xC3\xA0 Lyon.";
+    struct task_span sp = {9, 14, 8, 13};
+    task_span_trim(t1, strlen(t1), &sp);
+    CHECK(sp.start == 10 && sp.end == 14 && sp.cp_start == 9 && sp.cp_end == 13);
+    slice_is(t1, sp, "Lyon");
+
+    /* NBSP before the word: "Prix\u00A0Lyon", span [4,10) / [4,9) -> [6,10) / [5,9). */
+    const char *t2 = "Prix\xC2\xA0Lyon";
+    sp = (struct task_span){4, 10, 4, 9};
+    task_span_trim(t2, strlen(t2), &sp);
+    CHECK(sp.start == 6 && sp.end == 10 && sp.cp_start == 5 && sp.cp_end == 9);
+
+    /* Both sides, U+202F (3 bytes) inside French guillemets: "«\u202FBonjour\u202F»":
+     * « 0-1, U+202F 2-4, Bonjour 5-11, U+202F 12-14, » 15-16; code points 0, 1, 2-8, 9, 10.
+     * Span [2,15) / [1,10) -> [5,12) / [2,9); the guillemets were never in it. */
+    const char *t3 = "\xC2\xAB\xE2\x80\xAF"
+                     "Bonjour\xE2\x80\xAF\xC2\xBB";
+    sp = (struct task_span){2, 15, 1, 10};
+    task_span_trim(t3, strlen(t3), &sp);
+    CHECK(sp.start == 5 && sp.end == 12 && sp.cp_start == 2 && sp.cp_end == 9);
+    slice_is(t3, sp, "Bonjour");
+
+    /* Punctuation stays: " (Lyon). " [0,9) -> "(Lyon)." [1,8). */
+    const char *t4 = " (Lyon). ";
+    sp = (struct task_span){0, 9, 0, 9};
+    task_span_trim(t4, strlen(t4), &sp);
+    CHECK(sp.start == 1 && sp.end == 8 && sp.cp_start == 1 && sp.cp_end == 8);
+
+    /* All white space collapses to the empty span at its end; empty spans stay. */
+    const char *t5 = "a \t\xC2\xA0"
+                     "b";
+    sp = (struct task_span){1, 5, 1, 4};
+    task_span_trim(t5, strlen(t5), &sp);
+    CHECK(sp.start == 5 && sp.end == 5 && sp.cp_start == 4 && sp.cp_end == 4);
+    sp = (struct task_span){0, 0, 0, 0};
+    task_span_trim(t5, strlen(t5), &sp);
+    CHECK(sp.start == 0 && sp.end == 0 && sp.cp_start == 0 && sp.cp_end == 0);
+
+    char w1[] = "\xC2\xA0 Angela Merkel\t\n", w2[] = "\xE2\x96\x81Lyon", w3[] = " \xE2\x80\xAF ",
+         w4[] = "Lyon";
+    task_str_trim(w1);
+    task_str_trim(w2);
+    task_str_trim(w3);
+    task_str_trim(w4);
+    CHECK_STR(w1, "Angela Merkel");
+    CHECK_STR(w2, "\xE2\x96\x81Lyon"); /* U+2581 is not white space */
+    CHECK_STR(w3, "");
+    CHECK_STR(w4, "Lyon");
+
+    /* Whole results: a SentencePiece entity " Lyon" and a QA answer " Angela Merkel"
+     * come out trimmed, span and string alike; the null answer stays (0,0,""). */
+    const char *t6 = "Je vis \xC3\xA0 Lyon.";
+    struct task_entity *ents = calloc(1, sizeof(*ents));
+    ents[0] = (struct task_entity){task_strdup("LOC"), 0.9f, task_strdup(" Lyon"),
+                                   {9, 14, 8, 13}, -1};
+    struct task_result r = {.n_items = 1, .u.entities = ents};
+    task_result_trim(TASK_NER, t6, strlen(t6), &r);
+    CHECK(ents[0].span.start == 10 && ents[0].span.cp_start == 9 && ents[0].span.end == 14);
+    CHECK_STR(ents[0].word, "Lyon");
+    slice_is(t6, ents[0].span, ents[0].word);
+    task_entities_free(ents, 1);
+
+    const char *ctx = "C'est Angela Merkel.";
+    struct task_answer ans[2] = {{task_strdup(" Angela Merkel"), 0.8f, {5, 19, 5, 19}},
+                                 {task_strdup(""), 0.1f, {0, 0, 0, 0}}};
+    r = (struct task_result){.n_items = 2, .u.answers = ans};
+    task_result_trim(TASK_QA, ctx, strlen(ctx), &r);
+    CHECK(ans[0].span.start == 6 && ans[0].span.end == 19 && ans[0].span.cp_start == 6 &&
+          ans[0].span.cp_end == 19);
+    CHECK_STR(ans[0].text, "Angela Merkel");
+    slice_is(ctx, ans[0].span, ans[0].text);
+    CHECK(ans[1].span.start == 0 && ans[1].span.end == 0);
+    CHECK_STR(ans[1].text, "");
+    free(ans[0].text);
+    free(ans[1].text);
+}
+
 int main(void) {
     test_math();
     test_windows();
@@ -324,6 +416,7 @@ int main(void) {
     test_subword();
     test_merge();
     test_qa();
+    test_trim();
     fprintf(stderr, "%d checks, %d failed\n", g_checks, g_fail);
     return g_fail ? 1 : 0;
 }
