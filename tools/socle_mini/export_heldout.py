@@ -1,0 +1,115 @@
+#!/usr/bin/env python3
+"""Write socle-mini's held-out evaluation parts to files that socle-eval reads.
+
+The splits come from tools/socle_mini/data.py (same code, same seeds), so these files hold
+exactly the examples the model card's Python numbers were computed on, and nothing that was
+used in training. Formats (docs/evaluation.md):
+
+  ag_news.jsonl, bbc.jsonl, sst2.jsonl, allocine.jsonl   {"text": ..., "label": "<name>"}
+  wikiann_en.conll, wikiann_fr.conll                      word<TAB>tag, blank line between sentences
+  squad.json, piaf.json                                   SQuAD v1.1 JSON of the held-out articles
+
+Optional subsets (--ner-first N, --qa-every K) are written next to the full files with the
+subset in their name, so a slow machine can evaluate a documented part.
+
+Usage: /usr/bin/python3 tools/socle_mini/export_heldout.py --out tools/work/heldout
+"""
+import argparse
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import data  # noqa: E402
+
+
+def write_jsonl(path, rows, labels):
+    with open(path, "w", encoding="utf-8") as f:
+        for text, lab in rows:
+            f.write(json.dumps({"text": text, "label": labels[lab]}, ensure_ascii=False) + "\n")
+    return len(rows)
+
+
+def write_conll(path, sents):
+    with open(path, "w", encoding="utf-8") as f:
+        for words, tags in sents:
+            for w, t in zip(words, tags):
+                # socle-eval reads the token from column 0 and the tag from the last column.
+                if not w or "\t" in w or "\n" in w:
+                    raise SystemExit("%s: word %r cannot be written as CoNLL" % (path, w))
+                f.write("%s\t%s\n" % (w, t))
+            f.write("\n")
+    return len(sents)
+
+
+def write_squad(path, articles, version):
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump({"version": version, "data": articles}, f, ensure_ascii=False)
+    return sum(len(p["qas"]) for a in articles for p in a["paragraphs"])
+
+
+def squad_articles():
+    with open(data._p("qa/en/squad_v1.1_dev/dev-v1.1.part4of4.json"), encoding="utf-8") as f:
+        return json.load(f)["data"]
+
+
+def piaf_articles():
+    with open(data._p("qa/fr/piaf_v1.0/piaf-v1.0.json"), encoding="utf-8") as f:
+        arts = json.load(f)["data"]
+    return data._split(arts, 38)[1]  # the held-out articles, data.piaf()'s own split
+
+
+def every_kth_question(articles, k):
+    """Keep questions 0, k, 2k... in file order (a spread over every article)."""
+    out, n = [], 0
+    for a in articles:
+        paras = []
+        for p in a["paragraphs"]:
+            qas = []
+            for qa in p["qas"]:
+                if n % k == 0:
+                    qas.append(qa)
+                n += 1
+            if qas:
+                paras.append(dict(p, qas=qas))
+        if paras:
+            out.append(dict(a, paragraphs=paras))
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--ner-first", type=int, default=0, help="also write the first N test sentences")
+    ap.add_argument("--qa-every", type=int, default=0, help="also write every K-th held-out question")
+    a = ap.parse_args()
+    os.makedirs(a.out, exist_ok=True)
+    o = lambda n: os.path.join(a.out, n)  # noqa: E731
+    counts = {}
+    counts["ag_news"] = write_jsonl(o("ag_news.jsonl"), data.ag_news()[1], data.AG_LABELS)
+    counts["bbc"] = write_jsonl(o("bbc.jsonl"), data.bbc()[1], data.BBC_LABELS)
+    counts["sst2"] = write_jsonl(o("sst2.jsonl"), data.sst2()[1], data.SENT_LABELS)
+    counts["allocine"] = write_jsonl(o("allocine.jsonl"), data.allocine()[1], data.SENT_LABELS)
+    for lang in ("en", "fr"):
+        test = data.wikiann(lang)[1]
+        counts["wikiann_" + lang] = write_conll(o("wikiann_%s.conll" % lang), test)
+        if a.ner_first:
+            write_conll(o("wikiann_%s.first%d.conll" % (lang, a.ner_first)), test[:a.ner_first])
+    for name, arts, items in (("squad", squad_articles(), data.squad()[1]),
+                              ("piaf", piaf_articles(), data.piaf()[1])):
+        n = write_squad(o(name + ".json"), arts, "1.1")
+        # The file must hold data.py's held-out questions, no more, no fewer.
+        ids = [qa["id"] for ar in arts for p in ar["paragraphs"] for qa in p["qas"]]
+        if ids != [it["id"] for it in items]:
+            raise SystemExit("%s: exported questions differ from data.py's held-out part" % name)
+        counts[name] = n
+        if a.qa_every:
+            sub = every_kth_question(arts, a.qa_every)
+            counts["%s.every%d" % (name, a.qa_every)] = write_squad(
+                o("%s.every%d.json" % (name, a.qa_every)), sub, "1.1")
+    json.dump(counts, sys.stdout, indent=1)
+    print()
+
+
+if __name__ == "__main__":
+    main()
