@@ -46,6 +46,7 @@ int main(void) {
     CHECK(c.hard_frame_bytes == 256u << 20);
     CHECK(c.max_texts == 256);
     CHECK(c.max_text_bytes == 1u << 20);
+    CHECK(c.max_queue_bytes == 256u << 20);
     CHECK(c.workers == 0 && c.blas_threads == 1);
     CHECK(c.log_level == CFG_LOG_INFO);
     CHECK(!c.help && !c.model_dir);
@@ -126,8 +127,12 @@ int main(void) {
     char *bad6[] = {"socled", "stray", NULL};
     CHECK(load(&c, bad6, noenv, err) == CFG_EINVAL && strstr(err, "stray"));
     cfg_free(&c);
-    char *bad7[] = {"socled", "--max-frame-bytes", "2G", "--hard-frame-bytes", "1G", NULL};
+    char *bad7[] = {"socled", "--max-frame-bytes", "2G", "--hard-frame-bytes",
+                    "1G",     "--max-queue-bytes", "4G", NULL};
     CHECK(load(&c, bad7, noenv, err) == CFG_EINVAL && strstr(err, "hard-frame-bytes"));
+    cfg_free(&c);
+    char *bad9[] = {"socled", "--max-frame-bytes", "8M", "--max-queue-bytes", "4M", NULL};
+    CHECK(load(&c, bad9, noenv, err) == CFG_EINVAL && strstr(err, "max-queue-bytes"));
     cfg_free(&c);
     char *env8[] = {"SOCLE_WORKERS=many", NULL};
     CHECK(load(&c, none, env8, err) == CFG_EINVAL && strstr(err, "environment"));
