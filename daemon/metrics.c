@@ -134,8 +134,7 @@ void *metrics_open(void *zctx, const char *endpoint, char *err, size_t errlen) {
     return s;
 }
 
-static void send_close(void *sock, const uint8_t *id, size_t id_len, const char *data,
-                       size_t len) {
+static void send_close(void *sock, const uint8_t *id, size_t id_len, const char *data, size_t len) {
     zmq_send(sock, id, id_len, ZMQ_SNDMORE);
     zmq_send(sock, data, len, 0);
     /* an empty frame closes the connection (ZMQ_STREAM) */

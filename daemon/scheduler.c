@@ -130,6 +130,11 @@ size_t sched_take(struct sched_queue *q, size_t max_tokens, size_t max_jobs, uns
         return 0;
     if (max_jobs == 0 || max_jobs > cap)
         max_jobs = cap;
+    if (q->share_workers > 1) {
+        size_t share = (q->n_jobs + q->share_workers - 1) / q->share_workers;
+        if (share < max_jobs)
+            max_jobs = share;
+    }
     int first = SCHED_LANE_INTERACTIVE;
     if (!q->n[SCHED_LANE_INTERACTIVE] ||
         (batch_turn && q->n[SCHED_LANE_BATCH] && q->batches % batch_turn == batch_turn - 1))
@@ -239,15 +244,15 @@ static void run_forwards(const struct daemon *d, struct task_worker *tw, struct 
             struct mjob *x = &m[refs[r0].m];
             x->code = SOCLE__V1__CODE__INVALID_ARGUMENT;
             snprintf(x->msg, sizeof x->msg,
-                     "a model sequence of %zu tokens exceeds max-batch-tokens (%zu)",
-                     refs[r0].len, cap);
+                     "a model sequence of %zu tokens exceeds max-batch-tokens (%zu)", refs[r0].len,
+                     cap);
             r0++;
             continue;
         }
         size_t r1 = r0, tokens = 0, nb = 0;
         unsigned want = ENG_WANT_HIDDEN;
-        while (r1 < nref && (m[refs[r1].m].code != SOCLE__V1__CODE__OK ||
-                             tokens + refs[r1].len <= cap)) {
+        while (r1 < nref &&
+               (m[refs[r1].m].code != SOCLE__V1__CODE__OK || tokens + refs[r1].len <= cap)) {
             inc[r1] = m[refs[r1].m].code == SOCLE__V1__CODE__OK;
             if (inc[r1]) {
                 struct task_seq sq;

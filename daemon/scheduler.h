@@ -29,8 +29,8 @@ struct sched_jobinfo {
     size_t est_tokens; /* admission estimate (sched_estimate_tokens) */
     int lane;
     /* filled by the worker */
-    bool computed;      /* reached the model (false: refused before, e.g. deadline) */
-    bool batch_head;    /* first job of its batch: carries the batch's sizes for the stats */
+    bool computed;   /* reached the model (false: refused before, e.g. deadline) */
+    bool batch_head; /* first job of its batch: carries the batch's sizes for the stats */
     uint32_t batch_jobs, batch_seqs, batch_tokens, n_forwards;
     size_t n_tokens; /* exact tokens fed to the model for this job */
     uint64_t t_start_us, tokenize_us, forward_us, post_us;
@@ -41,6 +41,11 @@ struct sched_queue {
     size_t n[SCHED_N_LANES];
     size_t n_jobs, tokens, bytes;
     uint64_t batches; /* batches taken, for the anti-starvation turn */
+    /* Workers sharing the queue (set by the broker; 0 or 1 = no split): a batch takes at most
+     * its fair share of the queued requests, so that one worker does not take everything
+     * into one long batch while the next frees up and serves a few clients alone (bimodal
+     * latency under load). */
+    size_t share_workers;
 };
 
 /* Tokens a request will feed the model, estimated from its bytes before tokenizing (the broker
