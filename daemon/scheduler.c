@@ -158,6 +158,7 @@ size_t sched_take(struct sched_queue *q, size_t max_tokens, size_t max_jobs, uns
 /* ------------------------------------------------------------------------------------------ */
 /* batch execution (worker thread) */
 
+#ifdef SOCLE_HAVE_TASKS
 /* The job's one answer, as service_run forms it: r/tm on OK, an error answer otherwise. */
 static void answer(struct job *job, int code, PbResponse *r, PbTiming *tm, const char *msg,
                    uint64_t t_start) {
@@ -178,7 +179,6 @@ static void answer(struct job *job, int code, PbResponse *r, PbTiming *tm, const
         reply_error(job->id, code, msg, t_done - job->t_recv_us, &job->resp, &job->resp_len);
 }
 
-#ifdef SOCLE_HAVE_TASKS
 static bool is_model_task(int t) {
     return t == SOCLE__V1__REQUEST__TASK_CLASSIFY || t == SOCLE__V1__REQUEST__TASK_NER ||
            t == SOCLE__V1__REQUEST__TASK_QA || t == SOCLE__V1__REQUEST__TASK_SUMMARIZE ||
