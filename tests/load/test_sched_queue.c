@@ -1,0 +1,156 @@
+/* test_sched_queue.c — the scheduler's queue alone (daemon/scheduler.c, label unit): lanes and
+ * priorities, the batch-lane turn (no starvation), the token budget of a batch, the fair share
+ * between workers, deadline expiry, and the batching-delay rule. The worker half of
+ * scheduler.c is not exercised here (test_load_serving does, through socled); its few outside
+ * symbols are stubbed. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/daemon.h"
+
+static int failures;
+#define CHECK(c)                                                                                   \
+    do {                                                                                           \
+        if (!(c)) {                                                                                \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c);                  \
+            failures++;                                                                            \
+        }                                                                                          \
+    } while (0)
+
+/* stubs for the worker half */
+uint64_t now_us(void) { return 0; }
+int reply_encode(const PbResponse *r, uint8_t **buf, size_t *len) {
+    (void)r, (void)buf, (void)len;
+    return -1;
+}
+void reply_error(uint64_t id, int code, const char *message, uint64_t total_us, uint8_t **buf,
+                 size_t *len) {
+    (void)id, (void)code, (void)message, (void)total_us;
+    *buf = NULL;
+    *len = 0;
+}
+void service_run(const struct daemon *d, struct worker_state *ws, struct job *job) {
+    (void)d, (void)ws, (void)job;
+}
+
+static struct job jobs[64];
+
+static struct job *mk(int i, int priority, size_t tokens, uint64_t t_recv, uint64_t deadline) {
+    struct job *j = &jobs[i];
+    memset(j, 0, sizeof *j);
+    j->id = (uint64_t)i;
+    j->priority = priority;
+    j->t_recv_us = t_recv;
+    j->deadline_us = deadline;
+    j->bytes = 10;
+    j->sched.est_tokens = tokens;
+    j->sched.lane = sched_lane(priority);
+    return j;
+}
+
+static int ids(struct job **b, size_t n, char *out) {
+    out[0] = '\0';
+    for (size_t i = 0; i < n; i++)
+        sprintf(out + strlen(out), "%s%llu", i ? "," : "", (unsigned long long)b[i]->id);
+    return (int)n;
+}
+
+int main(void) {
+    struct sched_queue q;
+    struct job *b[16];
+    char s[256];
+
+    /* priorities: interactive lane first, higher priority first, FIFO among equals */
+    memset(&q, 0, sizeof q);
+    sched_push(&q, mk(1, 0, 10, 1, 0));
+    sched_push(&q, mk(2, -1, 10, 2, 0));
+    sched_push(&q, mk(3, 5, 10, 3, 0));
+    sched_push(&q, mk(4, 0, 10, 4, 0));
+    sched_push(&q, mk(5, -3, 10, 5, 0));
+    CHECK(q.n_jobs == 5 && q.tokens == 50 && q.bytes == 50);
+    CHECK(q.n[SCHED_LANE_INTERACTIVE] == 3 && q.n[SCHED_LANE_BATCH] == 2);
+    ids(b, sched_take(&q, 1000, 16, 0, b, 16), s);
+    CHECK(!strcmp(s, "3,1,4,2,5")); /* interactive by priority, then batch lane by priority */
+    CHECK(q.n_jobs == 0 && q.tokens == 0 && q.bytes == 0);
+
+    /* token budget: at least one job, then only what fits */
+    memset(&q, 0, sizeof q);
+    sched_push(&q, mk(1, 0, 300, 1, 0));
+    sched_push(&q, mk(2, 0, 300, 2, 0));
+    sched_push(&q, mk(3, 0, 300, 3, 0));
+    CHECK(sched_take(&q, 650, 16, 0, b, 16) == 2);
+    CHECK(sched_take(&q, 100, 16, 0, b, 16) == 1 && b[0]->id == 3); /* alone above budget */
+
+    /* no starvation: with batch_turn 4, every 4th batch starts from the batch lane even
+     * while interactive work waits */
+    memset(&q, 0, sizeof q);
+    for (int i = 0; i < 8; i++)
+        sched_push(&q, mk(i, 0, 10, (uint64_t)i, 0));
+    for (int i = 8; i < 10; i++)
+        sched_push(&q, mk(i, -1, 10, (uint64_t)i, 0));
+    int batch_first_at = -1;
+    for (int k = 0; k < 4; k++) {
+        CHECK(sched_take(&q, 1000, 1, 4, b, 16) == 1);
+        if (b[0]->sched.lane == SCHED_LANE_BATCH && batch_first_at < 0)
+            batch_first_at = k;
+    }
+    CHECK(batch_first_at == 3);
+    /* strict priority (turn 0): the batch lane waits for the interactive lane to empty */
+    memset(&q, 0, sizeof q);
+    sched_push(&q, mk(1, -1, 10, 1, 0));
+    sched_push(&q, mk(2, 0, 10, 2, 0));
+    sched_push(&q, mk(3, 0, 10, 3, 0));
+    for (int k = 0; k < 3; k++)
+        sched_take(&q, 1000, 1, 0, b, 16), s[k] = (char)('0' + b[0]->id);
+    s[3] = '\0';
+    CHECK(!strcmp(s, "231"));
+
+    /* fair share: 2 workers, 10 queued → a batch takes 5 */
+    memset(&q, 0, sizeof q);
+    q.share_workers = 2;
+    for (int i = 0; i < 10; i++)
+        sched_push(&q, mk(i, 0, 10, (uint64_t)i, 0));
+    CHECK(sched_take(&q, 100000, 256, 0, b, 16) == 5);
+    CHECK(sched_take(&q, 100000, 256, 0, b, 16) == 3); /* ceil(5 / 2) */
+
+    /* deadlines: only expired jobs come out, from either lane, accounting kept */
+    memset(&q, 0, sizeof q);
+    sched_push(&q, mk(1, 0, 10, 1, 100));
+    sched_push(&q, mk(2, -1, 10, 2, 50));
+    sched_push(&q, mk(3, 0, 10, 3, 0));
+    CHECK(sched_pop_expired(&q, 40) == NULL);
+    struct job *e = sched_pop_expired(&q, 60);
+    CHECK(e && e->id == 2 && q.n_jobs == 2 && q.tokens == 20);
+    e = sched_pop_expired(&q, 100);
+    CHECK(e && e->id == 1 && sched_pop_expired(&q, 1000) == NULL);
+    CHECK(sched_pop_any(&q) == &jobs[3] && sched_pop_any(&q) == NULL && q.n_jobs == 0);
+
+    /* batching delay: a partial batch waits until the oldest waited the delay; a full one
+     * (tokens >= budget) or delay 0 goes at once */
+    memset(&q, 0, sizeof q);
+    uint64_t wake = 0;
+    CHECK(!sched_ready(&q, 0, 100, 1000, &wake));
+    sched_push(&q, mk(1, 0, 40, 5000, 0));
+    CHECK(!sched_ready(&q, 5100, 100, 1000, &wake) && wake == 6000);
+    CHECK(sched_ready(&q, 6000, 100, 1000, &wake));
+    CHECK(sched_ready(&q, 5100, 100, 0, &wake));
+    sched_push(&q, mk(2, 0, 60, 5050, 0));
+    CHECK(sched_ready(&q, 5100, 100, 1000, &wake));
+
+    /* the admission estimate: bytes / 4 + 2 per text, never 0 */
+    Socle__V1__Request req = SOCLE__V1__REQUEST__INIT;
+    Socle__V1__ClassifyRequest cl = SOCLE__V1__CLASSIFY_REQUEST__INIT;
+    ProtobufCBinaryData t[2] = {{400, (uint8_t *)(uintptr_t) ""}, {0, NULL}};
+    cl.n_texts = 2;
+    cl.texts = t;
+    req.task_case = SOCLE__V1__REQUEST__TASK_CLASSIFY;
+    req.classify = &cl;
+    CHECK(sched_estimate_tokens(&req) == 104);
+    req.task_case = SOCLE__V1__REQUEST__TASK_INFO;
+    CHECK(sched_estimate_tokens(&req) == 1);
+
+    if (failures)
+        fprintf(stderr, "%d check(s) failed\n", failures);
+    return failures ? 1 : 0;
+}
