@@ -137,21 +137,28 @@ size_t sched_take(struct sched_queue *q, size_t max_tokens, size_t max_jobs, uns
     }
     int first = SCHED_LANE_INTERACTIVE;
     if (!q->n[SCHED_LANE_INTERACTIVE] ||
-        (batch_turn && q->n[SCHED_LANE_BATCH] && q->batches % batch_turn == batch_turn - 1))
+        (batch_turn && q->n[SCHED_LANE_BATCH] && q->batches + 1 >= batch_turn))
         first = SCHED_LANE_BATCH;
-    q->batches++;
     size_t n = 0, tokens = 0;
+    bool batch_served = false;
     for (int k = 0; k < SCHED_N_LANES && n < max_jobs; k++) {
         int l = k == 0 ? first : 1 - first;
         while (q->head[l] && n < max_jobs) {
             struct job *j = q->head[l];
             if (n > 0 && tokens + j->sched.est_tokens > max_tokens)
-                return n;
+                goto done;
             unlink_job(q, l, &q->head[l], NULL);
             tokens += j->sched.est_tokens;
             out[n++] = j;
+            batch_served |= l == SCHED_LANE_BATCH;
         }
     }
+done:
+    /* count the batches that left batch work waiting; the turn comes after batch_turn - 1 */
+    if (batch_served)
+        q->batches = 0;
+    else if (q->n[SCHED_LANE_BATCH])
+        q->batches++;
     return n;
 }
 

@@ -40,7 +40,7 @@ struct sched_queue {
     struct job *head[SCHED_N_LANES], *tail[SCHED_N_LANES];
     size_t n[SCHED_N_LANES];
     size_t n_jobs, tokens, bytes;
-    uint64_t batches; /* batches taken, for the anti-starvation turn */
+    uint64_t batches; /* batches in a row that left batch-lane work waiting (the turn) */
     /* Workers sharing the queue (set by the broker; 0 or 1 = no split): a batch takes at most
      * its fair share of the queued requests, so that one worker does not take everything
      * into one long batch while the next frees up and serves a few clients alone (bimodal
@@ -73,8 +73,10 @@ bool sched_ready(const struct sched_queue *q, uint64_t now, size_t max_tokens,
                  uint64_t max_delay_us, uint64_t *wake_us);
 
 /* Take the next batch: jobs up to max_tokens estimated tokens (at least one job) and max_jobs
- * jobs, interactive lane first; every batch_turn-th batch (and whenever the interactive lane is
- * empty) starts from the batch lane, so batch work always progresses. Returns the count. */
+ * jobs, interactive lane first, topped up from the batch lane; after batch_turn - 1 batches in
+ * a row that left batch-lane work waiting (and whenever the interactive lane is empty) a batch
+ * starts from the batch lane, so batch work always progresses (0 = strict priority). Returns
+ * the count. */
 size_t sched_take(struct sched_queue *q, size_t max_tokens, size_t max_jobs, unsigned batch_turn,
                   struct job **out, size_t cap);
 
