@@ -23,6 +23,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "daemon/ipc.h"
 #include "daemon/daemon.h"
 #include "daemon/log.h"
 #include "daemon/metrics.h"
@@ -777,13 +778,23 @@ static int setup_front(struct broker *b) {
     d->endpoints = calloc(n, sizeof *d->endpoints);
     if (!d->endpoints)
         return -1;
-    for (size_t i = 0; i < n; i++) {
+    unsigned mode = 0600;
+    if (d->cfg.ipc_mode && ipc_parse_mode(d->cfg.ipc_mode, &mode) != IPC_OK) {
         char q[600];
-        if (zmq_bind(b->front, eps[i]) != 0) {
+        slog(CFG_LOG_ERROR, "bad_ipc_mode", "value=%s", slog_q(q, sizeof q, d->cfg.ipc_mode));
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char q[600], err[768];
+        bool stale = false;
+        if (ipc_bind(b->front, eps[i], mode, d->cfg.ipc_group, &stale, err, sizeof err) != IPC_OK) {
             slog(CFG_LOG_ERROR, "bind_failed", "endpoint=%s error=%s", slog_q(q, sizeof q, eps[i]),
-                 slog_q(def, sizeof def, zmq_strerror(errno)));
+                 slog_q(def, sizeof def, err));
             return -1;
         }
+        if (stale)
+            slog(CFG_LOG_WARN, "stale_socket_removed", "endpoint=%s",
+                 slog_q(q, sizeof q, eps[i]));
         char last[512];
         size_t ll = sizeof last;
         if (zmq_getsockopt(b->front, ZMQ_LAST_ENDPOINT, last, &ll) != 0)
@@ -803,15 +814,15 @@ int broker_bind(struct daemon *d) {
     memset(b, 0, sizeof *b);
     b->d = d;
     if (setup_front(b) != 0)
-        return -1;
+        goto fail;
     b->back = zmq_socket(d->zctx, ZMQ_ROUTER);
     if (!b->back || zmq_bind(b->back, SOCLED_WORKERS_ENDPOINT) != 0)
-        return -1;
+        goto fail;
     if (d->cfg.metrics && d->cfg.metrics[0]) {
         char err[512], q[600];
         if (!(b->metrics = metrics_open(d->zctx, d->cfg.metrics, err, sizeof err))) {
             slog(CFG_LOG_ERROR, "metrics_bind_failed", "error=%s", slog_q(q, sizeof q, err));
-            return -1;
+            goto fail;
         }
         char last[512];
         size_t ll = sizeof last;
@@ -820,6 +831,19 @@ int broker_bind(struct daemon *d) {
         slog(CFG_LOG_INFO, "metrics", "endpoint=%s", slog_q(q, sizeof q, last));
     }
     return 0;
+fail:
+    /* zmq_ctx_term in main waits for every socket: close ours, or a failed start hangs */
+    int zero = 0;
+    if (b->front) {
+        zmq_setsockopt(b->front, ZMQ_LINGER, &zero, sizeof zero);
+        zmq_close(b->front);
+    }
+    if (b->back) {
+        zmq_setsockopt(b->back, ZMQ_LINGER, &zero, sizeof zero);
+        zmq_close(b->back);
+    }
+    b->front = b->back = NULL;
+    return -1;
 }
 
 int broker_run(struct daemon *d, int sigfd) {

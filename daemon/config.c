@@ -37,6 +37,10 @@ static const struct option_def options[] = {
     {"endpoint", OPT_LIST, OFF(endpoints), NULL, 0, 0, NULL,
      "endpoint to bind, tcp://HOST:PORT or ipc://PATH; repeatable (default: the local ipc "
      "endpoint, ipc://$XDG_RUNTIME_DIR/socle.sock or ipc:///tmp/socle-UID.sock)"},
+    {"ipc-mode", OPT_STR, OFF(ipc_mode), "0600", 0, 0, NULL,
+     "permission bits of ipc:// socket files, octal (default owner-only; 0660 with ipc-group)"},
+    {"ipc-group", OPT_STR, OFF(ipc_group), NULL, 0, 0, NULL,
+     "group given to ipc:// socket files (default: the daemon's)"},
     {"model", OPT_STR, OFF(model_dir), NULL, 0, 0, NULL,
      "model directory (HuggingFace layout: config.json, model.safetensors, tokenizer.json)"},
     {"tokenizer", OPT_STR, OFF(tokenizer_path), NULL, 0, 0, NULL,

@@ -27,6 +27,8 @@ struct socled_config {
     char *config_path; /* --config */
     char **endpoints;  /* --endpoint, repeatable; empty = the default local endpoint */
     size_t n_endpoints;
+    char *ipc_mode;       /* --ipc-mode, octal text (daemon/ipc.c) */
+    char *ipc_group;      /* --ipc-group, NULL = keep */
     char *model_dir;      /* --model */
     char *tokenizer_path; /* --tokenizer (default: <model>/tokenizer.json) */
     char *adapters_dir;   /* --adapters */
