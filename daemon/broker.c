@@ -831,7 +831,7 @@ int broker_bind(struct daemon *d) {
         slog(CFG_LOG_INFO, "metrics", "endpoint=%s", slog_q(q, sizeof q, last));
     }
     return 0;
-fail:
+fail:;
     /* zmq_ctx_term in main waits for every socket: close ours, or a failed start hangs */
     int zero = 0;
     if (b->front) {
