@@ -148,6 +148,8 @@ int batch_args(int argc, char **argv, struct batch_opts *o, int *argc_out, char 
             }
             continue;
         }
+        if (strcmp(a, "--priority") == 0)
+            o->priority_given = true;
         if (i > at && strcmp(a, "--progress") == 0) {
             o->progress = 1;
             continue;

@@ -25,6 +25,7 @@ struct batch_opts {
     int progress;          /* -1 auto (a bar when stderr is a TTY), 0 none, 1 plain lines */
     unsigned sync_every;   /* fsync --out after this many results (and at least every second) */
     unsigned daemon_waits; /* rounds of "daemon away" backoff before giving up (exit 3) */
+    bool priority_given;   /* --priority on the command line; else batch traffic goes at -1 */
     /* filled by cli.c from the common options */
     const char *endpoint;
     struct socle_client_opts copts;

@@ -858,6 +858,8 @@ int main(int argc, char **argv) {
         bo.endpoint = c.endpoint;
         bo.copts = c.copts;
         bo.window = c.window;
+        if (!bo.priority_given)
+            c.priority = -1; /* the daemon's batch lane: interactive traffic goes first */
         rc = c.n_texts || c.file || c.tokenizer ? 2 : batch_run(&bo, batch_send, batch_result, &c);
         if (c.n_texts || c.file || c.tokenizer)
             fprintf(stderr, "socle batch: documents come from --in (no TEXT, --file, --tokenizer)\n");
