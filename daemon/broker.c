@@ -857,6 +857,7 @@ int broker_run(struct daemon *d, int sigfd) {
     if (!b->buckets || !b->idle || !b->ready_seen || !b->batch)
         return -1;
     b->h_batch_requests.bounds = b->h_batch_seqs.bounds = b->h_batch_tokens.bounds = size_bounds;
+    b->q.share_workers = d->n_workers;
     slog(CFG_LOG_INFO, "ready", "workers=%zu endpoints=%zu", d->n_workers, d->n_endpoints);
     int rc = 0;
     long next_timeout = -1;
