@@ -41,6 +41,10 @@ static const struct option_def options[] = {
      "permission bits of ipc:// socket files, octal (default owner-only; 0660 with ipc-group)"},
     {"ipc-group", OPT_STR, OFF(ipc_group), NULL, 0, 0, NULL,
      "group given to ipc:// socket files (default: the daemon's)"},
+    {"pipeline-in", OPT_STR, OFF(pipeline_in), NULL, 0, 0, NULL,
+     "PULL endpoint for producers pushing [tag][Request] (queue mode; needs pipeline-out)"},
+    {"pipeline-out", OPT_STR, OFF(pipeline_out), NULL, 0, 0, NULL,
+     "PUSH endpoint where the answers to pipeline-in requests go to a sink"},
     {"model", OPT_STR, OFF(model_dir), NULL, 0, 0, NULL,
      "model directory (HuggingFace layout: config.json, model.safetensors, tokenizer.json)"},
     {"tokenizer", OPT_STR, OFF(tokenizer_path), NULL, 0, 0, NULL,
@@ -70,8 +74,9 @@ static const struct option_def options[] = {
     {"max-request-tokens", OPT_LONG, OFF(max_request_tokens), "65536", 0, 1L << 40, NULL,
      "model tokens of one request, all windows, counted after tokenizing (0 = no limit); "
      "beyond, INVALID_ARGUMENT"},
-    {"max-batch-delay-us", OPT_LONG, OFF(max_batch_delay_us), "2000", 0, 10000000, NULL,
-     "how long a batch short of max-batch-tokens may wait for more requests (0 = send at once)"},
+    {"max-batch-delay-us", OPT_LONG, OFF(max_batch_delay_us), "0", 0, 10000000, NULL,
+     "how long a batch short of max-batch-tokens may wait for more requests while every worker "
+     "is idle (0 = send at once; batches still form from what queues while workers compute)"},
     {"max-batch-requests", OPT_LONG, OFF(max_batch_requests), "256", 1, 100000, NULL,
      "requests packed into one batch of forwards (1 = no cross-request batching)"},
     {"batch-turn", OPT_LONG, OFF(batch_turn), "4", 0, 1000000, NULL,
