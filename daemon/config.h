@@ -29,6 +29,8 @@ struct socled_config {
     size_t n_endpoints;
     char *ipc_mode;       /* --ipc-mode, octal text (daemon/ipc.c) */
     char *ipc_group;      /* --ipc-group, NULL = keep */
+    char *pipeline_in;    /* --pipeline-in: PULL endpoint (daemon/pipeline.c), NULL = off */
+    char *pipeline_out;   /* --pipeline-out: PUSH endpoint for the results */
     char *model_dir;      /* --model */
     char *tokenizer_path; /* --tokenizer (default: <model>/tokenizer.json) */
     char *adapters_dir;   /* --adapters */
