@@ -24,6 +24,7 @@
 #include <zmq.h>
 
 #include "daemon/ipc.h"
+#include "daemon/pipeline.h"
 #include "daemon/daemon.h"
 #include "daemon/log.h"
 #include "daemon/metrics.h"
@@ -47,6 +48,7 @@ struct hist {
 struct broker {
     struct daemon *d;
     void *front, *back;
+    struct pipeline *pipe; /* queue endpoint bridge (daemon/pipeline.c), NULL = off */
     int sigfd;
     /* workers */
     char (*idle)[24]; /* routing ids of idle workers */
@@ -818,6 +820,26 @@ int broker_bind(struct daemon *d) {
     b->back = zmq_socket(d->zctx, ZMQ_ROUTER);
     if (!b->back || zmq_bind(b->back, SOCLED_WORKERS_ENDPOINT) != 0)
         goto fail;
+    if (d->cfg.pipeline_in || d->cfg.pipeline_out) {
+        char err[768], q[800];
+        unsigned mode = 0600;
+        if (d->cfg.ipc_mode)
+            ipc_parse_mode(d->cfg.ipc_mode, &mode); /* validated by setup_front */
+        if (!d->cfg.pipeline_in || !d->cfg.pipeline_out) {
+            slog(CFG_LOG_ERROR, "pipeline_failed", "error=%s",
+                 slog_q(q, sizeof q, "pipeline-in and pipeline-out go together"));
+            goto fail;
+        }
+        /* the bridge is one more client of the front ROUTER, over inproc */
+        if (zmq_bind(b->front, SOCLED_PIPELINE_FRONT) != 0 ||
+            pipeline_start(d->zctx, d->cfg.pipeline_in, d->cfg.pipeline_out, 1024, mode,
+                           d->cfg.ipc_group, &b->pipe, err, sizeof err) != PIPE_OK) {
+            slog(CFG_LOG_ERROR, "pipeline_failed", "error=%s", slog_q(q, sizeof q, err));
+            goto fail;
+        }
+        slog(CFG_LOG_INFO, "pipeline", "in=%s out=%s", slog_q(err, 384, d->cfg.pipeline_in),
+             slog_q(q, sizeof q, d->cfg.pipeline_out));
+    }
     if (d->cfg.metrics && d->cfg.metrics[0]) {
         char err[512], q[600];
         if (!(b->metrics = metrics_open(d->zctx, d->cfg.metrics, err, sizeof err))) {
