@@ -200,8 +200,8 @@ static void *client_main(void *arg) {
             w->answered++;
             int kind = (i + w->index) % N_KINDS, t = (i * 3 + w->index) % N_TEXTS;
             if (!sig_equal(&s, &ref[kind][t])) {
-                fprintf(stderr, "client %d: id %d (kind %d text %d) differs from alone\n",
-                        w->index, i + 1, kind, t);
+                fprintf(stderr, "client %d: id %d (kind %d text %d) differs from alone\n", w->index,
+                        i + 1, kind, t);
                 w->errors++;
             }
         }
@@ -282,7 +282,8 @@ static int free_port(void) {
 /* GET path on 127.0.0.1:port; the whole answer (malloc'd) or NULL. */
 static char *http_get(int port, const char *path) {
     int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     struct timeval tv = {5, 0};
     setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -339,11 +340,11 @@ int main(int argc, char **argv) {
     snprintf(metrics, sizeof metrics, "tcp://127.0.0.1:%d", mport);
     /* one worker: batches only form when requests queue, which the bursts below make sure of;
      * 20 ms of batching delay so that even the first requests pack */
-    const char *extra[] = {"--model",      model,   "--adapters",          adapters,
-                           "--workers",    "1",
-                           "--max-queue",  "200",   "--max-batch-delay-us", "20000",
-                           "--metrics",    metrics, "--log-level",         "info",
-                           NULL};
+    const char *extra[] = {"--model",     model,       "--adapters",
+                           adapters,      "--workers", "1",
+                           "--max-queue", "200",       "--max-batch-delay-us",
+                           "20000",       "--metrics", metrics,
+                           "--log-level", "info",      NULL};
     if (hx_start(&D, argv[1], extra) != 0)
         return 1;
 
@@ -392,10 +393,10 @@ int main(int argc, char **argv) {
     Socle__V1__Response *s1 = get_stats();
     CHECK(s1 != NULL);
     if (s1) {
-        double br = hist_mean(s1->stats->batch_requests),
-               bs = hist_mean(s1->stats->batch_seqs);
-        fprintf(stderr, "stats: batches %llu forwards %llu mean requests/batch %.2f seqs/forward "
-                        "%.2f tokens/forward %.1f\n",
+        double br = hist_mean(s1->stats->batch_requests), bs = hist_mean(s1->stats->batch_seqs);
+        fprintf(stderr,
+                "stats: batches %llu forwards %llu mean requests/batch %.2f seqs/forward "
+                "%.2f tokens/forward %.1f\n",
                 (unsigned long long)s1->stats->batches_total,
                 (unsigned long long)s1->stats->forwards_total, br, bs,
                 hist_mean(s1->stats->batch_tokens));
