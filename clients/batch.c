@@ -150,6 +150,8 @@ int batch_args(int argc, char **argv, struct batch_opts *o, int *argc_out, char 
         }
         if (strcmp(a, "--priority") == 0)
             o->priority_given = true;
+        if (strcmp(a, "--window") == 0)
+            o->window_given = true;
         if (i > at && strcmp(a, "--progress") == 0) {
             o->progress = 1;
             continue;
@@ -465,14 +467,21 @@ static void progress_show(struct progress *p, size_t done, size_t skipped, size_
         for (int i = 0; i < 30; i++)
             bar[i] = i < w ? '#' : '.';
         bar[30] = '\0';
-        fprintf(stderr, "\r[%s] %zu/%zu  %.1f docs/s  ETA %s  skipped %zu  errors %zu\033[K", bar,
-                done, todo, rate, eta, skipped, errors);
+        if (todo)
+            fprintf(stderr, "\r[%s] %zu/%zu  %.1f docs/s  ETA %s  skipped %zu  errors %zu\033[K",
+                    bar, done, todo, rate, eta, skipped, errors);
+        else /* stdin: no total, no bar */
+            fprintf(stderr, "\r%zu done  %.1f docs/s  skipped %zu  errors %zu\033[K", done, rate,
+                    skipped, errors);
         p->drawn = true;
         if (final)
             fputc('\n', stderr);
     } else {
-        fprintf(stderr, "socle batch: %zu/%zu done, %.1f docs/s, ETA %s, skipped %zu, errors %zu%s\n",
-                done, todo, rate, eta, skipped, errors, final ? " (end)" : "");
+        char of[32] = "";
+        if (todo)
+            snprintf(of, sizeof of, "/%zu", todo);
+        fprintf(stderr, "socle batch: %zu%s done, %.1f docs/s, ETA %s, skipped %zu, errors %zu%s\n",
+                done, of, rate, eta, skipped, errors, final ? " (end)" : "");
     }
 }
 

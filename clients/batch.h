@@ -26,6 +26,7 @@ struct batch_opts {
     unsigned sync_every;   /* fsync --out after this many results (and at least every second) */
     unsigned daemon_waits; /* rounds of "daemon away" backoff before giving up (exit 3) */
     bool priority_given;   /* --priority on the command line; else batch traffic goes at -1 */
+    bool window_given;     /* --window on the command line; else 64 (small documents need it) */
     /* filled by cli.c from the common options */
     const char *endpoint;
     struct socle_client_opts copts;

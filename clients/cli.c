@@ -857,7 +857,7 @@ int main(int argc, char **argv) {
     if (rc == 0 && is_batch) {
         bo.endpoint = c.endpoint;
         bo.copts = c.copts;
-        bo.window = c.window;
+        bo.window = bo.window_given ? c.window : 64;
         if (!bo.priority_given)
             c.priority = -1; /* the daemon's batch lane: interactive traffic goes first */
         rc = c.n_texts || c.file || c.tokenizer ? 2 : batch_run(&bo, batch_send, batch_result, &c);
