@@ -89,13 +89,13 @@ static void idset_free(struct idset *s) {
 }
 
 static const char *json_plain(struct json_object *o) {
-    return json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-                                                 JSON_C_TO_STRING_NOSLASHESCAPE);
+    return json_object_to_json_string_ext(o,
+                                          JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 }
 
 /* ---- arguments ---- */
 
-static const char *const batch_tasks[] = {"tokenize", "classify", "ner",
+static const char *const batch_tasks[] = {"tokenize", "classify",  "ner",
                                           "qa",       "summarize", "embed"};
 
 int batch_args(int argc, char **argv, struct batch_opts *o, int *argc_out, char **argv_out) {
@@ -119,9 +119,9 @@ int batch_args(int argc, char **argv, struct batch_opts *o, int *argc_out, char 
             argv_out[n++] = argv[i]; /* replaced by the task below */
             continue;
         }
-        if (i > at && (strcmp(a, "--task") == 0 || strcmp(a, "--in") == 0 ||
-                       strcmp(a, "--out") == 0 || strcmp(a, "--sync-every") == 0 ||
-                       strcmp(a, "--daemon-waits") == 0)) {
+        if (i > at &&
+            (strcmp(a, "--task") == 0 || strcmp(a, "--in") == 0 || strcmp(a, "--out") == 0 ||
+             strcmp(a, "--sync-every") == 0 || strcmp(a, "--daemon-waits") == 0)) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "socle batch: option %s needs a value\n", a);
                 return 2;
@@ -180,8 +180,9 @@ int batch_args(int argc, char **argv, struct batch_opts *o, int *argc_out, char 
     for (size_t k = 0; k < sizeof batch_tasks / sizeof *batch_tasks; k++)
         known |= strcmp(o->task, batch_tasks[k]) == 0;
     if (!known) {
-        fprintf(stderr, "socle batch: --task %s: not a batch task (tokenize classify ner qa "
-                        "summarize embed)\n",
+        fprintf(stderr,
+                "socle batch: --task %s: not a batch task (tokenize classify ner qa "
+                "summarize embed)\n",
                 o->task);
         return 2;
     }
@@ -567,8 +568,8 @@ int batch_run(const struct batch_opts *o, batch_send_fn send, batch_result_fn re
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 
-    struct progress pg = {.t0 = now_s(), .total = source_count(o->in, is_dir),
-                          .skipped_before = done.n};
+    struct progress pg = {
+        .t0 = now_s(), .total = source_count(o->in, is_dir), .skipped_before = done.n};
     pg.last = pg.t0;
     pg.mode = o->progress < 0 ? (isatty(2) ? 2 : 0) : o->progress ? (isatty(2) ? 2 : 1) : 0;
     size_t n_done = 0, n_skipped = 0, n_errors = 0, unsynced = 0;
@@ -617,8 +618,7 @@ int batch_run(const struct batch_opts *o, batch_send_fn send, batch_result_fn re
             rc = send(ud, cl, (seq++ << SLOT_BITS) | si, sl->text, sl->len, &why);
             if (rc == 1) {
                 /* the task cannot take this input: an error line, like the CLI */
-                struct json_object *line = json_object_new_object(),
-                                   *e = json_object_new_object();
+                struct json_object *line = json_object_new_object(), *e = json_object_new_object();
                 json_object_object_add(line, "id", json_object_get(sl->id));
                 json_object_object_add(e, "code", json_object_new_string("INVALID_ARGUMENT"));
                 json_object_object_add(e, "message", json_object_new_string(why ? why : ""));
@@ -739,8 +739,9 @@ flush:
     }
     progress_show(&pg, n_done, n_skipped, n_errors, true);
     if (g_stop && status == 0) {
-        fprintf(stderr, "socle batch: interrupted; %zu results written. Rerun the same command "
-                        "to resume.\n",
+        fprintf(stderr,
+                "socle batch: interrupted; %zu results written. Rerun the same command "
+                "to resume.\n",
                 n_done);
         status = 130;
     }

@@ -89,7 +89,8 @@ int ipc_clear_stale(const char *path, bool *removed, char *err, size_t errlen) {
     }
     if (st.st_uid != geteuid()) {
         /* someone else's socket: not ours to judge or delete */
-        set_err(err, errlen, "ipc endpoint", path, "socket belongs to another user; not removing it");
+        set_err(err, errlen, "ipc endpoint", path,
+                "socket belongs to another user; not removing it");
         return IPC_EEXIST;
     }
     if (e != ECONNREFUSED) {

@@ -13,11 +13,11 @@
 
 enum ipc_status {
     IPC_OK = 0,
-    IPC_ELIVE = -1,    /* a live daemon answers on the socket: "endpoint in use by a live daemon" */
-    IPC_EEXIST = -2,   /* the path exists and is not our socket (a file, a symlink, another uid) */
-    IPC_EINVAL = -3,   /* bad mode text, unknown group, path too long */
-    IPC_ESYS = -4,     /* a system call failed (errno in the message) */
-    IPC_EBIND = -5,    /* zmq_bind failed (message has zmq's reason) */
+    IPC_ELIVE = -1,  /* a live daemon answers on the socket: "endpoint in use by a live daemon" */
+    IPC_EEXIST = -2, /* the path exists and is not our socket (a file, a symlink, another uid) */
+    IPC_EINVAL = -3, /* bad mode text, unknown group, path too long */
+    IPC_ESYS = -4,   /* a system call failed (errno in the message) */
+    IPC_EBIND = -5,  /* zmq_bind failed (message has zmq's reason) */
 };
 
 /* The file path of an ipc:// endpoint into buf; false for other transports (and for

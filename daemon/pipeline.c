@@ -188,8 +188,7 @@ static int on_answer(struct pipeline *p) {
             uint8_t *buf = malloc(len ? len : 1);
             if (buf) {
                 socle__v1__response__pack(r, buf);
-                if (zmq_send(p->push, SOCLE_PROTOCOL_TAG, SOCLE_PROTOCOL_TAG_LEN, ZMQ_SNDMORE) >=
-                    0)
+                if (zmq_send(p->push, SOCLE_PROTOCOL_TAG, SOCLE_PROTOCOL_TAG_LEN, ZMQ_SNDMORE) >= 0)
                     zmq_send(p->push, buf, len, 0);
                 free(buf);
             }

@@ -117,8 +117,8 @@ int main(int argc, char **argv) {
     for (unsigned k = 0; k < N_PROD; k++)
         for (unsigned i = 0; i < N_PER; i++)
             missing += !seen[k][i];
-    fprintf(stderr, "sink: %zu answers, duplicates %zu, missing %zu, bad %zu\n", got, dup,
-            missing, bad);
+    fprintf(stderr, "sink: %zu answers, duplicates %zu, missing %zu, bad %zu\n", got, dup, missing,
+            bad);
     CHECK(got == N_PROD * N_PER && dup == 0 && missing == 0 && bad == 0);
 
     /* a message without the tag frame: answered at the sink, INVALID_ARGUMENT */

@@ -147,8 +147,9 @@ int main(int argc, char **argv) {
     if (!f)
         return 1;
     for (int k = 0; k < N_DOCS; k++)
-        fprintf(f, "{\"id\":%d,\"text\":\"Ada Lovelace met Charles Babbage in London, document %d, "
-                   "and they wrote about the Analytical Engine in 1843.\"}\n",
+        fprintf(f,
+                "{\"id\":%d,\"text\":\"Ada Lovelace met Charles Babbage in London, document %d, "
+                "and they wrote about the Analytical Engine in 1843.\"}\n",
                 k, k);
     fclose(f);
 
