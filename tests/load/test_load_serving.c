@@ -340,11 +340,10 @@ int main(int argc, char **argv) {
     snprintf(metrics, sizeof metrics, "tcp://127.0.0.1:%d", mport);
     /* one worker: batches only form when requests queue, which the bursts below make sure of;
      * 20 ms of batching delay so that even the first requests pack */
-    const char *extra[] = {"--model",     model,       "--adapters",
-                           adapters,      "--workers", "1",
-                           "--max-queue", "200",       "--max-batch-delay-us",
-                           "20000",       "--metrics", metrics,
-                           "--log-level", "info",      NULL};
+    const char *extra[] = {
+        "--model",     model,  "--adapters",           adapters, "--workers", "1",
+        "--max-queue", "200",  "--max-batch-delay-us", "20000",  "--metrics", metrics,
+        "--log-level", "info", "--max-request-tokens", "300",    NULL};
     if (hx_start(&D, argv[1], extra) != 0)
         return 1;
 
@@ -442,6 +441,30 @@ int main(int argc, char **argv) {
                 (unsigned long long)s2->stats->expired_total);
         CHECK(s2->stats->computed_total == ok_model);
         CHECK(s2->stats->expired_total == (uint64_t)n_deadline);
+    }
+
+    /* 5b. per-request token limit, counted exactly after tokenizing (every window of a long
+     * ner text): refused before the model, the others of its batch unaffected */
+    {
+        size_t big_len = 4000;
+        char *big = malloc(big_len + 1);
+        for (size_t i = 0; i < big_len; i++)
+            big[i] = "Marie Curie worked in Paris. "[i % 29];
+        big[big_len] = '\0';
+        struct socle_client *c = hx_client(D.ipc, 30000, 0);
+        struct reqbuf b;
+        make_req(&b, 2, 0, 9001);
+        b.text.data = (uint8_t *)big;
+        b.text.len = big_len;
+        Socle__V1__Response *r = NULL;
+        CHECK(c && socle_client_call(c, &b.req, &r) == SOCLE_OK);
+        CHECK(r && r->status && r->status->code == SOCLE__V1__CODE__INVALID_ARGUMENT &&
+              strstr(r->status->message, "max-request-tokens (300)"));
+        if (r && r->status)
+            fprintf(stderr, "token limit: %s\n", r->status->message);
+        socle_response_free(r);
+        socle_client_free(c);
+        free(big);
     }
 
     /* 6. Prometheus text */
