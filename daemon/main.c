@@ -71,9 +71,9 @@ static void *worker_main(void *arg) {
 }
 
 static int load_models(struct daemon *d) {
-    char err[1024], q[1100];
+    char err[1024], q[1100], qe[2100]; /* qe: err quoted (slog_q must not quote in place) */
     const struct socled_config *c = &d->cfg;
-    (void)err;
+    (void)err, (void)qe;
 #ifdef SOCLE_HAVE_TASKS
     if (c->model_dir) {
         struct task_runtime_params p = {.model_dir = c->model_dir, .adapters_dir = c->adapters_dir};
@@ -81,7 +81,7 @@ static int load_models(struct daemon *d) {
         int rc = task_runtime_open(&p, &d->rt, err, sizeof err);
         if (rc != TASK_OK) {
             slog(CFG_LOG_ERROR, "model_load_failed", "model=%s error=%s",
-                 slog_q(q, sizeof q, c->model_dir), slog_q(err, sizeof err, err));
+                 slog_q(q, sizeof q, c->model_dir), slog_q(qe, sizeof qe, err));
             return -1;
         }
         slog(CFG_LOG_INFO, "model_loaded", "model=%s duration_ms=%llu",
@@ -118,7 +118,7 @@ static int load_models(struct daemon *d) {
     int rc = tok_tokenizer_load(path, &d->tok_owned, err, sizeof err);
     if (rc != TOK_OK) {
         slog(CFG_LOG_ERROR, "tokenizer_load_failed", "path=%s status=%s error=%s",
-             slog_q(q, sizeof q, path), tok_strerror(rc), slog_q(err, sizeof err, err));
+             slog_q(q, sizeof q, path), tok_strerror(rc), slog_q(qe, sizeof qe, err));
         return -1;
     }
     d->tok = d->tok_owned;
