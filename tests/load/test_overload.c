@@ -1,6 +1,7 @@
 /* test_overload.c — socled far above capacity for several seconds (issue 6), label integ.
- * argv: socled. One worker on models/socle-mini, a small queue; 16 clients keep 32 classify
- * requests each in flight (deadline 300 ms) for 4 s while a probe asks `info` every 20 ms.
+ * argv: socled. One worker on models/socle-mini; 16 clients keep 32 classify
+ * requests each in flight (deadline 300 ms) for 4 s while a probe asks `info` every 20 ms; the
+ * queue is bounded by --max-queue-tokens 1000 (about 27 of these requests).
  * Checks: every request gets exactly one answer, OK, RESOURCE_EXHAUSTED or DEADLINE_EXCEEDED,
  * with its own id; all three happen; `info` keeps answering within 100 ms (the broker answers
  * it inline, never behind the queue); RSS does not grow through the run (the queue bounds the
@@ -20,6 +21,7 @@ static volatile int g_stop;
 struct client {
     int index, errors;
     long sent, answered, codes[16];
+    char full_msg[256];
 };
 
 static const char text[] = "The market rose sharply after news of a merger between two banks, "
@@ -70,6 +72,8 @@ static void *client_main(void *arg) {
             w->answered++;
             int code = r->status ? (int)r->status->code : 15;
             w->codes[code < 16 ? code : 15]++;
+            if (code == SOCLE__V1__CODE__RESOURCE_EXHAUSTED && !w->full_msg[0])
+                snprintf(w->full_msg, sizeof w->full_msg, "%s", r->status->message);
         }
         socle_response_free(r);
     }
@@ -102,8 +106,9 @@ int main(int argc, char **argv) {
         fprintf(stderr, "skip: %s absent\n", probe);
         return 77;
     }
-    const char *extra[] = {"--model",     model, "--adapters",  adapters, "--workers", "1",
-                           "--max-queue", "64",  "--log-level", "warn",   NULL};
+    const char *extra[] = {
+        "--model", model,         "--adapters", adapters, "--workers", "1", "--max-queue-tokens",
+        "1000",    "--log-level", "warn",       NULL};
     /* Under AddressSanitizer freed memory sits in a quarantine (256 MB by default) and shows
      * in RSS as growth; a small one lets RSS say what the daemon really holds. */
     const char *asan = getenv("ASAN_OPTIONS");
@@ -172,6 +177,9 @@ int main(int argc, char **argv) {
               codes[SOCLE__V1__CODE__DEADLINE_EXCEEDED] ==
           answered);
     CHECK(worst_ms < 100);
+    /* the queue is bounded in (estimated) model tokens: ~37 per request here, 1000 in all */
+    fprintf(stderr, "refusal: %s\n", cl[0].full_msg);
+    CHECK(strstr(cl[0].full_msg, "tokens waiting (max-queue-tokens 1000)") != NULL);
     /* bounded: no growth beyond allocator noise once the queue is full (64 small requests) */
     CHECK(rss_1s > 0 && rss_max - rss_1s < 32 * 1024);
     int status = -1;
