@@ -29,7 +29,7 @@
 #include "daemon/log.h"
 #include "daemon/metrics.h"
 
-enum { N_TASK_SLOTS = 19, N_CODES = 9, N_HIST = 18, FRONT_BATCH = 256 };
+enum { N_TASK_SLOTS = 20, N_CODES = 9, N_HIST = 18, FRONT_BATCH = 256 };
 
 static const double hist_bounds[N_HIST - 1] = {50,     100,   250,   500,   1000,   2500,
                                                5000,   10000, 25000, 50000, 100000, 250000,
@@ -582,7 +582,7 @@ static void on_request(struct broker *b, zmq_msg_t *f, size_t nf, size_t nf_tota
         } else {
             snprintf(msg, sizeof msg,
                      "request names no task (set one of classify, ner, qa, summarize, tokenize, "
-                     "detokenize, embed, info, stats)");
+                     "detokenize, embed, info, stats, multi)");
         }
         protobuf_c_message_free_unpacked(&req->base, NULL);
         answer_error(b, ident, ident_len, id, 0, code, msg, t_recv);

@@ -35,6 +35,10 @@ size_t sched_estimate_tokens(const Socle__V1__Request *req) {
     case SOCLE__V1__REQUEST__TASK_EMBED:
         s = est_texts(req->embed->texts, req->embed->n_texts);
         break;
+    case SOCLE__V1__REQUEST__TASK_MULTI:
+        /* shared sequences run once: the texts' cost, not per task */
+        s = est_texts(req->multi->texts, req->multi->n_texts);
+        break;
     case SOCLE__V1__REQUEST__TASK_QA:
         for (size_t i = 0; i < req->qa->n_pairs; i++)
             s += (req->qa->pairs[i]->question.len + req->qa->pairs[i]->context.len) / 4 + 3;
@@ -189,13 +193,15 @@ static void answer(struct job *job, int code, PbResponse *r, PbTiming *tm, const
 static bool is_model_task(int t) {
     return t == SOCLE__V1__REQUEST__TASK_CLASSIFY || t == SOCLE__V1__REQUEST__TASK_NER ||
            t == SOCLE__V1__REQUEST__TASK_QA || t == SOCLE__V1__REQUEST__TASK_SUMMARIZE ||
-           t == SOCLE__V1__REQUEST__TASK_EMBED;
+           t == SOCLE__V1__REQUEST__TASK_EMBED || t == SOCLE__V1__REQUEST__TASK_MULTI;
 }
 
 struct mjob {
     struct job *j;
     struct arena *a;
     struct task_request tr;
+    struct task_request *trs; /* (n_trs): &tr, or a multi request's sub-tasks */
+    size_t n_trs;
     struct task_job *tj;
     int code;
     char msg[512];
@@ -350,11 +356,19 @@ static void run_model_jobs(const struct daemon *d, struct task_worker *tw, struc
             snprintf(x->msg, sizeof x->msg, "out of memory");
             continue;
         }
-        x->code = wire_build_request(d, x->a, x->j->req, &x->tr, x->msg, sizeof x->msg);
+        if (x->j->task == SOCLE__V1__REQUEST__TASK_MULTI) {
+            /* several tasks, one pass: one job whose sequences the sub-tasks share */
+            x->code =
+                wire_build_multi(d, x->a, x->j->req, &x->trs, &x->n_trs, x->msg, sizeof x->msg);
+        } else {
+            x->code = wire_build_request(d, x->a, x->j->req, &x->tr, x->msg, sizeof x->msg);
+            x->trs = &x->tr;
+            x->n_trs = 1;
+        }
         if (x->code != SOCLE__V1__CODE__OK)
             continue;
         char err[400] = "";
-        int rc = task_job_prepare(d->rt, &x->tr, 1, &x->tj, err, sizeof err);
+        int rc = task_job_prepare(d->rt, x->trs, x->n_trs, &x->tj, err, sizeof err);
         if (rc != TASK_OK) {
             x->code = wire_code(rc);
             snprintf(x->msg, sizeof x->msg, "%s: %s", reply_task_name(x->j->task),
@@ -383,22 +397,43 @@ static void run_model_jobs(const struct daemon *d, struct task_worker *tw, struc
         struct mjob *x = &m[i];
         if (x->code == SOCLE__V1__CODE__OK) {
             uint64_t t0 = now_us();
-            struct task_response *tp = NULL;
+            struct task_response *tp1 = NULL,
+                                 **tps = x->n_trs > 1 ? calloc(x->n_trs, sizeof *tps) : &tp1;
             char err[400] = "";
-            int rc = task_job_finish(x->tj, &tp, err, sizeof err);
+            int rc = tps ? task_job_finish(x->tj, tps, err, sizeof err) : TASK_ENOMEM;
+            size_t bad = SIZE_MAX;
+            for (size_t k = 0; rc == TASK_OK && k < x->n_trs && bad == SIZE_MAX; k++)
+                if (!tps[k] || tps[k]->n_results != x->trs[k].n_texts)
+                    bad = k;
             if (rc != TASK_OK) {
                 x->code = wire_code(rc);
                 snprintf(x->msg, sizeof x->msg, "%s: %s", reply_task_name(x->j->task),
                          err[0] ? err : task_strerror(rc));
-            } else if (!tp || tp->n_results != x->tr.n_texts) {
+            } else if (bad != SIZE_MAX) {
                 x->code = SOCLE__V1__CODE__INTERNAL;
                 snprintf(x->msg, sizeof x->msg, "%s: task returned %zu results for %zu texts",
-                         reply_task_name(x->j->task), tp ? tp->n_results : 0, x->tr.n_texts);
-            } else if (wire_convert(x->a, &x->tr, tp, &x->r) != 0) {
+                         reply_task_name(x->j->task), tps[bad] ? tps[bad]->n_results : 0,
+                         x->trs[bad].n_texts);
+            } else if (x->j->task == SOCLE__V1__REQUEST__TASK_MULTI) {
+                if (wire_convert_multi(x->a, x->j->req, x->trs, tps, x->n_trs, &x->r) != 0) {
+                    x->code = SOCLE__V1__CODE__RESOURCE_EXHAUSTED;
+                    snprintf(x->msg, sizeof x->msg, "out of memory");
+                }
+                /* the model saw each shared sequence once: count those tokens, not per task */
+                x->r.n_tokens = x->j->sched.n_tokens;
+            } else if (wire_convert(x->a, &x->tr, tp1, &x->r) != 0) {
                 x->code = SOCLE__V1__CODE__RESOURCE_EXHAUSTED;
                 snprintf(x->msg, sizeof x->msg, "out of memory");
             }
-            task_response_free(tp);
+            if (tps) {
+                for (size_t k = 0; k < x->n_trs; k++)
+                    task_response_free(tps[k]);
+                if (tps != &tp1)
+                    free(tps);
+            } else {
+                x->code = SOCLE__V1__CODE__RESOURCE_EXHAUSTED;
+                snprintf(x->msg, sizeof x->msg, "out of memory");
+            }
             x->j->sched.post_us = now_us() - t0;
             x->tm.tokenize_us = x->j->sched.tokenize_us;
             x->tm.forward_us = x->j->sched.forward_us;

@@ -80,6 +80,7 @@ size_t service_tasks(const struct daemon *d, const char **names, size_t max) {
             if (!dup)
                 ADD(k);
         }
+        ADD("multi"); /* several of the above over the same texts, one model pass */
     }
 #endif
 #undef ADD
@@ -432,6 +433,7 @@ void service_run(const struct daemon *d, struct worker_state *ws, struct job *jo
         case SOCLE__V1__REQUEST__TASK_QA:
         case SOCLE__V1__REQUEST__TASK_SUMMARIZE:
         case SOCLE__V1__REQUEST__TASK_EMBED:
+        case SOCLE__V1__REQUEST__TASK_MULTI:
 #ifdef SOCLE_HAVE_TASKS
             if (d->rt) {
                 code = wire_run(d, ws->tw, job->req, a, &r, &tm, msg, sizeof msg);

@@ -407,8 +407,195 @@ int wire_convert(struct arena *a, const struct task_request *tr, const struct ta
     return -1;
 }
 
+/* Several tasks, one pass: each sub-task becomes the task_request its own Request would have
+ * given (same validation, same messages) over the multi request's texts, so task_job_prepare
+ * sees the same texts in every request and stores each model sequence once. */
+int wire_build_multi(const struct daemon *d, struct arena *a, const PbRequest *req,
+                     struct task_request **trs, size_t *n_trs, char *msg, size_t msglen) {
+    const Socle__V1__MultiRequest *m = req->multi;
+    *trs = NULL;
+    *n_trs = 0;
+    if (!m->n_tasks) {
+        snprintf(msg, msglen,
+                 "multi: no tasks (give at least one of classify, ner, summarize, "
+                 "embed)");
+        return SOCLE__V1__CODE__INVALID_ARGUMENT;
+    }
+    struct task_request *out = arena_alloc(a, m->n_tasks * sizeof *out);
+    if (!out) {
+        snprintf(msg, msglen, "out of memory");
+        return SOCLE__V1__CODE__RESOURCE_EXHAUSTED;
+    }
+    for (size_t i = 0; i < m->n_tasks; i++) {
+        const Socle__V1__SubTask *t = m->tasks[i];
+        /* a Request of the sub-task's own kind, its options copied, the texts the multi's */
+        PbRequest sub = SOCLE__V1__REQUEST__INIT;
+        Socle__V1__ClassifyRequest cl;
+        Socle__V1__NerRequest ner;
+        Socle__V1__SummarizeRequest su;
+        Socle__V1__EmbedRequest em;
+        size_t n_own = 0;
+        sub.adapter = t->adapter;
+        switch (t->task_case) {
+        case SOCLE__V1__SUB_TASK__TASK_CLASSIFY:
+            cl = *t->classify;
+            n_own = cl.n_texts;
+            cl.n_texts = m->n_texts;
+            cl.texts = m->texts;
+            sub.task_case = SOCLE__V1__REQUEST__TASK_CLASSIFY;
+            sub.classify = &cl;
+            break;
+        case SOCLE__V1__SUB_TASK__TASK_NER:
+            ner = *t->ner;
+            n_own = ner.n_texts;
+            ner.n_texts = m->n_texts;
+            ner.texts = m->texts;
+            sub.task_case = SOCLE__V1__REQUEST__TASK_NER;
+            sub.ner = &ner;
+            break;
+        case SOCLE__V1__SUB_TASK__TASK_SUMMARIZE:
+            su = *t->summarize;
+            n_own = su.n_texts;
+            su.n_texts = m->n_texts;
+            su.texts = m->texts;
+            sub.task_case = SOCLE__V1__REQUEST__TASK_SUMMARIZE;
+            sub.summarize = &su;
+            break;
+        case SOCLE__V1__SUB_TASK__TASK_EMBED:
+            em = *t->embed;
+            n_own = em.n_texts;
+            em.n_texts = m->n_texts;
+            em.texts = m->texts;
+            sub.task_case = SOCLE__V1__REQUEST__TASK_EMBED;
+            sub.embed = &em;
+            break;
+        default:
+            snprintf(msg, msglen,
+                     "multi: task %zu names no task (set one of classify, ner, "
+                     "summarize, embed)",
+                     i);
+            return SOCLE__V1__CODE__INVALID_ARGUMENT;
+        }
+        if (n_own) {
+            snprintf(msg, msglen,
+                     "multi: task %zu (%s) carries %zu texts of its own; put the "
+                     "texts in MultiRequest.texts",
+                     i, reply_task_name((int)sub.task_case), n_own);
+            return SOCLE__V1__CODE__INVALID_ARGUMENT;
+        }
+        char sub_msg[400] = "";
+        int code = wire_build_request(d, a, &sub, &out[i], sub_msg, sizeof sub_msg);
+        if (code != SOCLE__V1__CODE__OK) {
+            snprintf(msg, msglen, "multi: task %zu (%s): %s", i,
+                     reply_task_name((int)sub.task_case), sub_msg);
+            return code;
+        }
+    }
+    *trs = out;
+    *n_trs = m->n_tasks;
+    return SOCLE__V1__CODE__OK;
+}
+
+int wire_convert_multi(struct arena *a, const PbRequest *req, const struct task_request *trs,
+                       struct task_response *const *tps, size_t n, PbResponse *r) {
+    Socle__V1__MultiResult *res = arena_alloc(a, sizeof *res);
+    if (!res)
+        return -1;
+    socle__v1__multi_result__init(res);
+    res->results = arena_alloc(a, n * sizeof *res->results);
+    if (!res->results)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        /* convert as a single request would, then move its result into the SubResult */
+        PbResponse one = SOCLE__V1__RESPONSE__INIT;
+        if (wire_convert(a, &trs[i], tps[i], &one) != 0)
+            return -1;
+        Socle__V1__SubResult *sr = arena_alloc(a, sizeof *sr);
+        if (!sr)
+            return -1;
+        socle__v1__sub_result__init(sr);
+        sr->task = (char *)(uintptr_t)task_kind_name(trs[i].kind);
+        sr->adapter = req->multi->tasks[i]->adapter;
+        switch (one.result_case) {
+        case SOCLE__V1__RESPONSE__RESULT_CLASSIFY:
+            sr->result_case = SOCLE__V1__SUB_RESULT__RESULT_CLASSIFY;
+            sr->classify = one.classify;
+            break;
+        case SOCLE__V1__RESPONSE__RESULT_NER:
+            sr->result_case = SOCLE__V1__SUB_RESULT__RESULT_NER;
+            sr->ner = one.ner;
+            break;
+        case SOCLE__V1__RESPONSE__RESULT_SUMMARIZE:
+            sr->result_case = SOCLE__V1__SUB_RESULT__RESULT_SUMMARIZE;
+            sr->summarize = one.summarize;
+            break;
+        case SOCLE__V1__RESPONSE__RESULT_EMBED:
+            sr->result_case = SOCLE__V1__SUB_RESULT__RESULT_EMBED;
+            sr->embed = one.embed;
+            break;
+        default:
+            return -1;
+        }
+        r->truncated |= one.truncated;
+        res->results[i] = sr;
+    }
+    res->n_results = n;
+    r->result_case = SOCLE__V1__RESPONSE__RESULT_MULTI;
+    r->multi = res;
+    return 0;
+}
+
+/* wire_run for a multi request, outside the batcher: task_run_multi on this worker. */
+static int run_multi(const struct daemon *d, struct task_worker *tw, const PbRequest *req,
+                     struct arena *a, PbResponse *r, PbTiming *tm, char *msg, size_t msglen) {
+    struct task_request *trs = NULL;
+    size_t n = 0;
+    int code = wire_build_multi(d, a, req, &trs, &n, msg, msglen);
+    if (code != SOCLE__V1__CODE__OK)
+        return code;
+    struct task_response **tps = calloc(n, sizeof *tps);
+    char err[400] = "";
+    int rc = tps ? task_run_multi(d->rt, tw, trs, n, tps, err, sizeof err) : TASK_ENOMEM;
+    if (rc != TASK_OK) {
+        snprintf(msg, msglen, "multi: %s", err[0] ? err : task_strerror(rc));
+        code = wire_code(rc);
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!tps[i] || tps[i]->n_results != trs[i].n_texts) {
+            snprintf(msg, msglen, "multi: task %zu returned %zu results for %zu texts", i,
+                     tps[i] ? tps[i]->n_results : 0, trs[i].n_texts);
+            code = SOCLE__V1__CODE__INTERNAL;
+            goto done;
+        }
+        tm->tokenize_us += tps[i]->tokenize_us;
+        tm->forward_us += tps[i]->forward_us;
+        tm->post_us += tps[i]->post_us;
+        /* per-task token counts repeat the shared sequences; the largest is the model's */
+        for (size_t k = 0, s = 0; k <= tps[i]->n_results; k++) {
+            if (k == tps[i]->n_results) {
+                if (s > r->n_tokens)
+                    r->n_tokens = s;
+                break;
+            }
+            s += tps[i]->results[k].n_tokens;
+        }
+    }
+    if (wire_convert_multi(a, req, trs, tps, n, r) != 0) {
+        snprintf(msg, msglen, "out of memory");
+        code = SOCLE__V1__CODE__RESOURCE_EXHAUSTED;
+    }
+done:
+    for (size_t i = 0; tps && i < n; i++)
+        task_response_free(tps[i]);
+    free(tps);
+    return code;
+}
+
 int wire_run(const struct daemon *d, struct task_worker *tw, const PbRequest *req, struct arena *a,
              PbResponse *r, PbTiming *tm, char *msg, size_t msglen) {
+    if (req->task_case == SOCLE__V1__REQUEST__TASK_MULTI)
+        return run_multi(d, tw, req, a, r, tm, msg, msglen);
     struct task_request tr;
     int code = wire_build_request(d, a, req, &tr, msg, msglen);
     if (code != SOCLE__V1__CODE__OK)
