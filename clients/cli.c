@@ -36,10 +36,21 @@ enum cmd {
     CMD_SUMMARIZE,
     CMD_EMBED,
     CMD_INFO,
-    CMD_STATS
+    CMD_STATS,
+    CMD_MULTI
 };
-static const char *const cmd_names[] = {"",   "tokenize",  "detokenize", "classify", "ner",
-                                        "qa", "summarize", "embed",      "info",     "stats"};
+static const char *const cmd_names[] = {"",     "tokenize", "detokenize", "classify",
+                                        "ner",  "qa",       "summarize",  "embed",
+                                        "info", "stats",    "multi"};
+
+/* `socle multi --task KIND[:ADAPTER]`: the sub-tasks of one MultiRequest per input */
+enum { MAX_MTASKS = 16 };
+static const char *const mtask_kinds[] = {"classify", "ner", "summarize", "embed"};
+struct mtask {
+    const char *spec; /* as given: the key of its result in the output object */
+    int kind;         /* index in mtask_kinds */
+    char adapter[128];
+};
 
 struct cli {
     enum cmd cmd;
@@ -69,6 +80,9 @@ struct cli {
     float ratio;
     int pooling;
     bool normalize;
+    /* multi */
+    struct mtask mtasks[MAX_MTASKS];
+    size_t n_mtasks;
     /* inputs */
     char **texts;
     size_t n_texts;
@@ -108,6 +122,9 @@ static void usage(FILE *f) {
         "           --max-question-len N --max-answer-len N --handle-impossible\n"
         "summarize: --max-sentences N --ratio R\n"
         "embed:     --pooling cls|mean --normalize\n"
+        "multi:     --task KIND[:ADAPTER] (repeatable; KIND classify|ner|summarize|embed) and\n"
+        "           the options of those tasks; one model pass per input, prints\n"
+        "           {\"KIND[:ADAPTER]\": result, ...} (docs/cli.md)\n"
         "\n"
         "exit status: 0 all OK, 1 some input failed, 2 usage, 3 daemon unreachable\n",
         socle_default_endpoint(ep, sizeof ep));
@@ -203,7 +220,21 @@ static int parse_args(struct cli *c, int argc, char **argv) {
             c->tokenizer = v;
         else if (strcmp(a, "--adapter") == 0)
             c->adapter = v;
-        else if (strcmp(a, "--ignore-label") == 0) {
+        else if (strcmp(a, "--task") == 0) {
+            /* KIND or KIND:ADAPTER */
+            size_t kl = strcspn(v, ":");
+            int kind = -1;
+            for (int t = 0; t < 4; t++)
+                if (strlen(mtask_kinds[t]) == kl && strncmp(v, mtask_kinds[t], kl) == 0)
+                    kind = t;
+            bad = kind < 0 || c->n_mtasks == MAX_MTASKS || (v[kl] && strlen(v + kl + 1) >= 128);
+            if (!bad) {
+                struct mtask *t = &c->mtasks[c->n_mtasks++];
+                t->spec = v;
+                t->kind = kind;
+                snprintf(t->adapter, sizeof t->adapter, "%s", v[kl] ? v + kl + 1 : "");
+            }
+        } else if (strcmp(a, "--ignore-label") == 0) {
             if (c->n_ignore < 64)
                 c->ignore[c->n_ignore++] = v;
         } else if (strcmp(a, "--truncation") == 0) {
@@ -264,6 +295,11 @@ static int parse_args(struct cli *c, int argc, char **argv) {
     }
     if (c->max_length && c->truncation == 0)
         c->truncation = SOCLE__V1__TRUNCATION__TRUNCATION_LONGEST_FIRST;
+    if ((c->cmd == CMD_MULTI) != (c->n_mtasks > 0)) {
+        fprintf(stderr, c->n_mtasks ? "socle: --task is for multi (and batch)\n"
+                                    : "socle: multi needs at least one --task KIND[:ADAPTER]\n");
+        return 2;
+    }
     if (c->tokenizer && c->cmd != CMD_TOKENIZE) {
         fprintf(stderr, "socle: --tokenizer (offline mode) is only for tokenize\n");
         return 2;
@@ -425,7 +461,14 @@ struct req_buf {
         Socle__V1__EmbedRequest embed;
         Socle__V1__InfoRequest info;
         Socle__V1__StatsRequest stats;
+        Socle__V1__MultiRequest multi;
     } u;
+    /* multi: one options message per kind, shared by the sub-tasks of that kind */
+    Socle__V1__SubTask sub[MAX_MTASKS], *subp[MAX_MTASKS];
+    Socle__V1__ClassifyRequest m_classify;
+    Socle__V1__NerRequest m_ner;
+    Socle__V1__SummarizeRequest m_summarize;
+    Socle__V1__EmbedRequest m_embed;
     ProtobufCBinaryData text, pair;
     ProtobufCBinaryData *textp;
     Socle__V1__QaPair qp, *qpp;
@@ -580,11 +623,117 @@ static int build_request(const struct cli *c, struct req_buf *b, const char *s, 
         b->req.task_case = SOCLE__V1__REQUEST__TASK_STATS;
         b->req.stats = &b->u.stats;
         return 0;
+    case CMD_MULTI:
+        socle__v1__classify_request__init(&b->m_classify);
+        b->m_classify.top_k = c->top_k;
+        b->m_classify.multi_label = c->multi_label;
+        socle__v1__ner_request__init(&b->m_ner);
+        b->m_ner.aggregation = (Socle__V1__Aggregation)c->aggregation;
+        b->m_ner.n_ignore_labels = c->n_ignore;
+        b->m_ner.ignore_labels = (char **)(uintptr_t)c->ignore;
+        b->m_ner.stride = c->stride;
+        socle__v1__summarize_request__init(&b->m_summarize);
+        b->m_summarize.max_sentences = c->max_sentences;
+        b->m_summarize.ratio = c->ratio;
+        socle__v1__embed_request__init(&b->m_embed);
+        b->m_embed.pooling = (Socle__V1__Pooling)c->pooling;
+        b->m_embed.normalize = c->normalize;
+        for (size_t i = 0; i < c->n_mtasks; i++) {
+            Socle__V1__SubTask *t = &b->sub[i];
+            socle__v1__sub_task__init(t);
+            t->adapter = (char *)(uintptr_t)c->mtasks[i].adapter;
+            switch (c->mtasks[i].kind) {
+            case 0:
+                t->task_case = SOCLE__V1__SUB_TASK__TASK_CLASSIFY;
+                t->classify = &b->m_classify;
+                break;
+            case 1:
+                t->task_case = SOCLE__V1__SUB_TASK__TASK_NER;
+                t->ner = &b->m_ner;
+                break;
+            case 2:
+                t->task_case = SOCLE__V1__SUB_TASK__TASK_SUMMARIZE;
+                t->summarize = &b->m_summarize;
+                break;
+            default:
+                t->task_case = SOCLE__V1__SUB_TASK__TASK_EMBED;
+                t->embed = &b->m_embed;
+                break;
+            }
+            b->subp[i] = t;
+        }
+        socle__v1__multi_request__init(&b->u.multi);
+        b->u.multi.n_texts = 1;
+        b->u.multi.texts = b->textp;
+        b->u.multi.n_tasks = c->n_mtasks;
+        b->u.multi.tasks = b->subp;
+        b->req.task_case = SOCLE__V1__REQUEST__TASK_MULTI;
+        b->req.multi = &b->u.multi;
+        return 0;
     case CMD_NONE:
         break;
     }
     *why = "no command";
     return -1;
+}
+
+static struct json_object *error_json(const char *code, const char *msg) {
+    struct json_object *o = json_object_new_object(), *e = json_object_new_object();
+    json_object_object_add(e, "code", json_object_new_string(code));
+    json_object_object_add(e, "message", json_object_new_string(msg));
+    json_object_object_add(o, "error", e);
+    return o;
+}
+
+/* One per-text output (ClassifyOutput, NerOutput, ...) as JSON; its own Status, when not OK,
+ * becomes {"error": status} and sets *failed. */
+static struct json_object *output_json(const ProtobufCMessage *out, bool *failed) {
+    struct json_object *o = pbjson_message(out);
+    struct json_object *st = NULL;
+    if (json_object_object_get_ex(o, "status", &st)) {
+        struct json_object *code = NULL;
+        if (json_object_object_get_ex(st, "code", &code) &&
+            strcmp(json_object_get_string(code), "OK") != 0) {
+            *failed = true;
+            struct json_object *e = json_object_new_object();
+            json_object_object_add(e, "error", json_object_get(st));
+            json_object_put(o);
+            return e;
+        }
+        json_object_object_del(o, "status");
+    }
+    return o;
+}
+
+/* A MultiResult for one input: {"KIND[:ADAPTER]": output, ...} in --task order. */
+static struct json_object *multi_json(const struct cli *c, const Socle__V1__MultiResult *m,
+                                      bool *failed) {
+    if (!m || m->n_results != c->n_mtasks) {
+        *failed = true;
+        return error_json("INTERNAL", "multi answer without one result per --task");
+    }
+    struct json_object *o = json_object_new_object();
+    for (size_t i = 0; i < m->n_results; i++) {
+        const Socle__V1__SubResult *s = m->results[i];
+        const ProtobufCMessage *out = NULL;
+        if (s->result_case == SOCLE__V1__SUB_RESULT__RESULT_CLASSIFY && s->classify->n_outputs == 1)
+            out = &s->classify->outputs[0]->base;
+        else if (s->result_case == SOCLE__V1__SUB_RESULT__RESULT_NER && s->ner->n_outputs == 1)
+            out = &s->ner->outputs[0]->base;
+        else if (s->result_case == SOCLE__V1__SUB_RESULT__RESULT_SUMMARIZE &&
+                 s->summarize->n_outputs == 1)
+            out = &s->summarize->outputs[0]->base;
+        else if (s->result_case == SOCLE__V1__SUB_RESULT__RESULT_EMBED && s->embed->n_outputs == 1)
+            out = &s->embed->outputs[0]->base;
+        if (!out) {
+            *failed = true;
+            json_object_object_add(o, c->mtasks[i].spec,
+                                   error_json("INTERNAL", "sub-result without one output"));
+            continue;
+        }
+        json_object_object_add(o, c->mtasks[i].spec, output_json(out, failed));
+    }
+    return o;
 }
 
 /* The JSON for one answer: the error object, or the result of the one input. */
@@ -652,6 +801,8 @@ static struct json_object *response_json(const struct cli *c, const Socle__V1__R
         return pbjson_message(&r->info->base);
     case SOCLE__V1__RESPONSE__RESULT_STATS:
         return pbjson_message(&r->stats->base);
+    case SOCLE__V1__RESPONSE__RESULT_MULTI:
+        return multi_json(c, r->multi, failed);
     case SOCLE__V1__RESPONSE__RESULT_CLASSIFY:
         if (r->classify->n_outputs == 1)
             out = &r->classify->outputs[0]->base;
@@ -684,22 +835,8 @@ static struct json_object *response_json(const struct cli *c, const Socle__V1__R
         json_object_object_add(o, "error", e);
         return o;
     }
-    struct json_object *o = pbjson_message(out);
     /* every per-text output starts with its own Status: surface it like a request error */
-    struct json_object *st = NULL;
-    if (json_object_object_get_ex(o, "status", &st)) {
-        struct json_object *code = NULL;
-        if (json_object_object_get_ex(st, "code", &code) &&
-            strcmp(json_object_get_string(code), "OK") != 0) {
-            *failed = true;
-            struct json_object *e = json_object_new_object();
-            json_object_object_add(e, "error", json_object_get(st));
-            json_object_put(o);
-            return e;
-        }
-        json_object_object_del(o, "status");
-    }
-    return o;
+    return output_json(out, failed);
 }
 
 struct slot {
@@ -862,7 +999,8 @@ int main(int argc, char **argv) {
             c.priority = -1; /* the daemon's batch lane: interactive traffic goes first */
         rc = c.n_texts || c.file || c.tokenizer ? 2 : batch_run(&bo, batch_send, batch_result, &c);
         if (c.n_texts || c.file || c.tokenizer)
-            fprintf(stderr, "socle batch: documents come from --in (no TEXT, --file, --tokenizer)\n");
+            fprintf(stderr,
+                    "socle batch: documents come from --in (no TEXT, --file, --tokenizer)\n");
         free(bargv);
         free(c.texts);
         return rc;

@@ -1,11 +1,12 @@
 /* test_integ_multi.c — "several tasks, one pass" over the wire (issue 5), label integ.
- * argv: socled. One worker on models/socle-mini with its adapters directory.
+ * argv: socled socle. One worker on models/socle-mini with its adapters directory.
  * Checks: a MultiRequest classify(sentiment) + ner(ner, simple) over 5 texts answers exactly
  * what the two requests answer alone (labels, scores, entities, spans compared bit for bit);
  * the model ran once per text: the multi request costs one engine forward where the two
  * requests cost two (stats forwards_total), and its n_tokens is the classify request's alone;
  * errors: no tasks → INVALID_ARGUMENT, a sub-task carrying its own texts → INVALID_ARGUMENT, an
- * unknown adapter in one sub-task → the whole request NOT_FOUND naming that sub-task.
+ * unknown adapter in one sub-task → the whole request NOT_FOUND naming the adapter; the CLI
+ * `socle multi --task classify:sentiment --task ner:ner` prints one object keyed by task.
  * Exits 77 when models/socle-mini is absent. */
 #include <stdlib.h>
 #include <string.h>
@@ -110,7 +111,7 @@ static Socle__V1__Response *multi(struct socle_client *c, const char *cl_adapter
 }
 
 int main(int argc, char **argv) {
-    if (argc < 2)
+    if (argc < 3)
         return 2;
     char model[1024], adapters[1100], probe[1100];
     snprintf(model, sizeof model, "%s/models/socle-mini", hx_source_dir());
@@ -200,6 +201,29 @@ int main(int argc, char **argv) {
         fprintf(stderr, "unknown adapter: %s\n", e->status->message);
     socle_response_free(e);
     socle_client_free(c);
+
+    /* the CLI: one object per input, one key per --task, the same classify labels */
+    char *outp = NULL;
+    char *cli[] = {argv[2],
+                   "--endpoint",
+                   D.ipc,
+                   "multi",
+                   "--task",
+                   "classify:sentiment",
+                   "--task",
+                   "ner:ner",
+                   "--aggregation",
+                   "simple",
+                   (char *)(uintptr_t)texts[1],
+                   NULL};
+    CHECK(hx_run(cli, NULL, &outp) == 0);
+    CHECK(outp && strstr(outp, "{\"classify:sentiment\":{") == outp);
+    CHECK(outp && strstr(outp, "\"ner:ner\":{") && strstr(outp, "\"word\":\"Paris\""));
+    free(outp);
+    outp = NULL;
+    char *cli_bad[] = {argv[2], "--endpoint", D.ipc, "multi", "Paris", NULL};
+    CHECK(hx_run(cli_bad, NULL, &outp) == 2); /* no --task: usage error */
+    free(outp);
 out:;
     int st = 0;
     CHECK(hx_stop(&D, 10000, &st) == 0 && st == 0);
