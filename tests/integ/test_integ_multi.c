@@ -224,6 +224,46 @@ int main(int argc, char **argv) {
     char *cli_bad[] = {argv[2], "--endpoint", D.ipc, "multi", "Paris", NULL};
     CHECK(hx_run(cli_bad, NULL, &outp) == 2); /* no --task: usage error */
     free(outp);
+
+    /* the Python client, when its generated module was built: multi == classify + ner */
+    const char *bin = getenv("SOCLE_BINARY_DIR");
+    char gen[1100], pypath[2300], pysrc[1100], probe_py[1200];
+    snprintf(gen, sizeof gen, "%s/clients/python/gen", bin ? bin : ".");
+    snprintf(probe_py, sizeof probe_py, "%s/socle_pb2.py", gen);
+    snprintf(pysrc, sizeof pysrc, "%s/clients/python", hx_source_dir());
+    if (bin && access(probe_py, R_OK) == 0 && access("/usr/bin/python3", X_OK) == 0) {
+        snprintf(pypath, sizeof pypath, "%s:%s", pysrc, gen);
+        setenv("PYTHONPATH", pypath, 1);
+        static const char py[] =
+            "import sys, socle\n"
+            "c = socle.Client(sys.argv[1], timeout=30, retries=0)\n"
+            "t = sys.argv[2:]\n"
+            "m = c.multi(t, ['classify:sentiment', ('ner:ner', {'aggregation': 'simple'})])\n"
+            "a = c.classify(t, adapter='sentiment')\n"
+            "b = c.ner(t, adapter='ner', aggregation='simple')\n"
+            "assert [x['classify:sentiment'] for x in m] == a, 'classify differs'\n"
+            "assert [x['ner:ner'] for x in m] == b, 'ner differs'\n"
+            "assert sum(len(x['entities']) for x in b) > 0\n"
+            "try:\n"
+            "    c.multi(t, [])\n"
+            "    sys.exit('empty task list accepted')\n"
+            "except socle.SocleError as e:\n"
+            "    assert e.code == socle.Code.INVALID_ARGUMENT\n"
+            "print('ok')\n";
+        char *pyargv[] = {"/usr/bin/python3",
+                          "-c",
+                          (char *)(uintptr_t)py,
+                          D.ipc,
+                          (char *)(uintptr_t)texts[1],
+                          (char *)(uintptr_t)texts[3],
+                          NULL};
+        outp = NULL;
+        CHECK(hx_run(pyargv, NULL, &outp) == 0);
+        CHECK(outp && strcmp(outp, "ok\n") == 0);
+        free(outp);
+    } else {
+        fprintf(stderr, "note: Python client part skipped (%s absent)\n", probe_py);
+    }
 out:;
     int st = 0;
     CHECK(hx_stop(&D, 10000, &st) == 0 && st == 0);

@@ -568,6 +568,40 @@ class Client:
         return self._task("embed", inputs, single, adapter=adapter, pooling=pooling,
                           normalize=normalize, **common)
 
+    def multi(self, texts, tasks, errors="raise", deadline_ms=0, priority=0):
+        """Several tasks over the same texts in one model pass (MultiRequest,
+        docs/protocol.md): the backbone runs once per text, each head reads the same hidden
+        states. tasks: "KIND[:ADAPTER]" strings or (spec, {options}) pairs, KIND one of
+        classify, ner, summarize, embed, options those of the task's own method. Per text:
+        {spec: that task's result for the text}, the keys `socle multi --task` prints."""
+        inputs, single = _texts(texts)
+        if errors not in ("raise", "return"):
+            raise ValueError("socle: errors= is 'raise' or 'return'")
+        req = pb.Request(deadline_ms=deadline_ms, priority=priority)
+        req.multi.SetInParent()
+        req.multi.texts.extend(inputs)
+        specs = []
+        for t in tasks:
+            spec, opts = (t, {}) if isinstance(t, str) else (t[0], dict(t[1]))
+            kind, _, adapter = spec.partition(":")
+            if kind not in ("classify", "ner", "summarize", "embed"):
+                raise ValueError("socle: multi task %r: KIND is classify, ner, summarize or "
+                                 "embed" % spec)
+            sub = req.multi.tasks.add(adapter=adapter)
+            m = getattr(sub, kind)
+            m.SetInParent()
+            _FILL[kind](m, **opts)
+            specs.append(spec)
+        r = self.request(req)
+        self._check(r)
+        if r.WhichOneof("result") != "multi" or len(r.multi.results) != len(specs):
+            raise SocleProtocolError("multi answer without one result per task")
+        per_task = [self._unpack(sr.WhichOneof("result"), sr, errors) for sr in r.multi.results]
+        if any(len(p) != len(inputs) for p in per_task):
+            raise SocleProtocolError("multi: not one result per input")
+        out = [{spec: per_task[k][i] for k, spec in enumerate(specs)} for i in range(len(inputs))]
+        return out[0] if single else out
+
     # -- batch helper --------------------------------------------------------------------------
 
     def map(self, task, inputs, window=32, errors="raise", **opts):
