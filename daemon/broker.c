@@ -868,6 +868,11 @@ fail:;
     return -1;
 }
 
+void broker_release(void) {
+    pipeline_free(g_broker.pipe);
+    g_broker.pipe = NULL;
+}
+
 int broker_run(struct daemon *d, int sigfd) {
     struct broker *b = &g_broker;
     b->sigfd = sigfd;

@@ -129,5 +129,8 @@ int broker_bind(struct daemon *d);
  * self-pipe (one byte per SIGTERM/SIGINT/SIGHUP received).
  * Returns 0 on a clean drain. */
 int broker_run(struct daemon *d, int sigfd);
+/* Join the pipeline bridge thread (--pipeline-in/out) and free it. Call after zmq_ctx_term:
+ * the bridge leaves its poll loop on ETERM. */
+void broker_release(void);
 
 #endif

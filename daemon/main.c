@@ -224,6 +224,7 @@ out:
     free(ws);
     if (d.zctx)
         zmq_ctx_term(d.zctx);
+    broker_release(); /* after the term: the pipeline thread returns on ETERM */
     for (size_t i = 0; i < d.n_endpoints; i++)
         free(d.endpoints[i]);
     free(d.endpoints);

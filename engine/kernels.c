@@ -17,7 +17,16 @@
  * contraction (-std=c11 sets -ffp-contract=off) every clone computes the same
  * IEEE operations in the same order, so results are bit-identical across
  * machines. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_ADDRESS__)
+/* Not under ThreadSanitizer: the clones are chosen by ifunc resolvers that the
+ * dynamic loader runs before the TSan runtime is initialized, and the
+ * instrumented resolver crashes every binary linking the engine at start. */
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define ENG_NO_CLONES 1
+#endif
+#endif
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_ADDRESS__) &&                  \
+    !defined(__SANITIZE_THREAD__) && !defined(ENG_NO_CLONES)
 #define ENG_HOT __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define ENG_HOT

@@ -68,16 +68,19 @@ int main(int argc, char **argv) {
         hx_stop(&d, 5000, &st);
         return 1;
     }
-    void *ctx = zmq_ctx_new(), *sink = zmq_socket(ctx, ZMQ_PULL);
-    int tmo = 20000;
-    zmq_setsockopt(sink, ZMQ_RCVTIMEO, &tmo, sizeof tmo);
-    CHECK(zmq_connect(sink, out) == 0);
+    /* Fork before this process has threads (a zmq context starts two): a child of a
+     * multi-threaded process may only call async-signal-safe functions, and ThreadSanitizer
+     * refuses it outright. */
     pid_t kids[N_PROD];
     for (unsigned k = 0; k < N_PROD; k++) {
         kids[k] = fork();
         if (kids[k] == 0)
             _exit(producer(in, k + 1));
     }
+    void *ctx = zmq_ctx_new(), *sink = zmq_socket(ctx, ZMQ_PULL);
+    int tmo = 20000;
+    zmq_setsockopt(sink, ZMQ_RCVTIMEO, &tmo, sizeof tmo);
+    CHECK(zmq_connect(sink, out) == 0);
     static unsigned char seen[N_PROD][N_PER];
     size_t got = 0, dup = 0, bad = 0;
     while (got < N_PROD * N_PER) {

@@ -176,7 +176,13 @@ int main(int argc, char **argv) {
     CHECK(codes[0] + codes[SOCLE__V1__CODE__RESOURCE_EXHAUSTED] +
               codes[SOCLE__V1__CODE__DEADLINE_EXCEEDED] ==
           answered);
+#if defined(__SANITIZE_THREAD__)
+    /* ThreadSanitizer slows every thread 5-15x: the 100 ms bound is a property of the real
+     * build (checked by the ASan/UBSan suite); here only the answers and the memory bound count. */
+    fprintf(stderr, "TSan build: info latency bound not checked (worst %ld ms)\n", worst_ms);
+#else
     CHECK(worst_ms < 100);
+#endif
     /* the queue is bounded in (estimated) model tokens: ~37 per request here, 1000 in all */
     fprintf(stderr, "refusal: %s\n", cl[0].full_msg);
     CHECK(strstr(cl[0].full_msg, "tokens waiting (max-queue-tokens 1000)") != NULL);

@@ -88,8 +88,8 @@ int main(void) {
     CHECK(task_runtime_open(&p, &rt, err, sizeof(err)) == TASK_OK);
     if (!rt)
         return 1;
-    char *buf, **texts;
-    size_t *lens;
+    char *buf = NULL, **texts = NULL;
+    size_t *lens = NULL;
     size_t n = fx_read_lines(dir, "texts.txt", &buf, &texts, &lens);
     struct arg a[2];
     pthread_t th[2];
