@@ -260,8 +260,8 @@ static void test_ner(bool big_only) {
     if (!rt)
         return;
     char d[1024];
-    char *buf, **texts;
-    size_t *lens;
+    char *buf = NULL, **texts = NULL;
+    size_t *lens = NULL;
     size_t n = fx_read_lines(fx_dir("bert-tokcls", d, sizeof(d)), "texts.txt", &buf, &texts, &lens);
     struct task_request rq = {
         .kind = TASK_NER, .n_texts = n, .texts = (const char *const *)texts, .text_lens = lens};
