@@ -217,6 +217,42 @@ static void check_norm(const char *in, enum ev_lang lang, const char *want) {
     free(out);
 }
 
+/* aggregation none: each word takes its first sub-token's tag (HF word_ids). */
+static void test_ner_word_tags(void) {
+    /* "Le Paris brûle", CoNLL words joined by single spaces: "Le" [0,2)
+     * "Paris" [3,8) "brûle" [9,14) (code points). */
+    const size_t ws[] = {0, 3, 9}, we[] = {2, 8, 14};
+    const char *wt[3];
+    /* issue 8: Metaspace splits "Paris" as "▁" + "Paris"; socled trims the lone
+     * "▁" to the empty span [3,3). It is word 1's first sub-token (HF word_ids),
+     * so word 1 takes B-LOC, not the I-LOC of the piece after it. */
+    const size_t t1[] = {0, 3, 3};
+    const char *g1[] = {"B-PER", "B-LOC", "I-LOC"};
+    ev_ner_word_tags(ws, we, 3, t1, g1, 3, wt);
+    CHECK(wt[0] && strcmp(wt[0], "B-PER") == 0);
+    CHECK(wt[1] && strcmp(wt[1], "B-LOC") == 0);
+    CHECK(wt[2] == NULL);
+    /* untrimmed offsets: the lone "▁" covers the space [2,3) -> still word 1 */
+    const size_t t2[] = {2, 3};
+    const char *g2[] = {"B-LOC", "I-LOC"};
+    ev_ner_word_tags(ws, we, 3, t2, g2, 2, wt);
+    CHECK(wt[0] == NULL);
+    CHECK(wt[1] && strcmp(wt[1], "B-LOC") == 0);
+    /* "▁Pa" [2,5) then "ris" [5,8): the first piece counts; a labelled piece
+     * starting inside a word whose first piece was O (dropped) counts for nothing */
+    const size_t t3[] = {2, 5, 11};
+    const char *g3[] = {"B-LOC", "I-PER", "B-MISC"};
+    ev_ner_word_tags(ws, we, 3, t3, g3, 3, wt);
+    CHECK(wt[0] == NULL);
+    CHECK(wt[1] && strcmp(wt[1], "B-LOC") == 0);
+    CHECK(wt[2] == NULL);
+    /* a token past the last word belongs to no word */
+    const size_t t4[] = {14};
+    const char *g4[] = {"B-PER"};
+    ev_ner_word_tags(ws, we, 3, t4, g4, 1, wt);
+    CHECK(!wt[0] && !wt[1] && !wt[2]);
+}
+
 static void test_squad_normalize(void) {
     /* lower -> drop ASCII punctuation -> articles -> whitespace */
     check_norm("The  Cat's hat!", EV_LANG_EN, "cats hat");
@@ -375,6 +411,7 @@ int main(void) {
     test_ner_strict_vs_conll();
     test_ner_decode();
     test_ner_spans();
+    test_ner_word_tags();
     test_squad_normalize();
     test_squad_score();
     test_rouge_tokenize();

@@ -376,6 +376,27 @@ int ev_ner_add_entities(struct ev_ner *s, const struct ev_entity *gold, size_t n
     return EV_OK;
 }
 
+void ev_ner_word_tags(const size_t *ws, const size_t *we, size_t n_words, const size_t *ts,
+                      const char *const *tags, size_t n_tok, const char **word_tags) {
+    for (size_t w = 0; w < n_words; w++)
+        word_tags[w] = NULL;
+    size_t w = 0;
+    bool seen = false; /* word w already had its first token */
+    for (size_t t = 0; t < n_tok; t++) {
+        /* the token's end does not matter: one ending before word w starts is
+         * white space between words, which HF word_ids give to word w */
+        while (w < n_words && ts[t] >= we[w]) {
+            w++;
+            seen = false;
+        }
+        if (w == n_words)
+            break;
+        if (!seen && ts[t] <= ws[w])
+            word_tags[w] = tags[t];
+        seen = true;
+    }
+}
+
 int ev_ner_add_tags(struct ev_ner *s, const char *const *gold, const char *const *pred,
                     size_t n_tokens, size_t *bad_index) {
     if (!s || (n_tokens && (!gold || !pred)))

@@ -101,6 +101,19 @@ int ev_ner_decode(struct ev_ner *s, const char *const *tags, size_t n_tags, stru
 int ev_ner_add_tags(struct ev_ner *s, const char *const *gold, const char *const *pred,
                     size_t n_tokens, size_t *bad_index);
 
+/* Word tags from token tags, as HF run_ner labels words (each word takes its
+ * first sub-token's tag, by word_ids). Words have ascending code point spans
+ * [ws[w], we[w]); tokens, in text order, spans [ts[t], te[t]) and tags. A token
+ * belongs to the first word that ends after the token starts: it overlaps that
+ * word or lies in the white space before it (a lone SentencePiece "▁" piece,
+ * whose span is the space, or empty at the word's start once trimmed; HF gives
+ * it the next word's id). word_tags[w] = the tag of word w's first token when that
+ * token starts at or before the word (a token starting inside a word is not its
+ * first sub-token), else NULL. Pointers alias tags. Tokens with no word are
+ * ignored. The same rule as socle-train's tr_word_first_tokens. */
+void ev_ner_word_tags(const size_t *ws, const size_t *we, size_t n_words, const size_t *ts,
+                      const char *const *tags, size_t n_tok, const char **word_tags);
+
 /* Add one document given as entity lists (e.g. character spans). Entities match
  * when start, end and type are all equal; duplicates in a list count once. */
 int ev_ner_add_entities(struct ev_ner *s, const struct ev_entity *gold, size_t n_gold,

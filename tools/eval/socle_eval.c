@@ -1147,18 +1147,28 @@ static int score_ner_result(struct ev_ner *s, const struct pr_out *r, const stru
     if (!ptags)
         return -1;
     bool ok = true;
-    /* Token labels (aggregation none): a word takes the tag of the first
-     * labelled token overlapping it, as-is (B-X / I-X), and seqeval decodes. */
-    for (size_t e = 0; tokens && ok && e < ne; e++) {
-        const struct pr_entity *en = &r->ents[e];
-        for (size_t k = 0; k < nt; k++) {
-            if (it->cpe[k] <= en->cp_start || it->cps[k] >= en->cp_end)
-                continue;
-            /* only the word's first sub-token counts: a token starting inside the word */
-            if (!ptags[k] && en->cp_start <= it->cps[k] && !(ptags[k] = strdup(en->type)))
-                ok = false;
-            break;
+    /* Token labels (aggregation none): a word takes the tag of its first
+     * sub-token as HF word_ids define it (a lone "▁" piece before the word
+     * included), as-is (B-X / I-X), and seqeval decodes. socled drops O tokens,
+     * so the labelled tokens are all there is. */
+    if (tokens && ok && ne) {
+        size_t *ts = malloc(ne * sizeof(*ts));
+        const char **tt = malloc(ne * sizeof(*tt)), **wt = malloc((nt ? nt : 1) * sizeof(*wt));
+        if (ts && tt && wt) {
+            for (size_t e = 0; e < ne; e++) {
+                ts[e] = r->ents[e].cp_start;
+                tt[e] = r->ents[e].type;
+            }
+            ev_ner_word_tags(it->cps, it->cpe, nt, ts, (const char *const *)tt, ne, wt);
+            for (size_t k = 0; ok && k < nt; k++)
+                if (wt[k] && !(ptags[k] = strdup(wt[k])))
+                    ok = false;
+        } else {
+            ok = false;
         }
+        free(ts);
+        free(tt);
+        free(wt);
     }
     for (size_t e = 0; !tokens && ok && e < ne; e++) {
         const struct pr_entity *en = &r->ents[e];

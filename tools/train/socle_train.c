@@ -547,20 +547,13 @@ static int encode_unit(struct pass *p, size_t i, const char *text, size_t len,
         p->n_truncated++;
     if (words) {
         size_t nt = u->enc->n_tokens;
-        uint32_t *ts = malloc((nt ? nt : 1) * sizeof(*ts)),
-                 *te = malloc((nt ? nt : 1) * sizeof(*te));
-        if (!ts || !te) {
-            free(ts);
-            free(te);
+        uint32_t *ts = malloc((nt ? nt : 1) * sizeof(*ts));
+        if (!ts)
             goto oom;
-        }
-        for (size_t t = 0; t < nt; t++) {
+        for (size_t t = 0; t < nt; t++)
             ts[t] = u->enc->offsets[t].start;
-            te[t] = u->enc->offsets[t].end;
-        }
-        tr_word_first_tokens(ts, te, u->enc->special_mask, nt, ws, we, n_words, u->word_tok);
+        tr_word_first_tokens(ts, u->enc->special_mask, nt, we, n_words, u->word_tok);
         free(ts);
-        free(te);
         for (size_t k = 0; k < n_words; k++)
             p->n_dropped_words += u->word_tok[k] < 0;
     }

@@ -371,8 +371,7 @@ void tr_adamw_step(struct tr_adamw *o, struct tr_head *h, const double *grad, do
     }
 }
 
-void tr_word_first_tokens(const uint32_t *tok_start, const uint32_t *tok_end,
-                          const uint8_t *special, size_t n_tokens, const size_t *word_start,
+void tr_word_first_tokens(const uint32_t *tok_start, const uint8_t *special, size_t n_tokens,
                           const size_t *word_end, size_t n_words, int32_t *word_tok) {
     for (size_t w = 0; w < n_words; w++)
         word_tok[w] = -1;
@@ -380,12 +379,16 @@ void tr_word_first_tokens(const uint32_t *tok_start, const uint32_t *tok_end,
     for (size_t t = 0; t < n_tokens; t++) {
         if (special && special[t])
             continue;
-        size_t s = tok_start[t], e = tok_end[t];
+        size_t s = tok_start[t];
         while (w < n_words && s >= word_end[w])
             w++;
         if (w == n_words)
             break;
-        if (e > word_start[w] && word_tok[w] < 0)
+        /* A token that starts past word w-1 either overlaps word w or lies in the
+         * gap before it: a lone Metaspace "▁" whose offsets cover only the space.
+         * HF word_ids give that piece the following word's id, so it is the
+         * word's first token (run_ner labels it, not the piece after). */
+        if (word_tok[w] < 0)
             word_tok[w] = (int32_t)t;
     }
 }

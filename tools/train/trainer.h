@@ -132,13 +132,16 @@ int tr_fit(struct tr_head *h, const struct tr_data *data, const struct tr_fit_op
 /* Index of the largest logit (first on ties). */
 size_t tr_argmax(const float *x, size_t n);
 
-/* NER labels go on each word's first token: word_tok[w] = the first
- * non-special token whose byte span [tok_start, tok_end) overlaps word w's span
- * [word_start, word_end), or -1 (the word was truncated away). Spans ascend.
- * Overlap, not "starts inside": Metaspace and byte-level tokens may carry the
- * preceding space in their offsets ("▁Paris" starts on the space). */
-void tr_word_first_tokens(const uint32_t *tok_start, const uint32_t *tok_end,
-                          const uint8_t *special, size_t n_tokens, const size_t *word_start,
+/* NER labels go on each word's first token, as HF run_ner's word_ids give it:
+ * word_tok[w] = the first non-special token whose byte start tok_start lies at or
+ * after the end of word w-1 and before word_end[w], i.e. one that overlaps word w
+ * or lies in the white space before it; -1 when the word was truncated away.
+ * Only starts matter (words are joined by single spaces, so a token never spans
+ * two words); socle-eval's ev_ner_word_tags applies the same rule. Spans ascend.
+ * Metaspace and byte-level tokens may carry the preceding space ("▁Paris" starts
+ * on the space), and a lone "▁" piece covers only the space yet belongs to the
+ * word after it (same word id in HF). */
+void tr_word_first_tokens(const uint32_t *tok_start, const uint8_t *special, size_t n_tokens,
                           const size_t *word_end, size_t n_words, int32_t *word_tok);
 
 /* ---- adapter files (docs/adapters.md) ---- */
