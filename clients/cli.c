@@ -477,6 +477,34 @@ struct req_buf {
 };
 
 /* Build the request for one input. Returns NULL with *why set for a bad input line. */
+/* Task options from the command line, shared by the single-task requests and the
+ * sub-tasks of `multi` (texts are set by the caller). */
+static void classify_opts(const struct cli *c, Socle__V1__ClassifyRequest *r) {
+    socle__v1__classify_request__init(r);
+    r->top_k = c->top_k;
+    r->multi_label = c->multi_label;
+}
+
+static void ner_opts(const struct cli *c, Socle__V1__NerRequest *r) {
+    socle__v1__ner_request__init(r);
+    r->aggregation = (Socle__V1__Aggregation)c->aggregation;
+    r->n_ignore_labels = c->n_ignore;
+    r->ignore_labels = (char **)(uintptr_t)c->ignore;
+    r->stride = c->stride;
+}
+
+static void summarize_opts(const struct cli *c, Socle__V1__SummarizeRequest *r) {
+    socle__v1__summarize_request__init(r);
+    r->max_sentences = c->max_sentences;
+    r->ratio = c->ratio;
+}
+
+static void embed_opts(const struct cli *c, Socle__V1__EmbedRequest *r) {
+    socle__v1__embed_request__init(r);
+    r->pooling = (Socle__V1__Pooling)c->pooling;
+    r->normalize = c->normalize;
+}
+
 static int build_request(const struct cli *c, struct req_buf *b, const char *s, size_t len,
                          const char **why) {
     memset(b, 0, sizeof *b);
@@ -551,22 +579,16 @@ static int build_request(const struct cli *c, struct req_buf *b, const char *s, 
         return 0;
     }
     case CMD_CLASSIFY:
-        socle__v1__classify_request__init(&b->u.classify);
+        classify_opts(c, &b->u.classify);
         b->u.classify.n_texts = 1;
         b->u.classify.texts = b->textp;
-        b->u.classify.top_k = c->top_k;
-        b->u.classify.multi_label = c->multi_label;
         b->req.task_case = SOCLE__V1__REQUEST__TASK_CLASSIFY;
         b->req.classify = &b->u.classify;
         return 0;
     case CMD_NER:
-        socle__v1__ner_request__init(&b->u.ner);
+        ner_opts(c, &b->u.ner);
         b->u.ner.n_texts = 1;
         b->u.ner.texts = b->textp;
-        b->u.ner.aggregation = (Socle__V1__Aggregation)c->aggregation;
-        b->u.ner.n_ignore_labels = c->n_ignore;
-        b->u.ner.ignore_labels = (char **)(uintptr_t)c->ignore;
-        b->u.ner.stride = c->stride;
         b->req.task_case = SOCLE__V1__REQUEST__TASK_NER;
         b->req.ner = &b->u.ner;
         return 0;
@@ -596,20 +618,16 @@ static int build_request(const struct cli *c, struct req_buf *b, const char *s, 
         return 0;
     }
     case CMD_SUMMARIZE:
-        socle__v1__summarize_request__init(&b->u.summarize);
+        summarize_opts(c, &b->u.summarize);
         b->u.summarize.n_texts = 1;
         b->u.summarize.texts = b->textp;
-        b->u.summarize.max_sentences = c->max_sentences;
-        b->u.summarize.ratio = c->ratio;
         b->req.task_case = SOCLE__V1__REQUEST__TASK_SUMMARIZE;
         b->req.summarize = &b->u.summarize;
         return 0;
     case CMD_EMBED:
-        socle__v1__embed_request__init(&b->u.embed);
+        embed_opts(c, &b->u.embed);
         b->u.embed.n_texts = 1;
         b->u.embed.texts = b->textp;
-        b->u.embed.pooling = (Socle__V1__Pooling)c->pooling;
-        b->u.embed.normalize = c->normalize;
         b->req.task_case = SOCLE__V1__REQUEST__TASK_EMBED;
         b->req.embed = &b->u.embed;
         return 0;
@@ -624,20 +642,10 @@ static int build_request(const struct cli *c, struct req_buf *b, const char *s, 
         b->req.stats = &b->u.stats;
         return 0;
     case CMD_MULTI:
-        socle__v1__classify_request__init(&b->m_classify);
-        b->m_classify.top_k = c->top_k;
-        b->m_classify.multi_label = c->multi_label;
-        socle__v1__ner_request__init(&b->m_ner);
-        b->m_ner.aggregation = (Socle__V1__Aggregation)c->aggregation;
-        b->m_ner.n_ignore_labels = c->n_ignore;
-        b->m_ner.ignore_labels = (char **)(uintptr_t)c->ignore;
-        b->m_ner.stride = c->stride;
-        socle__v1__summarize_request__init(&b->m_summarize);
-        b->m_summarize.max_sentences = c->max_sentences;
-        b->m_summarize.ratio = c->ratio;
-        socle__v1__embed_request__init(&b->m_embed);
-        b->m_embed.pooling = (Socle__V1__Pooling)c->pooling;
-        b->m_embed.normalize = c->normalize;
+        classify_opts(c, &b->m_classify);
+        ner_opts(c, &b->m_ner);
+        summarize_opts(c, &b->m_summarize);
+        embed_opts(c, &b->m_embed);
         for (size_t i = 0; i < c->n_mtasks; i++) {
             Socle__V1__SubTask *t = &b->sub[i];
             socle__v1__sub_task__init(t);

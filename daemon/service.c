@@ -206,6 +206,26 @@ static Socle__V1__Encoding *encoding_to_pb(struct arena *a, const struct tok_enc
 }
 #endif
 
+#ifdef SOCLE_HAVE_TOKENIZER
+/* What tokenize and detokenize refuse alike: no tokenizer loaded, or an adapter named
+ * (they always use the model's own tokenizer). */
+static int tokenizer_guard(const struct daemon *d, const PbRequest *req, const char *task,
+                           char *msg, size_t msglen) {
+    if (!d->tok) {
+        snprintf(msg, msglen,
+                 "%s: no tokenizer loaded (start socled with --model DIR or --tokenizer PATH)",
+                 task);
+        return SOCLE__V1__CODE__UNIMPLEMENTED;
+    }
+    if (req->adapter && req->adapter[0]) {
+        snprintf(msg, msglen, "unknown adapter '%.100s': %s uses the model's tokenizer",
+                 req->adapter, task);
+        return SOCLE__V1__CODE__NOT_FOUND;
+    }
+    return SOCLE__V1__CODE__OK;
+}
+#endif
+
 static int svc_tokenize(const struct daemon *d, const PbRequest *req, struct arena *a,
                         PbResponse *r, PbTiming *tm, char *msg, size_t msglen) {
 #ifndef SOCLE_HAVE_TOKENIZER
@@ -214,17 +234,9 @@ static int svc_tokenize(const struct daemon *d, const PbRequest *req, struct are
     return SOCLE__V1__CODE__UNIMPLEMENTED;
 #else
     const Socle__V1__TokenizeRequest *t = req->tokenize;
-    if (!d->tok) {
-        snprintf(msg, msglen,
-                 "tokenize: no tokenizer loaded (start socled with --model DIR or --tokenizer "
-                 "PATH)");
-        return SOCLE__V1__CODE__UNIMPLEMENTED;
-    }
-    if (req->adapter && req->adapter[0]) {
-        snprintf(msg, msglen, "unknown adapter '%.100s': tokenize uses the model's tokenizer",
-                 req->adapter);
-        return SOCLE__V1__CODE__NOT_FOUND;
-    }
+    int guard = tokenizer_guard(d, req, "tokenize", msg, msglen);
+    if (guard != SOCLE__V1__CODE__OK)
+        return guard;
     if (service_check_texts(d, t->texts, t->n_texts, "text", msg, msglen) != 0)
         return SOCLE__V1__CODE__INVALID_ARGUMENT;
     if (t->n_pairs && t->n_pairs != t->n_texts) {
@@ -349,17 +361,9 @@ static int svc_detokenize(const struct daemon *d, const PbRequest *req, struct a
     return SOCLE__V1__CODE__UNIMPLEMENTED;
 #else
     const Socle__V1__DetokenizeRequest *t = req->detokenize;
-    if (!d->tok) {
-        snprintf(msg, msglen,
-                 "detokenize: no tokenizer loaded (start socled with --model DIR or --tokenizer "
-                 "PATH)");
-        return SOCLE__V1__CODE__UNIMPLEMENTED;
-    }
-    if (req->adapter && req->adapter[0]) {
-        snprintf(msg, msglen, "unknown adapter '%.100s': detokenize uses the model's tokenizer",
-                 req->adapter);
-        return SOCLE__V1__CODE__NOT_FOUND;
-    }
+    int guard = tokenizer_guard(d, req, "detokenize", msg, msglen);
+    if (guard != SOCLE__V1__CODE__OK)
+        return guard;
     if (t->n_sequences == 0 || t->n_sequences > (size_t)d->cfg.max_texts) {
         snprintf(msg, msglen, "%zu sequences: give 1 to max-texts (%ld)", t->n_sequences,
                  d->cfg.max_texts);
