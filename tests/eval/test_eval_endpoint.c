@@ -13,14 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static int g_fail;
-#define CHECK(c)                                                                                   \
-    do {                                                                                           \
-        if (!(c)) {                                                                                \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c);                  \
-            g_fail++;                                                                              \
-        }                                                                                          \
-    } while (0)
+#include "tests/check.h"
 
 static char *run(const char *cmd, int *rc) {
     FILE *p = popen(cmd, "r");

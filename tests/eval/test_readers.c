@@ -9,14 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static int g_fail;
-#define CHECK(c)                                                                                   \
-    do {                                                                                           \
-        if (!(c)) {                                                                                \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c);                  \
-            g_fail++;                                                                              \
-        }                                                                                          \
-    } while (0)
+#include "tests/check.h"
 
 #define D "tests/data/eval/"
 

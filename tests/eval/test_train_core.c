@@ -13,14 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int g_fail;
-#define CHECK(c)                                                                                   \
-    do {                                                                                           \
-        if (!(c)) {                                                                                \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c);                  \
-            g_fail++;                                                                              \
-        }                                                                                          \
-    } while (0)
+#include "tests/check.h"
 #define NEAR(a, b, tol)                                                                            \
     do {                                                                                           \
         double a_ = (a), b_ = (b);                                                                 \

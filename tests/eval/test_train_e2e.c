@@ -15,14 +15,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-static int g_fail;
-#define CHECK(c)                                                                                   \
-    do {                                                                                           \
-        if (!(c)) {                                                                                \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c);                  \
-            g_fail++;                                                                              \
-        }                                                                                          \
-    } while (0)
+#include "tests/check.h"
 
 static char g_out[65536];
 

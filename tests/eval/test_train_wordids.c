@@ -15,14 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static int g_fail;
-#define CHECK(c)                                                                                   \
-    do {                                                                                           \
-        if (!(c)) {                                                                                \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c);                  \
-            g_fail++;                                                                              \
-        }                                                                                          \
-    } while (0)
+#include "tests/check.h"
 
 /* Words joined by single spaces as socle-train joins CoNLL words; returns the
  * number of words whose first token is a lone "▁" piece. */
