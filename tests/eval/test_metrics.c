@@ -397,6 +397,158 @@ static void test_rouge(void) {
         NEAR(s[k].fmeasure, 1.0);
 }
 
+/* stem(word) under mode, compared with want. */
+static void stem_is(const char *word, enum ev_stemmer mode, const char *want) {
+    char b[64];
+    snprintf(b, sizeof(b), "%s", word);
+    size_t n = ev_porter_stem(b, strlen(b), mode);
+    if (n != strlen(want) || strcmp(b, want) != 0) {
+        fprintf(stderr, "stem(%s, mode %d) = '%s', expected '%s'\n", word, (int)mode, b, want);
+        g_fail++;
+    }
+}
+
+static void test_porter_by_hand(void) {
+    const enum ev_stemmer P = EV_STEM_PORTER, N = EV_STEM_PORTER_NLTK;
+    /* caresses: 1a sses -> ss; no later suffix matches. */
+    stem_is("caresses", P, "caress");
+    /* ponies: 1a ies -> i ("poni"); nothing else applies. */
+    stem_is("ponies", P, "poni");
+    /* feed: 1b eed with stem "f", m = 0: unchanged (and "ed" is not tried). */
+    stem_is("feed", P, "feed");
+    /* agreed: 1b eed, stem "agr" = VC, m = 1 -> "agree"; 5a: stem "agre" m = 1 and
+     * not *o (ends in a vowel) -> "agre". */
+    stem_is("agreed", P, "agre");
+    /* hopping: 1b ing, "hopp" has a vowel; *d (pp, not l/s/z) -> "hop". */
+    stem_is("hopping", P, "hop");
+    /* falling: 1b -> "fall", double l is kept in 1b; 5b needs m > 1 (m = 1). */
+    stem_is("falling", P, "fall");
+    /* filing: 1b -> "fil", m = 1 and *o (f-i-l) -> "file"; 5a keeps the e (*o). */
+    stem_is("filing", P, "file");
+    /* conflated: 1b ed -> "conflat", at -> ate: "conflate"; 4 ate with stem
+     * "confl" (m = 1) fails; 5a: m("conflat") = 2 > 1 -> "conflat". */
+    stem_is("conflated", P, "conflat");
+    /* generalizations: 1a -> "generalization"; 2 ization -> ize (m("general") = 3);
+     * 3 alize -> al (m("gener") = 2); 4 al (m = 2 > 1) -> "gener". */
+    stem_is("generalizations", P, "gener");
+    /* happy: 1c y -> i ("happ" has a vowel). sky: "sk" has none. */
+    stem_is("happy", P, "happi");
+    stem_is("sky", P, "sky");
+    /* adoption: 4 ion with stem "adopt" (m = 2, ends in t) -> "adopt";
+     * "onion"-like stems not ending in s/t keep ion: "opinion" -> stem "opin" ends n. */
+    stem_is("adoption", P, "adopt");
+    stem_is("opinion", P, "opinion");
+    /* replacement: 4 ement, stem "replac" m = 2 -> "replac"; longest match only:
+     * "cement" -> ement with stem "c" (m = 0) fails, and ment/ent are not tried. */
+    stem_is("replacement", P, "replac");
+    stem_is("cement", P, "cement");
+    /* controll: 5b ll with m("control") = 2 -> "control"; roll: m = 1, kept. */
+    stem_is("controll", P, "control");
+    stem_is("roll", P, "roll");
+    /* y after y: in "sayyy" y(2) follows the vowel a -> consonant, y(3) a vowel,
+     * y(4) a consonant; 1c: stem "sayy" has vowels -> "sayyi". */
+    stem_is("sayyy", P, "sayyi");
+
+    /* Where NLTK's default mode departs (rouge_score use_stemmer=True). */
+    /* dying: 1b ing -> "dy" (y after d is a vowel); 1c: "d" has no vowel: "dy".
+     * NLTK: irregular form -> "die". */
+    stem_is("dying", P, "dy");
+    stem_is("dying", N, "die");
+    /* enjoy: 1c original: "enjo" has a vowel -> "enjoi"; NLTK: y after the vowel o stays. */
+    stem_is("enjoy", P, "enjoi");
+    stem_is("enjoy", N, "enjoy");
+    /* ties: original 1a ies -> i: "ti"; NLTK: a 4-letter word keeps "ie": "tie". */
+    stem_is("ties", P, "ti");
+    stem_is("ties", N, "tie");
+    /* anthropology: 1c -> "anthropologi"; original has no logi rule; NLTK's
+     * logi -> log (m("anthropol") > 0) -> "anthropolog". */
+    stem_is("anthropology", P, "anthropologi");
+    stem_is("anthropology", N, "anthropolog");
+    /* NLTK keeps words of <= 2 letters; the paper stems them: "is" -> 1a s -> "i". */
+    stem_is("is", P, "i");
+    stem_is("is", N, "is");
+    /* EV_STEM_NONE: unchanged. */
+    stem_is("running", EV_STEM_NONE, "running");
+}
+
+/* tests/data/eval/porter_vocab.tsv: word, Porter 1980 stem, NLTK-mode stem, from NLTK
+ * 3.8's PorterStemmer (tools/eval/gen_porter_fixture.py), 10,541 words. */
+static void test_porter_vocab(void) {
+    FILE *f = fopen("tests/data/eval/porter_vocab.tsv", "r");
+    CHECK(f != NULL);
+    if (!f)
+        return;
+    char line[512], b[512];
+    size_t n = 0, bad = 0;
+    while (fgets(line, sizeof(line), f)) {
+        if (line[0] == '#')
+            continue;
+        line[strcspn(line, "\r\n")] = '\0';
+        char *w = line, *orig = strchr(w, '\t'), *nltk = orig ? strchr(orig + 1, '\t') : NULL;
+        CHECK(orig && nltk);
+        if (!orig || !nltk)
+            break;
+        *orig++ = '\0';
+        *nltk++ = '\0';
+        const enum ev_stemmer modes[2] = {EV_STEM_PORTER, EV_STEM_PORTER_NLTK};
+        const char *want[2] = {orig, nltk};
+        for (int m = 0; m < 2; m++) {
+            snprintf(b, sizeof(b), "%s", w);
+            ev_porter_stem(b, strlen(b), modes[m]);
+            if (strcmp(b, want[m]) != 0 && bad++ < 10)
+                fprintf(stderr, "porter_vocab: %s mode %d: '%s', expected '%s'\n", w, m, b,
+                        want[m]);
+        }
+        n++;
+    }
+    fclose(f);
+    CHECK(n > 10000);
+    CHECK(bad == 0);
+}
+
+static void test_rouge_stem(void) {
+    struct ev_rouge_score s[EV_ROUGE_COUNT];
+    /* cand "the cats are running" ref "a cat runs".
+     * No stemming: no common token -> R1 0.
+     * Stemming (tokens longer than 3 only): cats -> cat, running -> run, runs -> run;
+     * "are" and "cat" (3 letters) untouched. cand {the cat are run}, ref {a cat run}:
+     * R1 overlap 2: P 2/4, R 2/3, F 2*(1/2)(2/3)/(7/6) = 4/7.
+     * R2: cand the-cat cat-are are-run, ref a-cat cat-run: 0. */
+    const char *c = "The cats are running.", *r = "A cat runs";
+    struct ev_rouge_opts o = {false, EV_STEM_NONE};
+    CHECK(ev_rouge(c, strlen(c), r, strlen(r), &o, s) == EV_OK);
+    NEAR(s[EV_ROUGE_1].fmeasure, 0.0);
+    o.stem = EV_STEM_PORTER;
+    CHECK(ev_rouge(c, strlen(c), r, strlen(r), &o, s) == EV_OK);
+    NEAR(s[EV_ROUGE_1].precision, 0.5);
+    NEAR(s[EV_ROUGE_1].recall, 2.0 / 3.0);
+    NEAR(s[EV_ROUGE_1].fmeasure, 4.0 / 7.0);
+    NEAR(s[EV_ROUGE_2].fmeasure, 0.0);
+    /* The 3-character rule: "was" would stem to "wa" (1a s) but is kept, so it does
+     * not meet ref "wa": cand {it was} ref {it wa} -> overlap 1, F1 1/2. */
+    CHECK(ev_rouge("it was", 6, "it wa", 5, &o, s) == EV_OK);
+    NEAR(s[EV_ROUGE_1].fmeasure, 0.5);
+
+    /* Tokens as the stemmed tokenizer writes them; non-ASCII tokens are kept. */
+    const char *t = "Generalizations, dying skies; \xc3\xa9lections running";
+    const char *want_p[] = {"gener", "dy", "ski", "\xc3\xa9lections", "run"};
+    const char *want_n[] = {"gener", "die", "sky", "\xc3\xa9lections", "run"};
+    o.unicode = true;
+    for (int m = 0; m < 2; m++) {
+        char *buf = NULL;
+        size_t n = 0;
+        o.stem = m ? EV_STEM_PORTER_NLTK : EV_STEM_PORTER;
+        CHECK(ev_rouge_tokenize(t, strlen(t), &o, &buf, &n) == EV_OK);
+        CHECK(n == 5);
+        const char *p = buf;
+        for (size_t i = 0; buf && i < n && i < 5; i++) {
+            CHECK(strcmp(p, m ? want_n[i] : want_p[i]) == 0);
+            p += strlen(p) + 1;
+        }
+        free(buf);
+    }
+}
+
 int main(void) {
     test_classification();
     test_ner_seqeval_readme();
@@ -408,6 +560,9 @@ int main(void) {
     test_squad_score();
     test_rouge_tokenize();
     test_rouge();
+    test_porter_by_hand();
+    test_porter_vocab();
+    test_rouge_stem();
     if (g_fail) {
         fprintf(stderr, "%d check(s) failed\n", g_fail);
         return 1;

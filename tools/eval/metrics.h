@@ -11,7 +11,7 @@
  *   - extractive QA: SQuAD v1.1 exact match and token F1 with the official
  *     answer normalization, plus a documented French variant;
  *   - summaries: ROUGE-1/2/L (and Lsum) F-measure with Google rouge_score's
- *     tokenization (no stemming).
+ *     tokenization, optionally with the Porter stemmer (porter.c).
  * All functions return enum ev_status (0 = OK) and are thread-safe (no globals).
  */
 #ifndef SOCLE_EVAL_METRICS_H
@@ -154,9 +154,22 @@ int ev_squad_score(const char *pred, size_t pred_len, const char *const *golds,
 
 /* ---- summaries (ROUGE) ---- */
 
+enum ev_stemmer {
+    EV_STEM_NONE,        /* rouge_score's default (use_stemmer=False) */
+    EV_STEM_PORTER,      /* Porter (1980) as published: ROUGE-1.5.5's -m */
+    EV_STEM_PORTER_NLTK, /* NLTK's default Porter mode: rouge_score use_stemmer=True */
+};
+
+/* Stem one lowercase ASCII word word[0..len) in place (word must hold len + 1
+ * bytes: the stem is NUL-terminated). Returns the stem's length (<= len). Other
+ * bytes (digits) count as consonants, as in the reference implementations. */
+size_t ev_porter_stem(char *word, size_t len, enum ev_stemmer mode);
+
 struct ev_rouge_opts {
     bool unicode; /* false: rouge_score's tokenizer (ASCII a-z0-9 only);
                      true: Unicode letters and digits, lowercased (for French) */
+    enum ev_stemmer stem; /* applied, as rouge_score does, to tokens longer than 3
+                             characters; tokens with non-ASCII letters are kept as is */
 };
 enum ev_rouge_kind { EV_ROUGE_1, EV_ROUGE_2, EV_ROUGE_L, EV_ROUGE_LSUM, EV_ROUGE_COUNT };
 struct ev_rouge_score {

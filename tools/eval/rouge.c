@@ -4,7 +4,8 @@
  * text.lower(); re.sub(r"[^a-z0-9]+", " ", text); split() — so every non-ASCII
  * letter is a separator; we do the same by default, and offer a Unicode
  * tokenizer (letters, marks and digits of any script, lowercased) for French.
- * No stemming (rouge_score's use_stemmer=False, its default).
+ * Stemming is optional (rouge_score's use_stemmer, default off): the Porter
+ * stemmer of porter.c on tokens longer than 3 characters, as rouge_score does.
  * ROUGE-N: clipped n-gram overlap; P = overlap / candidate n-grams, R = overlap /
  * reference n-grams (max(count, 1) denominators as rouge_score).
  * ROUGE-L: LCS over the whole token sequences.
@@ -57,7 +58,23 @@ static bool is_tok_char_unicode(int32_t c) {
     }
 }
 
-static int tokenize(const char *text, size_t len, bool unicode, struct toks *t) {
+/* Close the token that starts at t->off[t->n - 1] and ends at *o: stem it
+ * (rouge_score stems only tokens longer than 3 characters; a token with bytes
+ * outside ASCII is not English and is kept) and NUL-terminate it. */
+static void end_token(struct toks *t, size_t *o, enum ev_stemmer stem) {
+    size_t start = t->off[t->n - 1], len = *o - start;
+    bool ascii = true;
+    for (size_t i = start; ascii && i < *o; i++)
+        ascii = (unsigned char)t->buf[i] < 0x80;
+    if (stem != EV_STEM_NONE && ascii && len > 3)
+        *o = start + ev_porter_stem(t->buf + start, len, stem);
+    t->buf[(*o)++] = '\0';
+}
+
+static int tokenize(const char *text, size_t len, const struct ev_rouge_opts *opts,
+                    struct toks *t) {
+    bool unicode = opts && opts->unicode;
+    enum ev_stemmer stem = opts ? opts->stem : EV_STEM_NONE;
     memset(t, 0, sizeof(*t));
     /* Output never exceeds 4 bytes per input byte (lowercasing may change the
      * encoded length; bound generously) plus one NUL per token. */
@@ -88,7 +105,7 @@ static int tokenize(const char *text, size_t len, bool unicode, struct toks *t) 
                             : ((lc >= 'a' && lc <= 'z') || (lc >= '0' && lc <= '9'));
         if (!keep) {
             if (in_tok)
-                t->buf[o++] = '\0';
+                end_token(t, &o, stem);
             in_tok = false;
             continue;
         }
@@ -110,7 +127,7 @@ static int tokenize(const char *text, size_t len, bool unicode, struct toks *t) 
         o += (size_t)utf8proc_encode_char(lc, (utf8proc_uint8_t *)t->buf + o);
     }
     if (in_tok)
-        t->buf[o++] = '\0';
+        end_token(t, &o, stem);
     return EV_OK;
 }
 
@@ -119,7 +136,7 @@ int ev_rouge_tokenize(const char *text, size_t len, const struct ev_rouge_opts *
     if (!buf || !n_tokens || (len && !text))
         return EV_EINVAL;
     struct toks t;
-    int st = tokenize(text, len, opts && opts->unicode, &t);
+    int st = tokenize(text, len, opts, &t);
     if (st != EV_OK)
         return st;
     *buf = t.buf;
@@ -340,12 +357,11 @@ int ev_rouge(const char *cand, size_t cand_len, const char *ref, size_t ref_len,
     if (!out || (cand_len && !cand) || (ref_len && !ref))
         return EV_EINVAL;
     memset(out, 0, EV_ROUGE_COUNT * sizeof(*out));
-    bool uni = opts && opts->unicode;
     struct toks c, r;
-    int st = tokenize(cand, cand_len, uni, &c);
+    int st = tokenize(cand, cand_len, opts, &c);
     if (st != EV_OK)
         return st;
-    st = tokenize(ref, ref_len, uni, &r);
+    st = tokenize(ref, ref_len, opts, &r);
     if (st != EV_OK) {
         toks_clear(&c);
         return st;
