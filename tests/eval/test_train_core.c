@@ -180,7 +180,8 @@ static void test_fit(bool mlp) {
     static float f[N * D];
     static int32_t y[N];
     make_blobs(f, y, N, D);
-    struct tr_data tr = {240, f, y}, dev = {60, f + 240 * D, y + 240};
+    struct tr_data tr = {.n = 240, .feats = f, .label = y},
+                   dev = {.n = 60, .feats = f + 240 * D, .label = y + 240};
     struct tr_head_cfg cfg = {D, 1, mlp, 8, TR_ACT_GELU, 3};
     struct tr_fit_opts o = {0};
     o.epochs = 8;
@@ -210,6 +211,165 @@ static void test_fit(bool mlp) {
     tr_head_free(h1);
     tr_head_free(h2);
     tr_head_free(h3);
+}
+
+
+/* Loss of a span (QA) or multi-label example: the backward functions with a
+ * zero scale add nothing to grad. */
+enum kind { K_SPAN, K_MULTI };
+static double loss_k(enum kind k, struct tr_head *h, const float *f, size_t n_tok,
+                     struct tr_scratch *s, double *dummy, double *work) {
+    static const uint8_t tg[3] = {1, 0, 1};
+    if (k == K_SPAN)
+        return tr_span_backward(h, f, n_tok, 2, 3, 0.0, dummy, s, work);
+    return tr_head_backward_multi(h, f, tg, 0.0, dummy, s);
+}
+
+/* Finite differences for the QA span head (start/end softmax over the 5 tokens of
+ * a window, answer tokens 2..3) and the multi-label head (3 sigmoids, targets
+ * 1,0,1), each head type. */
+static void gradcheck_k(enum kind k, bool mlp, enum tr_act act, size_t n_mix, const char *what) {
+    enum { D = 4, T = 5 };
+    struct tr_head_cfg cfg = {D, n_mix, mlp, 3, act, k == K_SPAN ? 2 : 3};
+    struct tr_head *h = NULL;
+    CHECK(tr_head_new(&cfg, 7, &h) == TR_OK);
+    if (!h)
+        return;
+    for (size_t i = 0; i < h->n_params; i++)
+        h->params[i] = (float)(0.7 * urand());
+    if (h->gamma)
+        *h->gamma = 1.3f;
+    size_t n_tok = k == K_SPAN ? T : 1;
+    float feats[T * 4 * D];
+    for (size_t i = 0; i < n_tok * n_mix * D; i++)
+        feats[i] = (float)urand();
+    struct tr_scratch *s = NULL;
+    CHECK(tr_scratch_new(&cfg, &s) == TR_OK);
+    double *g = calloc(h->n_params, sizeof(double)), *dummy = calloc(h->n_params, sizeof(double));
+    double work[2 * T];
+    if (k == K_SPAN)
+        tr_span_backward(h, feats, n_tok, 2, 3, 0.5, g, s, work);
+    else
+        tr_head_backward_multi(h, feats, (const uint8_t[]){1, 0, 1}, 0.5, g, s);
+    double worst = 0;
+    for (size_t i = 0; i < h->n_params; i++) {
+        float p0 = h->params[i];
+        const double eps = 1e-3;
+        float pp = (float)(p0 + eps), pm = (float)(p0 - eps);
+        h->params[i] = pp;
+        double lp = loss_k(k, h, feats, n_tok, s, dummy, work);
+        h->params[i] = pm;
+        double lm = loss_k(k, h, feats, n_tok, s, dummy, work);
+        h->params[i] = p0;
+        double fd = 0.5 * (lp - lm) / ((double)pp - (double)pm);
+        double err = fabs(fd - g[i]) / (1e-4 + fabs(g[i]));
+        if (err > worst)
+            worst = err;
+        if (fabs(fd - g[i]) > 1e-5 + 1e-3 * fabs(g[i])) {
+            fprintf(stderr, "gradcheck %s: param %zu analytic %.9g fd %.9g\n", what, i, g[i], fd);
+            g_fail++;
+        }
+    }
+    for (size_t i = 0; i < h->n_params; i++)
+        CHECK(dummy[i] == 0.0); /* scale 0 added nothing */
+    printf("gradcheck %-22s %3zu params, worst relative error %.2e\n", what, h->n_params, worst);
+    free(g);
+    free(dummy);
+    tr_scratch_free(s);
+    tr_head_free(h);
+}
+
+static void test_span_multi_hand(void) {
+    /* QA, d 1, linear: start row w = 1, b = 0; end row w = -1, b = 0. Window of 3
+     * tokens with features [0, 1, 2]: start logits [0,1,2], end logits [0,-1,-2].
+     * start 2, end 0: CE(start) = log(1+e+e^2) - 2 = 0.4076059644,
+     * CE(end) = log(1+e^-1+e^-2) - 0 = 0.4076059644 (same sums, shifted);
+     * loss = (0.4076059644 + 0.4076059644) / 2. */
+    struct tr_head_cfg cfg = {1, 1, false, 0, TR_ACT_TANH, 2};
+    struct tr_head *h = NULL;
+    CHECK(tr_head_new(&cfg, 1, &h) == TR_OK);
+    h->w2[0] = 1.0f;
+    h->w2[1] = -1.0f;
+    struct tr_scratch *s = NULL;
+    CHECK(tr_scratch_new(&cfg, &s) == TR_OK);
+    const float f[3] = {0, 1, 2};
+    double work[6], g[4] = {0};
+    NEAR(tr_span_backward(h, f, 3, 2, 0, 1.0, g, s, work), 0.4076059644, 1e-9);
+    /* d/db_start = (sum_t p_t - 1) / 2 = 0; d/dw_start = (E_p[x] - x_start) / 2
+     * with p = softmax([0,1,2]) = [0.0900305732, 0.2447284711, 0.6652409558]:
+     * E[x] = 0.2447284711 + 2 * 0.6652409558 = 1.5752103826 -> (1.5752103826 - 2)/2 */
+    NEAR(g[0], (1.5752103826 - 2.0) / 2, 1e-9);
+    NEAR(g[2], 0.0, 1e-12);
+    tr_scratch_free(s);
+    tr_head_free(h);
+
+    /* multi-label, d 1: W = [1, -2], b = 0, x = 1 -> logits [1, -2], targets [1, 1]:
+     * loss = log(1+e^-1) + log(1+e^2) = 0.3132616875 + 2.1269280110 */
+    struct tr_head_cfg c2 = {1, 1, false, 0, TR_ACT_TANH, 2};
+    CHECK(tr_head_new(&c2, 1, &h) == TR_OK);
+    h->w2[0] = 1.0f;
+    h->w2[1] = -2.0f;
+    CHECK(tr_scratch_new(&c2, &s) == TR_OK);
+    const float x[1] = {1};
+    double g2[4] = {0};
+    NEAR(tr_head_backward_multi(h, x, (const uint8_t[]){1, 1}, 1.0, g2, s),
+         0.3132616875 + 2.1269280110, 1e-9);
+    /* d/db = sigmoid(z) - t: sigmoid(1) - 1 = -0.2689414214, sigmoid(-2) - 1 = -0.8807970780 */
+    NEAR(g2[2], -0.2689414214, 1e-9);
+    NEAR(g2[3], -0.8807970780, 1e-9);
+    tr_scratch_free(s);
+    tr_head_free(h);
+}
+
+/* A toy QA set: windows of 6 tokens (d 4); the answer starts at the token whose
+ * feature 0 is high and ends where feature 1 is high; some windows hold no answer
+ * and target token 0. Training lowers the loss and is bit-reproducible. */
+static void test_fit_span(void) {
+    enum { W = 60, T = 6, D = 4 };
+    static float f[W * T * D];
+    static int32_t st[W], en[W];
+    static size_t off[W + 1];
+    uint64_t save = g_rs;
+    g_rs = 5;
+    for (size_t w = 0; w < W; w++) {
+        off[w] = w * T;
+        st[w] = w % 5 == 0 ? 0 : (int32_t)(1 + w % 3);
+        en[w] = w % 5 == 0 ? 0 : st[w] + (int32_t)(w % 2);
+        for (size_t t = 0; t < T; t++)
+            for (size_t j = 0; j < D; j++) {
+                double v = 0.3 * urand();
+                if (j == 0 && (int32_t)t == st[w])
+                    v += 1.5;
+                if (j == 1 && (int32_t)t == en[w])
+                    v += 1.5;
+                f[(w * T + t) * D + j] = (float)v;
+            }
+    }
+    off[W] = W * T;
+    g_rs = save;
+    struct tr_data tr = {.n = W, .feats = f, .label = st, .loss = TR_LOSS_SPAN,
+                         .label_end = en, .row_off = off};
+    struct tr_head_cfg cfg = {D, 1, false, 0, TR_ACT_TANH, 2};
+    struct tr_fit_opts o = {0};
+    o.epochs = 10;
+    o.batch_size = 8;
+    o.lr = 0.05;
+    o.weight_decay = 0.01;
+    o.warmup_ratio = 0.1;
+    o.seed = 42;
+    struct tr_head *h1 = NULL, *h2 = NULL;
+    struct tr_fit_result r1, r2;
+    CHECK(tr_head_new(&cfg, o.seed, &h1) == TR_OK && tr_fit(h1, &tr, &o, &r1) == TR_OK);
+    CHECK(tr_head_new(&cfg, o.seed, &h2) == TR_OK && tr_fit(h2, &tr, &o, &r2) == TR_OK);
+    CHECK(r1.final_loss < 0.5 * r1.first_loss);
+    CHECK(memcmp(h1->params, h2->params, h1->n_params * sizeof(float)) == 0);
+    printf("fit span: loss %.4f -> %.4f\n", r1.first_loss, r1.final_loss);
+    /* a start outside its window is refused */
+    st[3] = T;
+    struct tr_fit_result r3;
+    CHECK(tr_fit(h2, &tr, &o, &r3) == TR_EINVAL);
+    tr_head_free(h1);
+    tr_head_free(h2);
 }
 
 static void test_safetensors(void) {
@@ -281,8 +441,16 @@ int main(void) {
     gradcheck(true, TR_ACT_RELU, 1, "mlp-relu");
     gradcheck(false, TR_ACT_TANH, 3, "linear+mix3");
     gradcheck(true, TR_ACT_GELU, 4, "mlp-gelu+mix4");
+    gradcheck_k(K_SPAN, false, TR_ACT_TANH, 1, "qa-linear");
+    gradcheck_k(K_SPAN, true, TR_ACT_GELU, 1, "qa-mlp-gelu");
+    gradcheck_k(K_SPAN, false, TR_ACT_TANH, 3, "qa-linear+mix3");
+    gradcheck_k(K_SPAN, true, TR_ACT_TANH, 2, "qa-mlp-tanh+mix2");
+    gradcheck_k(K_MULTI, false, TR_ACT_TANH, 1, "multi-linear");
+    gradcheck_k(K_MULTI, true, TR_ACT_RELU, 2, "multi-mlp-relu+mix2");
+    test_span_multi_hand();
     test_fit(false);
     test_fit(true);
+    test_fit_span();
     test_safetensors();
     if (g_fail) {
         fprintf(stderr, "%d check(s) failed\n", g_fail);

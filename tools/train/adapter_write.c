@@ -165,8 +165,12 @@ int tr_adapter_write(const char *dir, const struct tr_adapter_meta *m, const str
     json_object_object_add(j, "backbone", bb);
     for (size_t i = 0; i < m->n_labels; i++)
         json_object_array_add(labels, json_object_new_string(m->labels[i]));
-    json_object_object_add(j, "labels", labels);
-    json_object_object_add(j, "multi_label", json_object_new_boolean(0));
+    if (strcmp(m->task, "qa") != 0) { /* a qa head has start/end rows, no labels */
+        json_object_object_add(j, "labels", labels);
+        json_object_object_add(j, "multi_label", json_object_new_boolean(m->multi_label));
+    } else {
+        json_object_put(labels);
+    }
     if (m->pooling)
         json_object_object_add(j, "pooling", json_object_new_string(m->pooling));
     if (m->n_layer_idx) {

@@ -14,6 +14,7 @@
  * loads (docs/adapters.md), so `socled` serves it as is.
  */
 #include "engine/eng.h"
+#include "tasks/task_impl.h"
 #include "tokenizer/tok.h"
 #include "tools/eval/metrics.h"
 #include "tools/eval/readers.h"
@@ -28,7 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
-enum task { T_NONE, T_CLASSIFY, T_NER };
+enum task { T_NONE, T_CLASSIFY, T_NER, T_QA };
 enum pool { P_CLS, P_MEAN, P_POOLER };
 
 struct opts {
@@ -40,8 +41,12 @@ struct opts {
     size_t layers, hidden, epochs, batch, patience, max_seq, threads, max_feature_mb;
     double lr, wd, warmup, dev_ratio, test_ratio;
     uint64_t seed;
-    bool mlp, lr_set;
+    bool mlp, lr_set, multi_label;
     enum tr_act act;
+    /* qa */
+    size_t doc_stride, max_question_len, max_answer_len;
+    int qa_metric; /* 0 = F1, 1 = exact match, 2 = dev loss */
+    bool lang_fr, print_targets;
     struct ev_limits limits;
 };
 
@@ -54,13 +59,14 @@ static double now_s(void) {
 static void usage(FILE *f) {
     fprintf(
         f,
-        "usage: socle-train --model DIR --task classify|ner --train FILE --out DIR [options]\n"
+        "usage: socle-train --model DIR --task classify|ner|qa --train FILE --out DIR [options]\n"
         "\n"
         "data\n"
         "  --dev FILE / --test FILE   evaluation sets (default: --dev-ratio of train)\n"
         "  --dev-ratio R              held-out share of train when no --dev (default 0.1)\n"
         "  --test-ratio R             held-out test share of train when no --test (default 0)\n"
-        "  --format F                 jsonl | csv | tsv (classify), conll | spans (ner)\n"
+        "  --format F                 jsonl | csv | tsv (classify), conll | spans (ner);\n"
+        "                             qa: SQuAD JSON v1.1 / v2.0 (dev/test split by context)\n"
         "  --text-field F --label-field F --no-header   as socle-eval\n"
         "  --labels a,b,c             fixed label set and order (default: from train, sorted)\n"
         "  --max-examples N --max-bytes N\n"
@@ -74,9 +80,13 @@ static void usage(FILE *f) {
         "training\n"
         "  --epochs N (default 10)  --batch N (default 32)  --lr X (linear 5e-3, mlp 1e-3)\n"
         "  --weight-decay X (0.01)  --warmup R (0.1)  --patience N (3; 0 = no early stop)\n"
-        "  --seed N (42)  --metric macro_f1|accuracy (classify dev metric)\n"
+        "  --seed N (42)  --metric macro_f1|accuracy (classify), f1|em|loss (qa; default f1)\n"
+        "qa\n"
+        "  --doc-stride N (128)  --max-question-len N (64)  --max-answer-len N (15, dev decoding)\n"
+        "  --lang en|fr               SQuAD normalization of the dev metric (default en)\n"
+        "  --print-targets            print each training window's target span\n"
         "model\n"
-        "  --max-seq-len N            tokens per sequence (default: the model's maximum)\n"
+        "  --max-seq-len N            tokens per sequence (default: the model's maximum; qa 384)\n"
         "  --threads N                BLAS threads for the features pass (default 2)\n"
         "  --max-feature-mb N         refuse a features cache larger than N MiB (4096)\n"
         "  --features-cache FILE      reuse the features of an earlier run with the same model,\n"
@@ -116,6 +126,9 @@ static int parse_args(int argc, char **argv, struct opts *o) {
     o->dev_ratio = 0.1;
     o->seed = 42;
     o->act = TR_ACT_GELU;
+    o->doc_stride = 128;
+    o->max_question_len = 64;
+    o->max_answer_len = 15;
     o->progress = isatty(2);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -125,10 +138,12 @@ static int parse_args(int argc, char **argv, struct opts *o) {
             usage(stdout);
             exit(0);
         } else if (ARG("--task")) {
-            o->task = !strcmp(v, "classify") ? T_CLASSIFY : !strcmp(v, "ner") ? T_NER : T_NONE;
+            o->task = !strcmp(v, "classify") ? T_CLASSIFY
+                      : !strcmp(v, "ner")    ? T_NER
+                      : !strcmp(v, "qa")     ? T_QA
+                                             : T_NONE;
             if (o->task == T_NONE) {
-                fprintf(stderr,
-                        "socle-train: --task classify|ner (qa heads are not trained yet)\n");
+                fprintf(stderr, "socle-train: --task classify|ner|qa\n");
                 return -1;
             }
         } else if (ARG("--model"))
@@ -182,8 +197,31 @@ static int parse_args(int argc, char **argv, struct opts *o) {
         } else if (ARG("--metric")) {
             if (!strcmp(v, "accuracy"))
                 o->metric_acc = true;
+            else if (!strcmp(v, "f1"))
+                o->qa_metric = 0;
+            else if (!strcmp(v, "em"))
+                o->qa_metric = 1;
+            else if (!strcmp(v, "loss"))
+                o->qa_metric = 2;
             else if (strcmp(v, "macro_f1"))
                 goto bad;
+        } else if (ARG("--doc-stride")) {
+            if (unum(v, &o->doc_stride))
+                goto bad;
+        } else if (ARG("--max-question-len")) {
+            if (unum(v, &o->max_question_len) || !o->max_question_len)
+                goto bad;
+        } else if (ARG("--max-answer-len")) {
+            if (unum(v, &o->max_answer_len) || !o->max_answer_len)
+                goto bad;
+        } else if (ARG("--lang")) {
+            if (strcmp(v, "en") && strcmp(v, "fr"))
+                goto bad;
+            o->lang_fr = !strcmp(v, "fr");
+        } else if (!strcmp(a, "--print-targets")) {
+            o->print_targets = true;
+        } else if (!strcmp(a, "--multi-label")) {
+            o->multi_label = true;
         } else if (ARG("--layers")) {
             if (unum(v, &o->layers) || !o->layers || o->layers > 64)
                 goto bad;
@@ -298,8 +336,9 @@ static int backbone_open(const struct opts *o, struct backbone *b) {
         return -1;
     }
     b->max_seq = (size_t)b->info->max_seq_len;
-    if (o->max_seq && o->max_seq < b->max_seq)
-        b->max_seq = o->max_seq;
+    size_t want_seq = o->max_seq ? o->max_seq : o->task == T_QA ? 384 : 0; /* socled's qa default */
+    if (want_seq && want_seq < b->max_seq)
+        b->max_seq = want_seq;
     b->max_tokens = b->max_seq > 4096 ? b->max_seq : 4096;
     eng_set_blas_threads((int)o->threads);
     st = eng_ctx_new(b->model, b->max_tokens, &b->ctx);
@@ -765,7 +804,11 @@ static void on_progress(const struct tr_epoch_info *e, void *ud) {
     double eta = e->seconds * (double)(e->n_epochs - e->epoch);
     fprintf(stderr, "epoch %2zu/%zu  loss %.4f  dev %s %.4f%s  %.2fs  %.0f ex/s  ETA %.0fs (max)\n",
             e->epoch, e->n_epochs, e->loss,
-            o->task == T_NER ? "F1" : (o->metric_acc ? "acc" : "macro-F1"), e->dev_metric,
+            o->task == T_NER  ? "F1"
+            : o->task == T_QA ? (o->qa_metric == 2 ? "-loss" : o->qa_metric ? "EM" : "F1")
+            : o->metric_acc   ? "acc"
+                              : "macro-F1",
+            e->dev_metric,
             e->improved ? " *" : "", e->seconds, e->examples_per_s, eta);
 }
 
@@ -1060,10 +1103,662 @@ static int compute_set_features(const struct opts *o, struct backbone *b, struct
     return rc;
 }
 
+/* Write the adapter directory --out (docs/adapters.md). */
+static int write_adapter(const struct opts *o, const struct backbone *b, const struct tr_head *h,
+                         const char *task, size_t n_labels, const char *const *labels,
+                         const struct tr_fit_result *fr, size_t rows) {
+    int *layer_idx = NULL;
+    size_t n_li = 0;
+    if (b->n_mix > 1) {
+        layer_idx = malloc(b->n_mix * sizeof(int));
+        if (!layer_idx)
+            return -1;
+        for (size_t k = 0; k < b->n_mix; k++)
+            layer_idx[k] = -(int)(b->n_mix - k);
+        n_li = b->n_mix;
+    }
+    char extra[512];
+    snprintf(extra, sizeof(extra),
+             "{\"tool\":\"socle-train\",\"train\":\"%s\",\"rows\":%zu,\"epochs\":%zu,"
+             "\"best_epoch\":%zu,\"seed\":%llu,\"lr\":%g,\"batch\":%zu,\"dev_metric\":%.6f}",
+             base_name(o->train), rows, fr->epochs_run, fr->best_epoch,
+             (unsigned long long)o->seed, o->lr, o->batch, fr->best_dev);
+    static const char *const pools[] = {"cls", "mean", "pooler"};
+    bool cls = strcmp(task, "classify") == 0;
+    struct tr_adapter_meta meta = {o->name ? o->name : base_name(o->out),
+                                   task,
+                                   b->info->model_type,
+                                   b->info->d_model,
+                                   b->info->n_layers,
+                                   b->info->vocab_size,
+                                   n_labels,
+                                   labels,
+                                   cls ? pools[o->pool] : NULL,
+                                   layer_idx,
+                                   n_li,
+                                   strcmp(task, "ner") == 0 ? "IOB2" : NULL,
+                                   strchr(o->train, '"') ? NULL : extra,
+                                   cls && o->multi_label};
+    char err[512] = "";
+    int st = tr_adapter_write(o->out, &meta, h, err, sizeof(err));
+    free(layer_idx);
+    if (st != TR_OK) {
+        fprintf(stderr, "socle-train: %s\n", err[0] ? err : tr_strerror(st));
+        return -1;
+    }
+    printf("adapter written: %s (adapter.json, head.safetensors)\n", o->out);
+    return 0;
+}
+
+/* ---- QA (SQuAD): windows, span labels, features, decoding ---- */
+
+/* The question's part of every window (pre = [CLS] question [SEP], suf = the
+ * final [SEP]) and the context tokens, cut as tasks/job.c cuts them for socled. */
+struct qa_enc {
+    struct tok_encoding *enc;
+    size_t n_pre, n_suf, n_ctx;
+    size_t *pre, *suf, *ctx; /* encoding indices */
+    struct task_window *wins;
+    size_t n_wins;
+};
+
+static void qa_enc_clear(struct qa_enc *e) {
+    tok_encoding_free(e->enc);
+    free(e->pre);
+    free(e->suf);
+    free(e->ctx);
+    free(e->wins);
+    memset(e, 0, sizeof(*e));
+}
+
+/* Encode the pair and plan the context windows. 1 = skipped (nothing to cut:
+ * no context tokens, or a question longer than the sequence), 0 = ok, -1 = error. */
+static int qa_encode(const struct opts *o, const struct backbone *b, const char *q,
+                     const char *c, struct qa_enc *e) {
+    struct tok_encode_params tp = tok_encode_params_default();
+    tp.add_special_tokens = true;
+    tp.use_file_truncation = false;
+    tp.max_length = 0;
+    size_t bad = 0;
+    memset(e, 0, sizeof(*e));
+    int st = tok_encode(b->tok, q, strlen(q), c, strlen(c), &tp, &e->enc, &bad);
+    if (st != TOK_OK) {
+        fprintf(stderr, "socle-train: cannot tokenize a question/context (%s at byte %zu)\n",
+                tok_strerror(st), bad);
+        return -1;
+    }
+    const struct tok_encoding *x = e->enc;
+    size_t first = SIZE_MAX, last = 0, n_q = 0;
+    for (size_t i = 0; i < x->n_tokens; i++)
+        if (x->sequence_ids[i] == 1) {
+            first = first == SIZE_MAX ? i : first;
+            last = i;
+        }
+    if (first == SIZE_MAX)
+        return 1;
+    e->pre = malloc((first + 1) * sizeof(size_t));
+    e->suf = malloc((x->n_tokens - last) * sizeof(size_t));
+    e->ctx = malloc((last - first + 1) * sizeof(size_t));
+    if (!e->pre || !e->suf || !e->ctx)
+        return -1;
+    size_t max_q = o->max_question_len;
+    for (size_t i = 0; i < first; i++)
+        if (!(x->sequence_ids[i] == 0 && ++n_q > max_q)) /* question cut at max_q tokens */
+            e->pre[e->n_pre++] = i;
+    for (size_t i = first; i <= last; i++)
+        if (x->sequence_ids[i] == 1)
+            e->ctx[e->n_ctx++] = i;
+    for (size_t i = last + 1; i < x->n_tokens; i++)
+        e->suf[e->n_suf++] = i;
+    if (e->n_pre + e->n_suf + 1 > b->max_seq)
+        return 1;
+    size_t width = b->max_seq - e->n_pre - e->n_suf, stride = o->doc_stride;
+    if (stride >= width)
+        stride = width / 2; /* as tasks/job.c: windows keep moving forward */
+    e->n_wins = task_windows_plan(e->n_ctx, width, stride, NULL);
+    e->wins = malloc(e->n_wins * sizeof(*e->wins));
+    if (!e->wins)
+        return -1;
+    task_windows_plan(e->n_ctx, width, stride, e->wins);
+    return 0;
+}
+
+/* HF prepare_train_features: the window's start/end token when the answer
+ * [a, z) (code points of the context) lies wholly inside the window's context,
+ * else both on token 0 ([CLS]). Returns window-relative indices. */
+static void qa_window_target(const struct qa_enc *e, size_t w, bool has, size_t a, size_t z,
+                             int32_t *start, int32_t *end) {
+    const struct tok_offset *cp = e->enc->cp_offsets;
+    size_t ws = e->wins[w].start, we = e->wins[w].end;
+    *start = *end = 0;
+    if (!has || we <= ws || cp[e->ctx[ws]].start > a || cp[e->ctx[we - 1]].end < z)
+        return;
+    size_t ts = ws, te = we - 1;
+    while (ts < we && cp[e->ctx[ts]].start <= a)
+        ts++;
+    while (te > ws && cp[e->ctx[te]].end >= z)
+        te--;
+    /* HF steps te down while the token ends at or after z and takes te + 1; when
+     * even the window's first token does, HF's loop leaves the context and the
+     * end is that first token. */
+    size_t end_tok = cp[e->ctx[te]].end >= z ? ws : te + 1;
+    *start = (int32_t)(e->n_pre + (ts - 1 - ws));
+    *end = (int32_t)(e->n_pre + (end_tok - ws));
+}
+
+/* One question's context tokens, kept for decoding dev/test answers. */
+struct qa_meta {
+    size_t n_ctx;
+    struct tok_offset *bo, *co; /* (n_ctx) byte and code point offsets in the context */
+    int32_t *word;              /* (n_ctx) word ids (HF align_to_words) */
+    bool cls0;                  /* token 0 of every window is [CLS] */
+};
+
+/* The questions of one set (indices into a SQuAD file) and their features: rows
+ * = every token of every window, in window order. */
+struct qa_set {
+    const struct ev_qa_data *d;
+    size_t n_q;
+    size_t *qi;
+    struct featset fs;
+    size_t n_win, cap_win;
+    size_t *row_off;      /* (n_win + 1) */
+    int32_t *start, *end; /* (n_win) targets; -1 = not trained on (answer offsets bad) */
+    size_t *win_q;        /* (n_win) position of the window's question in qi */
+    size_t *n_pre, *n_ctx, *ctx_first;
+    struct qa_meta *meta; /* (n_q) */
+    size_t n_bad, n_skipped;
+};
+
+static void qa_set_clear(struct qa_set *s) {
+    featset_clear(&s->fs);
+    free(s->qi);
+    free(s->row_off);
+    free(s->start);
+    free(s->end);
+    free(s->win_q);
+    free(s->n_pre);
+    free(s->n_ctx);
+    free(s->ctx_first);
+    for (size_t i = 0; s->meta && i < s->n_q; i++) {
+        free(s->meta[i].bo);
+        free(s->meta[i].co);
+        free(s->meta[i].word);
+    }
+    free(s->meta);
+    memset(s, 0, sizeof(*s));
+}
+
+static int qa_win_reserve(struct qa_set *s, size_t n) {
+    if (n <= s->cap_win)
+        return 0;
+    size_t cap = s->cap_win ? s->cap_win * 2 : 256;
+    while (cap < n)
+        cap *= 2;
+    size_t *ro = realloc(s->row_off, (cap + 1) * sizeof(size_t));
+    if (!ro)
+        return -1;
+    s->row_off = ro;
+#define GROW(f)                                                                                    \
+    do {                                                                                           \
+        void *p_ = realloc(s->f, cap * sizeof(*s->f));                                             \
+        if (!p_)                                                                                   \
+            return -1;                                                                             \
+        s->f = p_;                                                                                 \
+    } while (0)
+    GROW(start);
+    GROW(end);
+    GROW(win_q);
+    GROW(n_pre);
+    GROW(n_ctx);
+    GROW(ctx_first);
+#undef GROW
+    s->cap_win = cap;
+    return 0;
+}
+
+/* Sequences waiting for one forward. */
+struct qa_batch {
+    size_t n_seq, n_tok, cap_tok;
+    size_t *lens;
+    int32_t *ids, *tids;
+};
+
+static int qa_flush(const struct opts *o, struct backbone *b, struct qa_set *s,
+                    struct qa_batch *q) {
+    if (q->n_seq == 0)
+        return 0;
+    struct eng_batch batch = {q->n_seq, q->lens, q->ids, q->tids};
+    struct eng_output out;
+    int st = eng_ctx_forward(b->ctx, &batch, b->want, &out);
+    if (st != ENG_OK) {
+        fprintf(stderr, "socle-train: forward: %s (%s)\n", eng_strerror(st),
+                eng_ctx_last_error(b->ctx));
+        return -1;
+    }
+    size_t row = b->n_mix * (size_t)b->info->d_model;
+    if (featset_reserve(&s->fs, s->fs.n + q->n_tok, row, o->max_feature_mb << 20) != 0) {
+        fprintf(stderr,
+                "socle-train: the features would exceed --max-feature-mb %zu MiB (or memory is "
+                "short); use --max-examples, fewer --layers, --feature-cache, or raise the limit\n",
+                o->max_feature_mb);
+        return -1;
+    }
+    for (size_t t = 0; t < q->n_tok; t++) {
+        take_token(b, &out, t, s->fs.x + (s->fs.n + t) * row);
+        s->fs.y[s->fs.n + t] = 0;
+        s->fs.sent[s->fs.n + t] = s->fs.word[s->fs.n + t] = 0;
+    }
+    s->fs.n += q->n_tok;
+    q->n_seq = q->n_tok = 0;
+    return 0;
+}
+
+static int qa_keep_meta(struct qa_meta *m, const struct qa_enc *e, int32_t cls) {
+    const struct tok_encoding *x = e->enc;
+    m->n_ctx = e->n_ctx;
+    m->bo = malloc((e->n_ctx + 1) * sizeof(*m->bo));
+    m->co = malloc((e->n_ctx + 1) * sizeof(*m->co));
+    m->word = malloc((e->n_ctx + 1) * sizeof(*m->word));
+    if (!m->bo || !m->co || !m->word)
+        return -1;
+    for (size_t k = 0; k < e->n_ctx; k++) {
+        m->bo[k] = x->offsets[e->ctx[k]];
+        m->co[k] = x->cp_offsets[e->ctx[k]];
+        m->word[k] = x->word_ids[e->ctx[k]];
+    }
+    m->cls0 = cls >= 0 && e->n_pre > 0 && x->ids[e->pre[0]] == cls;
+    return 0;
+}
+
+/* Append one window of question k (its target computed from the first answer). */
+static int qa_add_window(const struct opts *o, struct backbone *b, struct qa_set *s,
+                         struct qa_batch *q, const struct qa_enc *e, size_t k, size_t w,
+                         int32_t start, int32_t end) {
+    size_t nc = e->wins[w].end - e->wins[w].start, n = e->n_pre + nc + e->n_suf;
+    if (q->n_tok + n > b->max_tokens && qa_flush(o, b, s, q) != 0)
+        return -1;
+    if (qa_win_reserve(s, s->n_win + 1) != 0)
+        return -1;
+    const struct tok_encoding *x = e->enc;
+    int32_t *ids = q->ids + q->n_tok, *tids = q->tids + q->n_tok;
+    size_t j = 0;
+    for (size_t i = 0; i < e->n_pre; i++, j++)
+        ids[j] = x->ids[e->pre[i]], tids[j] = x->type_ids[e->pre[i]];
+    for (size_t i = e->wins[w].start; i < e->wins[w].end; i++, j++)
+        ids[j] = x->ids[e->ctx[i]], tids[j] = x->type_ids[e->ctx[i]];
+    for (size_t i = 0; i < e->n_suf; i++, j++)
+        ids[j] = x->ids[e->suf[i]], tids[j] = x->type_ids[e->suf[i]];
+    q->lens[q->n_seq++] = n;
+    q->n_tok += n;
+    size_t wi = s->n_win++;
+    if (wi == 0)
+        s->row_off[0] = 0;
+    s->row_off[wi + 1] = s->row_off[wi] + n; /* rows come out of the forwards in this order */
+    s->start[wi] = start;
+    s->end[wi] = end;
+    s->win_q[wi] = k;
+    s->n_pre[wi] = e->n_pre;
+    s->n_ctx[wi] = nc;
+    s->ctx_first[wi] = e->wins[w].start;
+    return 0;
+}
+
+/* --print-targets: what a window is trained to answer, "id<TAB>window<TAB>text"
+ * ("" = [CLS], no answer in the window) — the targets can be checked by eye. */
+static void qa_print_target(const struct qa_enc *e, size_t w, const char *id, const char *ctx,
+                            int32_t st, int32_t en) {
+    if (st < 0) {
+        printf("target\t%s\t%zu\t(not trained)\n", id, w);
+        return;
+    }
+    if (st == 0) {
+        printf("target\t%s\t%zu\t\n", id, w);
+        return;
+    }
+    size_t a = e->ctx[e->wins[w].start + (size_t)st - e->n_pre];
+    size_t z = e->ctx[e->wins[w].start + (size_t)en - e->n_pre];
+    struct task_span sp = {e->enc->offsets[a].start, e->enc->offsets[z].end,
+                           e->enc->cp_offsets[a].start, e->enc->cp_offsets[z].end};
+    task_span_trim(ctx, strlen(ctx), &sp);
+    printf("target\t%s\t%zu\t%.*s\n", id, w, (int)(sp.end - sp.start), ctx + sp.start);
+}
+
+/* The features pass over the questions of s. keep_meta: keep what decoding
+ * needs (dev/test). */
+static int qa_features(const struct opts *o, struct backbone *b, struct qa_set *s, bool keep_meta,
+                       const char *what) {
+    struct qa_batch q = {0};
+    q.cap_tok = b->max_tokens;
+    q.lens = malloc(q.cap_tok * sizeof(size_t));
+    q.ids = malloc(q.cap_tok * sizeof(int32_t));
+    q.tids = malloc(q.cap_tok * sizeof(int32_t));
+    s->meta = keep_meta ? calloc(s->n_q ? s->n_q : 1, sizeof(*s->meta)) : NULL;
+    int32_t cls = tok_special_id(b->tok, TOK_SPECIAL_CLS);
+    double t0 = now_s(), last = t0;
+    int rc = -1;
+    if (!q.lens || !q.ids || !q.tids || (keep_meta && !s->meta))
+        goto done;
+    for (size_t k = 0; k < s->n_q; k++) {
+        const struct ev_qa_item *it = &s->d->q[s->qi[k]];
+        const char *ctx = s->d->contexts[it->context];
+        struct qa_enc e;
+        int r = qa_encode(o, b, it->question, ctx, &e);
+        if (r < 0 || (r == 0 && keep_meta && qa_keep_meta(&s->meta[k], &e, cls) != 0)) {
+            qa_enc_clear(&e);
+            goto done;
+        }
+        if (r == 1) { /* nothing to window: scored as an empty answer */
+            s->n_skipped++;
+            qa_enc_clear(&e);
+            continue;
+        }
+        /* The first answer is the target (HF run_qa); one whose offsets do not
+         * point at its text would teach a wrong span: not trained on. */
+        bool has = it->n_answers > 0 && !it->impossible, ok = !has || it->offset_ok[0];
+        size_t a = has ? it->answer_starts[0] : 0;
+        size_t z = has ? a + ev_utf8_count(it->answers[0], strlen(it->answers[0])) : 0;
+        s->n_bad += !ok;
+        for (size_t w = 0; w < e.n_wins; w++) {
+            int32_t st = -1, en = -1;
+            if (ok)
+                qa_window_target(&e, w, has, a, z, &st, &en);
+            if (o->print_targets && !keep_meta)
+                qa_print_target(&e, w, it->id, ctx, st, en);
+            if (qa_add_window(o, b, s, &q, &e, k, w, st, en) != 0) {
+                qa_enc_clear(&e);
+                goto done;
+            }
+        }
+        qa_enc_clear(&e);
+        double t = now_s();
+        if (o->progress && t - last > 0.5) {
+            double rate = (double)(k + 1) / (t - t0);
+            fprintf(stderr, "\r  features %s: %zu/%zu  %.1f q/s  ETA %.0fs   ", what, k + 1, s->n_q,
+                    rate, (double)(s->n_q - k - 1) / rate);
+            last = t;
+        }
+    }
+    rc = qa_flush(o, b, s, &q);
+done:
+    if (o->progress)
+        fprintf(stderr, "\r%70s\r", "");
+    free(q.lens);
+    free(q.ids);
+    free(q.tids);
+    return rc;
+}
+
+/* Decoded answer of question k from the head (socled's rules: tasks/qa.c
+ * selection, HF align_to_words, white space trimmed). *out points into the
+ * context, *len bytes; "" when nothing was found or the null answer wins. */
+static int qa_decode(const struct tr_head *h, const struct qa_set *s, size_t w0, size_t w1,
+                     size_t k, bool v2, size_t max_answer, const char **out, size_t *len) {
+    const struct qa_meta *m = &s->meta[k];
+    const char *ctx = s->d->contexts[s->d->q[s->qi[k]].context];
+    *out = ctx;
+    *len = 0;
+    if (w1 == w0)
+        return 0;
+    size_t row = h->cfg.n_mix * h->cfg.d_model, n_rows = s->row_off[w1] - s->row_off[w0];
+    float *lg = malloc(2 * n_rows * sizeof(float) + 1);
+    uint8_t *fl = malloc(2 * n_rows + 1);
+    struct task_qa_window *wins = calloc(w1 - w0, sizeof(*wins));
+    struct tr_scratch *sc = NULL;
+    int rc = -1;
+    if (!lg || !fl || !wins || tr_scratch_new(&h->cfg, &sc) != TR_OK)
+        goto done;
+    for (size_t w = w0; w < w1; w++) {
+        size_t r0 = s->row_off[w] - s->row_off[w0], n = s->row_off[w + 1] - s->row_off[w];
+        float *st = lg + 2 * r0, *en = st + n, two[2];
+        uint8_t *isc = fl + 2 * r0, *iscls = isc + n;
+        for (size_t t = 0; t < n; t++) {
+            tr_head_forward(h, s->fs.x + (s->row_off[w] + t) * row, two, sc);
+            st[t] = two[0];
+            en[t] = two[1];
+            isc[t] = t >= s->n_pre[w] && t < s->n_pre[w] + s->n_ctx[w];
+            iscls[t] = t == 0 && m->cls0;
+        }
+        wins[w - w0] = (struct task_qa_window){n, st, en, isc, iscls, s->ctx_first[w]};
+    }
+    float min_null = 1e6f;
+    struct task_qa_cand c;
+    size_t n_c = 0;
+    if (task_qa_select(wins, w1 - w0, 1, max_answer, &min_null, &c, &n_c) != TASK_OK)
+        goto done;
+    rc = 0;
+    if (n_c == 0 || (v2 && min_null > c.score))
+        goto done;
+    size_t a = c.s, z = c.e; /* widen to whole words (HF align_to_words) */
+    while (m->word[a] >= 0 && a > 0 && m->word[a - 1] == m->word[a])
+        a--;
+    while (m->word[z] >= 0 && z + 1 < m->n_ctx && m->word[z + 1] == m->word[z])
+        z++;
+    struct task_span sp = {m->bo[a].start, m->bo[z].end, m->co[a].start, m->co[z].end};
+    task_span_trim(ctx, strlen(ctx), &sp);
+    *out = ctx + sp.start;
+    *len = sp.end - sp.start;
+done:
+    free(lg);
+    free(fl);
+    free(wins);
+    tr_scratch_free(sc);
+    return rc;
+}
+
+struct qa_eval {
+    const struct opts *o;
+    const struct qa_set *s;
+    bool v2;
+    double em, f1, loss; /* EM/F1 in percent, as the SQuAD script */
+};
+
+/* Dev/test EM, F1 and mean window loss of the head. */
+static int qa_evaluate(const struct tr_head *h, struct qa_eval *e) {
+    const struct qa_set *s = e->s;
+    double em_sum = 0, f1_sum = 0, loss_sum = 0;
+    size_t n_loss = 0, max_len = 1;
+    for (size_t w = 0; w < s->n_win; w++)
+        if (s->row_off[w + 1] - s->row_off[w] > max_len)
+            max_len = s->row_off[w + 1] - s->row_off[w];
+    double *work = malloc(2 * max_len * sizeof(double));
+    struct tr_scratch *sc = NULL;
+    int rc = -1;
+    if (!work || tr_scratch_new(&h->cfg, &sc) != TR_OK)
+        goto done;
+    size_t row = h->cfg.n_mix * h->cfg.d_model, w = 0;
+    for (size_t k = 0; k < s->n_q; k++) {
+        size_t w0 = w;
+        while (w < s->n_win && s->win_q[w] == k) {
+            if (s->start[w] >= 0) {
+                loss_sum += tr_span_backward(h, s->fs.x + s->row_off[w] * row,
+                                             s->row_off[w + 1] - s->row_off[w], s->start[w],
+                                             s->end[w], 0, NULL, sc, work);
+                n_loss++;
+            }
+            w++;
+        }
+        const char *ans;
+        size_t len;
+        if (qa_decode(h, s, w0, w, k, e->v2, e->o->max_answer_len, &ans, &len) != 0)
+            goto done;
+        const struct ev_qa_item *it = &s->d->q[s->qi[k]];
+        size_t *gl = malloc((it->n_answers + 1) * sizeof(size_t));
+        if (!gl)
+            goto done;
+        for (size_t i = 0; i < it->n_answers; i++)
+            gl[i] = strlen(it->answers[i]);
+        double em = 0, f1 = 0;
+        int st = ev_squad_score(ans, len, (const char *const *)it->answers, gl, it->n_answers,
+                                e->o->lang_fr ? EV_LANG_FR : EV_LANG_EN, e->v2, &em, &f1);
+        free(gl);
+        if (st != EV_OK)
+            goto done;
+        em_sum += em;
+        f1_sum += f1;
+    }
+    e->em = s->n_q ? 100.0 * em_sum / (double)s->n_q : 0;
+    e->f1 = s->n_q ? 100.0 * f1_sum / (double)s->n_q : 0;
+    e->loss = n_loss ? loss_sum / (double)n_loss : 0;
+    rc = 0;
+done:
+    free(work);
+    tr_scratch_free(sc);
+    return rc;
+}
+
+static double qa_dev_metric(const struct tr_head *h, void *ud) {
+    struct qa_eval *e = ud;
+    if (qa_evaluate(h, e) != 0)
+        return -1e300;
+    return e->o->qa_metric == 2 ? -e->loss : e->o->qa_metric == 1 ? e->em : e->f1;
+}
+
+/* Questions of d whose context has part p (parts from a seeded split of the
+ * contexts, so no context is shared between train and dev/test). */
+static int qa_pick(const struct ev_qa_data *d, const uint8_t *part, uint8_t p, struct qa_set *s) {
+    s->d = d;
+    s->qi = malloc((d->n ? d->n : 1) * sizeof(size_t));
+    if (!s->qi)
+        return -1;
+    for (size_t i = 0; i < d->n; i++)
+        if (!part || part[d->q[i].context] == p)
+            s->qi[s->n_q++] = i;
+    return 0;
+}
+
+static void qa_print(const char *what, const struct qa_eval *e) {
+    printf("%-5s exact_match %.2f   f1 %.2f   loss %.4f   (%zu questions)\n", what, e->em, e->f1,
+           e->loss, e->s->n_q);
+}
+
+static int main_qa(struct opts *o) {
+    struct ev_qa_data d_tr = {0}, d_dv = {0}, d_te = {0};
+    struct qa_set s_tr = {0}, s_dv = {0}, s_te = {0};
+    struct backbone b = {0};
+    struct tr_head *h = NULL;
+    uint8_t *part = NULL;
+    bool have_b = false;
+    int rc = 1;
+    char err[512] = "";
+    if (ev_squad_read(o->train, &o->limits, &d_tr, err, sizeof(err)) != EV_OK ||
+        (o->dev && ev_squad_read(o->dev, &o->limits, &d_dv, err, sizeof(err)) != EV_OK) ||
+        (o->test && ev_squad_read(o->test, &o->limits, &d_te, err, sizeof(err)) != EV_OK)) {
+        fprintf(stderr, "socle-train: %s\n", err);
+        goto done;
+    }
+    size_t n_ctx = d_tr.n_contexts;
+    size_t n_dev = o->dev ? 0 : (size_t)(o->dev_ratio * (double)n_ctx + 0.5);
+    size_t n_test = o->test ? 0 : (size_t)(o->test_ratio * (double)n_ctx + 0.5);
+    if (!(part = calloc(n_ctx ? n_ctx : 1, 1)))
+        goto done;
+    split_indices(n_ctx, o->seed, n_dev, n_test, part);
+    if (qa_pick(&d_tr, part, 0, &s_tr) || qa_pick(o->dev ? &d_dv : &d_tr, o->dev ? NULL : part, 1,
+                                                  &s_dv) ||
+        qa_pick(o->test ? &d_te : &d_tr, o->test ? NULL : part, 2, &s_te))
+        goto done;
+    if (!o->dev && !n_dev)
+        s_dv.n_q = 0;
+    if (!o->test && !n_test)
+        s_te.n_q = 0;
+    if (s_tr.n_q == 0) {
+        fprintf(stderr, "socle-train: no training questions left\n");
+        goto done;
+    }
+    have_b = true;
+    if (backbone_open(o, &b) != 0)
+        goto done;
+    double t0 = now_s();
+    if (qa_features(o, &b, &s_tr, false, "train") != 0)
+        goto done;
+    double t_feat_train = now_s() - t0;
+    t0 = now_s();
+    if ((s_dv.n_q && qa_features(o, &b, &s_dv, true, "dev") != 0) ||
+        (s_te.n_q && qa_features(o, &b, &s_te, true, "test") != 0))
+        goto done;
+    double t_feat_eval = now_s() - t0;
+    size_t d = (size_t)b.info->d_model, row = b.n_mix * d;
+    fprintf(stderr,
+            "features: train %zu questions -> %zu windows, %zu rows in %.1fs (%.1f q/s); dev+test "
+            "%zu+%zu questions in %.1fs; %.1f MiB\n",
+            s_tr.n_q, s_tr.n_win, s_tr.fs.n, t_feat_train,
+            (double)s_tr.n_q / (t_feat_train > 0 ? t_feat_train : 1), s_dv.n_q, s_te.n_q,
+            t_feat_eval, (double)(s_tr.fs.n + s_dv.fs.n + s_te.fs.n) * (double)row * 4.0 / 1048576.0);
+    if (s_tr.n_bad + s_dv.n_bad + s_te.n_bad)
+        fprintf(stderr,
+                "socle-train: warning: %zu/%zu/%zu train/dev/test questions whose first answer's "
+                "answer_start does not point at its text: not trained on (still scored)\n",
+                s_tr.n_bad, s_dv.n_bad, s_te.n_bad);
+    if (s_tr.n_skipped + s_dv.n_skipped + s_te.n_skipped)
+        fprintf(stderr,
+                "socle-train: warning: %zu questions with no context tokens or a question longer "
+                "than the sequence: skipped (scored as empty answers)\n",
+                s_tr.n_skipped + s_dv.n_skipped + s_te.n_skipped);
+
+    struct tr_head_cfg hc = {d, b.n_mix, o->mlp, o->hidden, o->act, 2};
+    if (tr_head_new(&hc, o->seed, &h) != TR_OK)
+        goto done;
+    struct qa_eval dev_e = {o, &s_dv, d_dv.n ? d_dv.version[0] == '2' : d_tr.version[0] == '2', 0,
+                            0, 0};
+    struct tr_fit_opts fo = {0};
+    fo.epochs = o->epochs;
+    fo.batch_size = o->batch;
+    fo.lr = o->lr;
+    fo.weight_decay = o->wd;
+    fo.warmup_ratio = o->warmup;
+    fo.patience = o->patience;
+    fo.seed = o->seed;
+    fo.dev_metric = s_dv.n_q ? qa_dev_metric : NULL;
+    fo.dev_ud = &dev_e;
+    fo.progress = on_progress;
+    fo.progress_ud = o;
+    struct tr_data td = {.n = s_tr.n_win,
+                         .feats = s_tr.fs.x,
+                         .label = s_tr.start,
+                         .loss = TR_LOSS_SPAN,
+                         .label_end = s_tr.end,
+                         .row_off = s_tr.row_off};
+    struct tr_fit_result fr;
+    t0 = now_s();
+    int st = tr_fit(h, &td, &fo, &fr);
+    if (st != TR_OK) {
+        fprintf(stderr, "socle-train: training failed: %s\n", tr_strerror(st));
+        goto done;
+    }
+    double t_fit = now_s() - t0;
+    printf("trained %s qa head (%zu params) on %zu windows: %zu epochs in %.1fs (%.2fs/epoch), "
+           "loss %.4f -> %.4f, best epoch %zu\n",
+           o->mlp ? "mlp" : "linear", h->n_params, s_tr.n_win, fr.epochs_run, t_fit,
+           t_fit / (double)fr.epochs_run, fr.first_loss, fr.final_loss, fr.best_epoch);
+    if (s_dv.n_q && qa_evaluate(h, &dev_e) == 0)
+        qa_print("dev", &dev_e);
+    if (s_te.n_q) {
+        struct qa_eval te_e = {o, &s_te, d_te.n ? d_te.version[0] == '2' : d_tr.version[0] == '2',
+                               0, 0, 0};
+        if (qa_evaluate(h, &te_e) == 0)
+            qa_print("test", &te_e);
+    }
+    rc = write_adapter(o, &b, h, "qa", 0, NULL, &fr, s_tr.n_win) == 0 ? 0 : 1;
+done:
+    tr_head_free(h);
+    qa_set_clear(&s_tr);
+    qa_set_clear(&s_dv);
+    qa_set_clear(&s_te);
+    if (have_b)
+        backbone_close(&b);
+    ev_qa_data_clear(&d_tr);
+    ev_qa_data_clear(&d_dv);
+    ev_qa_data_clear(&d_te);
+    free(part);
+    return rc;
+}
+
 int main(int argc, char **argv) {
     struct opts o;
     if (parse_args(argc, argv, &o) != 0)
         return 2;
+    if (o.task == T_QA)
+        return main_qa(&o);
     bool ner = o.task == T_NER;
     struct dataset all = {0}, tr = {0}, dv = {0}, te = {0};
     struct ev_labels labels = {0};
@@ -1207,7 +1902,7 @@ int main(int argc, char **argv) {
     fo.dev_ud = &dev_e;
     fo.progress = on_progress;
     fo.progress_ud = &o;
-    struct tr_data td = {f_tr.n, f_tr.x, f_tr.y};
+    struct tr_data td = {.n = f_tr.n, .feats = f_tr.x, .label = f_tr.y};
     struct tr_fit_result fr;
     t0 = now_s();
     int st = tr_fit(h, &td, &fo, &fr);
@@ -1231,44 +1926,9 @@ int main(int argc, char **argv) {
     }
 
     /* adapter */
-    int *layer_idx = NULL;
-    size_t n_li = 0;
-    if (b.n_mix > 1) {
-        layer_idx = malloc(b.n_mix * sizeof(int));
-        if (!layer_idx)
-            goto done;
-        for (size_t k = 0; k < b.n_mix; k++)
-            layer_idx[k] = -(int)(b.n_mix - k);
-        n_li = b.n_mix;
-    }
-    char extra[512];
-    snprintf(extra, sizeof(extra),
-             "{\"tool\":\"socle-train\",\"train\":\"%s\",\"rows\":%zu,\"epochs\":%zu,"
-             "\"best_epoch\":%zu,\"seed\":%llu,\"lr\":%g,\"batch\":%zu,\"dev_metric\":%.6f}",
-             base_name(o.train), f_tr.n, fr.epochs_run, fr.best_epoch, (unsigned long long)o.seed,
-             o.lr, o.batch, fr.best_dev);
-    static const char *const pools[] = {"cls", "mean", "pooler"};
-    struct tr_adapter_meta meta = {o.name ? o.name : base_name(o.out),
-                                   ner ? "ner" : "classify",
-                                   b.info->model_type,
-                                   b.info->d_model,
-                                   b.info->n_layers,
-                                   b.info->vocab_size,
-                                   labels.n,
-                                   (const char *const *)labels.names,
-                                   ner ? NULL : pools[o.pool],
-                                   layer_idx,
-                                   n_li,
-                                   ner ? "IOB2" : NULL,
-                                   strchr(o.train, '"') ? NULL : extra};
-    char err[512] = "";
-    st = tr_adapter_write(o.out, &meta, h, err, sizeof(err));
-    free(layer_idx);
-    if (st != TR_OK) {
-        fprintf(stderr, "socle-train: %s\n", err[0] ? err : tr_strerror(st));
+    if (write_adapter(&o, &b, h, ner ? "ner" : "classify", labels.n,
+                      (const char *const *)labels.names, &fr, f_tr.n) != 0)
         goto done;
-    }
-    printf("adapter written: %s (adapter.json, head.safetensors)\n", o.out);
     rc = 0;
 done:
     tr_head_free(h);

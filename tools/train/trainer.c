@@ -236,21 +236,12 @@ void tr_head_forward(const struct tr_head *h, const float *feats, float *logits,
         logits[o] = (float)s->lg[o];
 }
 
-double tr_head_backward(const struct tr_head *h, const float *feats, int32_t y, double scale,
-                        double *grad, struct tr_scratch *s) {
+/* Back-propagate s->dl (dloss/dlogits, already scaled) into grad; forward_d
+ * must have run on the same feats. */
+static void backprop(const struct tr_head *h, const float *feats, double *grad,
+                     struct tr_scratch *s) {
     const struct tr_head_cfg *c = &h->cfg;
     size_t d = c->d_model, n_out = c->n_out;
-    forward_d(h, feats, s);
-    double mx = s->lg[0], sum = 0;
-    for (size_t o = 1; o < n_out; o++)
-        mx = s->lg[o] > mx ? s->lg[o] : mx;
-    for (size_t o = 0; o < n_out; o++)
-        sum += exp(s->lg[o] - mx);
-    double lse = mx + log(sum);
-    double loss = lse - s->lg[y];
-    for (size_t o = 0; o < n_out; o++)
-        s->dl[o] = scale * (exp(s->lg[o] - lse) - (o == (size_t)y ? 1.0 : 0.0));
-
     /* gradient offsets in the flat parameter array */
     size_t off = c->n_mix > 1 ? c->n_mix + 1 : 0;
     double *g_mix = grad, *g_w1 = NULL, *g_b1 = NULL;
@@ -323,6 +314,72 @@ double tr_head_backward(const struct tr_head *h, const float *feats, int32_t y, 
         for (size_t k = 0; k < c->n_mix; k++)
             g_mix[k] += s->mix[k] * (ds[k] - sds);
         g_mix[c->n_mix] += dg;
+    }
+}
+
+double tr_head_backward(const struct tr_head *h, const float *feats, int32_t y, double scale,
+                        double *grad, struct tr_scratch *s) {
+    size_t n_out = h->cfg.n_out;
+    forward_d(h, feats, s);
+    double mx = s->lg[0], sum = 0;
+    for (size_t o = 1; o < n_out; o++)
+        mx = s->lg[o] > mx ? s->lg[o] : mx;
+    for (size_t o = 0; o < n_out; o++)
+        sum += exp(s->lg[o] - mx);
+    double lse = mx + log(sum);
+    double loss = lse - s->lg[y];
+    for (size_t o = 0; o < n_out; o++)
+        s->dl[o] = scale * (exp(s->lg[o] - lse) - (o == (size_t)y ? 1.0 : 0.0));
+    backprop(h, feats, grad, s);
+    return loss;
+}
+
+double tr_head_backward_multi(const struct tr_head *h, const float *feats, const uint8_t *targets,
+                              double scale, double *grad, struct tr_scratch *s) {
+    forward_d(h, feats, s);
+    double loss = 0;
+    for (size_t o = 0; o < h->cfg.n_out; o++) {
+        double z = s->lg[o], t = targets[o] ? 1.0 : 0.0;
+        /* log(1 + e^z) - t z, written so that neither exp overflows */
+        loss += (z > 0 ? z : 0) - z * t + log1p(exp(-fabs(z)));
+        double p = z >= 0 ? 1.0 / (1.0 + exp(-z)) : exp(z) / (1.0 + exp(z));
+        s->dl[o] = scale * (p - t);
+    }
+    backprop(h, feats, grad, s);
+    return loss;
+}
+
+/* log(sum_t exp(x[t])) */
+static double log_sum_exp(const double *x, size_t n) {
+    double mx = x[0], sum = 0;
+    for (size_t t = 1; t < n; t++)
+        mx = x[t] > mx ? x[t] : mx;
+    for (size_t t = 0; t < n; t++)
+        sum += exp(x[t] - mx);
+    return mx + log(sum);
+}
+
+double tr_span_backward(const struct tr_head *h, const float *feats, size_t n_tok, int32_t start,
+                        int32_t end, double scale, double *grad, struct tr_scratch *s,
+                        double *work) {
+    size_t row = h->cfg.n_mix * h->cfg.d_model;
+    double *ls = work, *le = work + n_tok; /* start / end logits over the window */
+    for (size_t t = 0; t < n_tok; t++) {
+        forward_d(h, feats + t * row, s);
+        ls[t] = s->lg[0];
+        le[t] = s->lg[1];
+    }
+    double lse_s = log_sum_exp(ls, n_tok), lse_e = log_sum_exp(le, n_tok);
+    double loss = 0.5 * ((lse_s - ls[start]) + (lse_e - le[end]));
+    if (!grad)
+        return loss;
+    /* The head is per token, so each token's logits back-propagate on their own;
+     * forward_d runs again to restore the token's activations in s. */
+    for (size_t t = 0; t < n_tok; t++) {
+        forward_d(h, feats + t * row, s);
+        s->dl[0] = 0.5 * scale * (exp(ls[t] - lse_s) - (t == (size_t)start ? 1.0 : 0.0));
+        s->dl[1] = 0.5 * scale * (exp(le[t] - lse_e) - (t == (size_t)end ? 1.0 : 0.0));
+        backprop(h, feats + t * row, grad, s);
     }
     return loss;
 }
@@ -407,29 +464,65 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* Count the examples that train (label >= 0) and check their labels against
+ * the head; max_len = longest span example (rows). */
+static int check_data(const struct tr_head *h, const struct tr_data *data, size_t *n,
+                      size_t *max_len) {
+    *n = *max_len = 0;
+    if ((data->loss == TR_LOSS_SPAN && (!data->row_off || !data->label_end || h->cfg.n_out != 2)) ||
+        (data->loss == TR_LOSS_SIGMOID && !data->targets))
+        return TR_EINVAL;
+    for (size_t i = 0; i < data->n; i++) {
+        if (data->label[i] < 0)
+            continue;
+        if (data->loss == TR_LOSS_SPAN) {
+            size_t len = data->row_off[i + 1] - data->row_off[i];
+            if (data->row_off[i + 1] < data->row_off[i] || (size_t)data->label[i] >= len ||
+                data->label_end[i] < 0 || (size_t)data->label_end[i] >= len)
+                return TR_EINVAL;
+            *max_len = len > *max_len ? len : *max_len;
+        } else if (data->loss == TR_LOSS_SOFTMAX && (size_t)data->label[i] >= h->cfg.n_out) {
+            return TR_EINVAL;
+        }
+        (*n)++;
+    }
+    return *n ? TR_OK : TR_EINVAL;
+}
+
+static double example_backward(const struct tr_head *h, const struct tr_data *data, size_t e,
+                               double scale, double *grad, struct tr_scratch *s, double *work) {
+    size_t stride = h->cfg.n_mix * h->cfg.d_model;
+    switch (data->loss) {
+    case TR_LOSS_SPAN:
+        return tr_span_backward(h, data->feats + data->row_off[e] * stride,
+                                data->row_off[e + 1] - data->row_off[e], data->label[e],
+                                data->label_end[e], scale, grad, s, work);
+    case TR_LOSS_SIGMOID:
+        return tr_head_backward_multi(h, data->feats + e * stride,
+                                      data->targets + e * h->cfg.n_out, scale, grad, s);
+    case TR_LOSS_SOFTMAX:
+        break;
+    }
+    return tr_head_backward(h, data->feats + e * stride, data->label[e], scale, grad, s);
+}
+
 int tr_fit(struct tr_head *h, const struct tr_data *data, const struct tr_fit_opts *o,
            struct tr_fit_result *res) {
     if (!h || !data || !o || !res || o->epochs == 0 || o->batch_size == 0 || o->lr <= 0)
         return TR_EINVAL;
     memset(res, 0, sizeof(*res));
-    size_t stride = h->cfg.n_mix * h->cfg.d_model;
-    size_t n = 0;
-    for (size_t i = 0; i < data->n; i++)
-        if (data->label[i] >= 0) {
-            if ((size_t)data->label[i] >= h->cfg.n_out)
-                return TR_EINVAL;
-            n++;
-        }
-    if (n == 0)
+    size_t n = 0, max_len = 0;
+    if (check_data(h, data, &n, &max_len) != TR_OK)
         return TR_EINVAL;
     size_t *idx = malloc(n * sizeof(*idx));
     double *grad = malloc(h->n_params * sizeof(*grad));
     float *best = malloc(h->n_params * sizeof(*best));
+    double *work = malloc((2 * max_len + 1) * sizeof(*work));
     struct tr_scratch *s = NULL;
     struct tr_adamw opt;
     memset(&opt, 0, sizeof(opt));
     int st = TR_ENOMEM;
-    if (!idx || !grad || !best || tr_scratch_new(&h->cfg, &s) != TR_OK ||
+    if (!idx || !grad || !best || !work || tr_scratch_new(&h->cfg, &s) != TR_OK ||
         tr_adamw_init(&opt, h->n_params, o->weight_decay) != TR_OK)
         goto done;
     n = 0;
@@ -440,7 +533,7 @@ int tr_fit(struct tr_head *h, const struct tr_data *data, const struct tr_fit_op
     size_t total = per_epoch * o->epochs;
     size_t warmup = (size_t)(o->warmup_ratio * (double)total + 0.5);
     uint64_t rs = o->seed ^ 0x5DEECE66Dull;
-    double best_dev = -1.0;
+    double best_dev = -HUGE_VAL; /* any metric, a negated loss too, improves on it */
     size_t since_best = 0, step = 0;
     size_t tick = per_epoch / 20 ? per_epoch / 20 : 1;
     memcpy(best, h->params, h->n_params * sizeof(*best));
@@ -456,11 +549,8 @@ int tr_fit(struct tr_head *h, const struct tr_data *data, const struct tr_fit_op
             size_t lo = b * o->batch_size, hi = lo + o->batch_size < n ? lo + o->batch_size : n;
             memset(grad, 0, h->n_params * sizeof(*grad));
             double scale = 1.0 / (double)(hi - lo);
-            for (size_t k = lo; k < hi; k++) {
-                size_t e = idx[k];
-                loss_sum +=
-                    tr_head_backward(h, data->feats + e * stride, data->label[e], scale, grad, s);
-            }
+            for (size_t k = lo; k < hi; k++)
+                loss_sum += example_backward(h, data, idx[k], scale, grad, s, work);
             tr_adamw_step(&opt, h, grad, tr_lr_at(step, total, warmup, o->lr));
             step++;
             if (o->progress && (b + 1) % tick == 0 && b + 1 < per_epoch) {
@@ -511,6 +601,7 @@ done:
     free(idx);
     free(grad);
     free(best);
+    free(work);
     tr_scratch_free(s);
     tr_adamw_clear(&opt);
     return st;

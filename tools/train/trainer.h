@@ -87,12 +87,38 @@ void tr_adamw_clear(struct tr_adamw *o);
 /* One decoupled-weight-decay Adam step (torch.optim.AdamW semantics). */
 void tr_adamw_step(struct tr_adamw *o, struct tr_head *h, const double *grad, double lr);
 
+/* Multi-label: independent sigmoids, binary cross-entropy summed over the
+ * n_out labels (torch BCEWithLogitsLoss(reduction="sum") per example, so a batch
+ * mean is the mean over examples). targets (n_out) are 0/1. Returns the loss. */
+double tr_head_backward_multi(const struct tr_head *h, const float *feats, const uint8_t *targets,
+                              double scale, double *grad, struct tr_scratch *s);
+
+/* QA span head (n_out == 2: row 0 start, row 1 end) over the n_tok token rows of
+ * one window, feats (n_tok, n_mix, d_model): start and end logits are softmaxed
+ * over the window's tokens, loss = (CE(start) + CE(end)) / 2, as HF
+ * *ForQuestionAnswering (a window without the answer targets token 0, [CLS]).
+ * work holds 2 * n_tok doubles. Adds scale * dloss/dparams to grad. */
+double tr_span_backward(const struct tr_head *h, const float *feats, size_t n_tok, int32_t start,
+                        int32_t end, double scale, double *grad, struct tr_scratch *s,
+                        double *work);
+
 /* ---- the epoch loop ---- */
+
+enum tr_loss {
+    TR_LOSS_SOFTMAX = 0, /* one class per row: label */
+    TR_LOSS_SIGMOID,     /* multi-label: targets (n, n_out); label < 0 still skips a row */
+    TR_LOSS_SPAN,        /* QA: example i = rows [row_off[i], row_off[i+1]), label = start,
+                            label_end = end (token indices inside the example) */
+};
 
 struct tr_data {
     size_t n;             /* examples */
-    const float *feats;   /* (n, n_mix, d_model) */
+    const float *feats;   /* (rows, n_mix, d_model); rows = n unless TR_LOSS_SPAN */
     const int32_t *label; /* (n); < 0 = ignored */
+    enum tr_loss loss;
+    const uint8_t *targets;   /* sigmoid: (n, n_out) 0/1 */
+    const int32_t *label_end; /* span: (n) */
+    const size_t *row_off;    /* span: (n + 1) */
 };
 
 struct tr_epoch_info {
@@ -112,7 +138,8 @@ struct tr_fit_opts {
     double lr, weight_decay, warmup_ratio;
     size_t patience; /* epochs without dev improvement before stopping; 0 = never */
     uint64_t seed;
-    /* Dev metric of the current head (higher is better); NULL = no early stopping. */
+    /* Dev metric of the current head (higher is better, e.g. minus a loss); NULL =
+     * no early stopping. */
     double (*dev_metric)(const struct tr_head *h, void *ud);
     void *dev_ud;
     void (*progress)(const struct tr_epoch_info *e, void *ud);
@@ -147,7 +174,7 @@ void tr_word_first_tokens(const uint32_t *tok_start, const uint8_t *special, siz
 /* ---- adapter files (docs/adapters.md) ---- */
 
 struct tr_adapter_meta {
-    const char *name, *task; /* task: "classify" | "ner" */
+    const char *name, *task; /* task: "classify" | "ner" | "qa" */
     const char *model_type;
     int d_model, n_layers, vocab_size;
     size_t n_labels;
@@ -157,6 +184,7 @@ struct tr_adapter_meta {
     size_t n_layer_idx;
     const char *scheme;     /* ner: "IOB2" */
     const char *extra_json; /* optional: a JSON object merged in as "training" */
+    bool multi_label;       /* classify: independent sigmoids ("multi_label": true) */
 };
 
 /* Write <dir>/adapter.json and <dir>/head.safetensors (the directory is created
