@@ -524,6 +524,8 @@ static void test_rouge_stem(void) {
     NEAR(s[EV_ROUGE_1].recall, 2.0 / 3.0);
     NEAR(s[EV_ROUGE_1].fmeasure, 4.0 / 7.0);
     NEAR(s[EV_ROUGE_2].fmeasure, 0.0);
+    /* RL: LCS "cat run" = 2 of 4 and of 3 tokens, as R1. */
+    NEAR(s[EV_ROUGE_L].fmeasure, 4.0 / 7.0);
     /* The 3-character rule: "was" would stem to "wa" (1a s) but is kept, so it does
      * not meet ref "wa": cand {it was} ref {it wa} -> overlap 1, F1 1/2. */
     CHECK(ev_rouge("it was", 6, "it wa", 5, &o, s) == EV_OK);

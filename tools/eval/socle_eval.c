@@ -24,17 +24,25 @@
 #ifdef SOCLE_HAVE_TASKS
 #include "tasks/task.h"
 #endif
+#ifdef SOCLE_HAVE_SENTENCES
+#include "tasks/task_impl.h" /* task_sentences_split: lead-3 uses the summarizer's splitter */
+#endif
 #ifdef SOCLE_HAVE_CLIENT
 #include "clients/socle.h"
 #endif
 
 enum task { T_NONE, T_CLASSIFY, T_NER, T_QA, T_SUMMARIZE };
+enum baseline { B_NONE, B_MAJORITY, B_LEAD3, B_OVERLAP };
 
 struct opts {
     enum task task;
     const char *gold, *pred, *data, *model, *adapters, *adapter, *format, *endpoint;
-    const char *text_field, *label_field, *pred_field, *ref_field;
+    const char *text_field, *label_field, *pred_field, *ref_field, *train;
     bool no_header, json, squad_v2, rouge_unicode, progress, ner_tokens;
+    enum ev_stemmer rouge_stem;
+    enum baseline baseline;
+    size_t sum_sentences; /* summarize --model: sentences per summary (0 with ratio) */
+    float sum_ratio;
     enum ev_ner_mode ner_mode;
     enum ev_lang lang;
     struct ev_limits limits;
@@ -65,6 +73,16 @@ static void usage(FILE *f) {
             "  --lang en|fr      SQuAD answer normalization (default en = official v1.1)\n"
             "  --squad-v2        SQuAD 2.0 empty-answer rule (automatic for version v2.x)\n"
             "  --rouge-unicode   ROUGE tokens of any script (default: rouge_score's a-z0-9)\n"
+            "  --rouge-stem      also score with the Porter (1980) stemmer (ROUGE-1.5.5 -m)\n"
+            "  --rouge-stem-nltk also score with NLTK's Porter variant (rouge_score\n"
+            "                    use_stemmer=True); both report unstemmed scores as well\n"
+            "  --sentences N     summarize --model: sentences per summary (default 3)\n"
+            "  --ratio R         summarize --model: that share of the sentences instead\n"
+            "  --baseline B      scored in the same run, next to the model:\n"
+            "                    majority (classify: most frequent label of --train FILE),\n"
+            "                    lead3 (summarize: first 3 sentences of the text field),\n"
+            "                    overlap (qa: sentence sharing most words with the question)\n"
+            "  --train FILE      labelled training data for --baseline majority\n"
             "  --max-bytes N     refuse input files larger than N bytes (default 512 MiB)\n"
             "  --max-examples N  read at most N examples\n"
             "  --batch N         texts per task_run call in --model mode (default 32)\n"
@@ -147,6 +165,31 @@ static int parse_args(int argc, char **argv, struct opts *o) {
             }
         } else if (strcmp(a, "--rouge-unicode") == 0) {
             o->rouge_unicode = true;
+        } else if (strcmp(a, "--rouge-stem") == 0) {
+            o->rouge_stem = EV_STEM_PORTER;
+        } else if (strcmp(a, "--rouge-stem-nltk") == 0) {
+            o->rouge_stem = EV_STEM_PORTER_NLTK;
+        } else if (ARG("--baseline")) {
+            o->baseline = strcmp(v, "majority") == 0  ? B_MAJORITY
+                          : strcmp(v, "lead3") == 0   ? B_LEAD3
+                          : strcmp(v, "overlap") == 0 ? B_OVERLAP
+                                                      : B_NONE;
+            if (o->baseline == B_NONE) {
+                fprintf(stderr, "socle-eval: --baseline majority|lead3|overlap\n");
+                return -1;
+            }
+        } else if (ARG("--train")) {
+            o->train = v;
+        } else if (ARG("--sentences")) {
+            if (parse_size(v, &o->sum_sentences) || o->sum_sentences == 0)
+                goto bad_num;
+        } else if (ARG("--ratio")) {
+            char *end;
+            o->sum_ratio = strtof(v, &end);
+            if (*end || !(o->sum_ratio > 0.0f && o->sum_ratio <= 1.0f)) {
+                fprintf(stderr, "socle-eval: --ratio needs a number in (0, 1]\n");
+                return -1;
+            }
         } else if (ARG("--ner-mode")) {
             if (strcmp(v, "strict") == 0)
                 o->ner_mode = EV_NER_STRICT;
@@ -195,6 +238,23 @@ static int parse_args(int argc, char **argv, struct opts *o) {
                         "or --endpoint\n");
         return -1;
     }
+    static const enum task base_task[] = {T_NONE, T_CLASSIFY, T_SUMMARIZE, T_QA};
+    if (o->baseline != B_NONE && base_task[o->baseline] != o->task) {
+        fprintf(stderr, "socle-eval: --baseline majority is for classify, lead3 for summarize, "
+                        "overlap for qa\n");
+        return -1;
+    }
+    if ((o->baseline == B_MAJORITY) != (o->train != NULL)) {
+        fprintf(stderr, "socle-eval: --baseline majority needs --train FILE (and --train is only "
+                        "used by it)\n");
+        return -1;
+    }
+    if (o->sum_sentences && o->sum_ratio > 0.0f) {
+        fprintf(stderr, "socle-eval: give --sentences or --ratio, not both\n");
+        return -1;
+    }
+    if (!o->sum_sentences && !(o->sum_ratio > 0.0f))
+        o->sum_sentences = 3;
     return 0;
 }
 
@@ -253,14 +313,26 @@ static void emit_json(struct json_object *o) {
     json_object_put(o);
 }
 
+/* The --baseline majority predictions, scored with the model's (bp == NULL: none). */
+struct cls_base {
+    int32_t *pred; /* (n) the majority label's id for every example */
+    char *label;
+};
+
 static int report_cls(const struct opts *o, const struct ev_labels *labels, const int32_t *gold,
-                      const int32_t *pred, size_t n) {
-    struct ev_cls_report r;
+                      const int32_t *pred, size_t n, const struct cls_base *base) {
+    struct ev_cls_report r, rb = {0};
     int st = ev_cls_score(gold, pred, n, labels->n, &r);
+    if (st == EV_OK && base && base->pred) {
+        st = ev_cls_score(gold, base->pred, n, labels->n, &rb);
+        if (st != EV_OK)
+            ev_cls_report_clear(&r);
+    }
     if (st != EV_OK) {
         fprintf(stderr, "socle-eval: %s\n", ev_strerror(st));
         return 1;
     }
+    bool has_base = base && base->pred;
     if (o->json) {
         struct json_object *j = json_object_new_object(), *pl = json_object_new_object();
         json_object_object_add(j, "task", json_object_new_string("classify"));
@@ -273,18 +345,35 @@ static int report_cls(const struct opts *o, const struct ev_labels *labels, cons
         for (size_t c = 0; c < labels->n; c++)
             json_object_object_add(pl, labels->names[c], jprf(&r.per_label[c]));
         json_object_object_add(j, "per_label", pl);
+        if (has_base) {
+            struct json_object *b = json_object_new_object();
+            json_object_object_add(b, "name", json_object_new_string("majority"));
+            json_object_object_add(b, "label", json_object_new_string(base->label));
+            json_object_object_add(b, "train", json_object_new_string(o->train));
+            json_object_object_add(b, "accuracy", json_object_new_double(rb.accuracy));
+            json_object_object_add(b, "macro_f1", json_object_new_double(rb.macro_f1));
+            json_object_object_add(b, "weighted_f1", json_object_new_double(rb.weighted_f1));
+            json_object_object_add(j, "baseline", b);
+        }
         emit_json(j);
     } else {
         printf("classification: %zu examples, %zu labels\n", n, labels->n);
         printf(
-            "  accuracy %.4f   macro-F1 %.4f   (macro P %.4f, macro R %.4f, weighted F1 %.4f)\n\n",
+            "  accuracy %.4f   macro-F1 %.4f   (macro P %.4f, macro R %.4f, weighted F1 %.4f)\n",
             r.accuracy, r.macro_f1, r.macro_precision, r.macro_recall, r.weighted_f1);
+        if (has_base)
+            printf("  baseline majority (\"%s\", most frequent in %s): accuracy %.4f   "
+                   "macro-F1 %.4f\n",
+                   base->label, o->train, rb.accuracy, rb.macro_f1);
+        printf("\n");
         printf("  %-24s %9s %9s %9s %9s %9s\n", "label", "precision", "recall", "f1", "support",
                "predicted");
         for (size_t c = 0; c < labels->n; c++)
             print_prf_row(labels->names[c], &r.per_label[c]);
     }
     ev_cls_report_clear(&r);
+    if (has_base)
+        ev_cls_report_clear(&rb);
     return 0;
 }
 
@@ -352,31 +441,172 @@ static int report_qa(const struct opts *o, double em, double f1, size_t n, size_
     return 0;
 }
 
-static int report_rouge(const struct opts *o, const struct ev_rouge_score sum[EV_ROUGE_COUNT],
-                        size_t n) {
-    static const char *names[EV_ROUGE_COUNT] = {"rouge1", "rouge2", "rougeL", "rougeLsum"};
+/* ROUGE sums over pairs: [0] without stemming, [1] with o->rouge_stem. */
+struct sum_scores {
+    struct ev_rouge_score s[2][EV_ROUGE_COUNT];
+};
+
+static const char *const k_rouge_names[EV_ROUGE_COUNT] = {"rouge1", "rouge2", "rougeL",
+                                                          "rougeLsum"};
+
+static const char *stem_name(enum ev_stemmer st) {
+    return st == EV_STEM_PORTER ? "porter" : st == EV_STEM_PORTER_NLTK ? "porter-nltk" : "none";
+}
+
+/* Means of one variant as {"rouge1": {precision, recall, fmeasure}, ...} added to j. */
+static void jrouge_add(struct json_object *j, const struct ev_rouge_score *sum, double d) {
+    for (int k = 0; k < EV_ROUGE_COUNT; k++) {
+        struct json_object *m = json_object_new_object();
+        json_object_object_add(m, "precision", json_object_new_double(sum[k].precision / d));
+        json_object_object_add(m, "recall", json_object_new_double(sum[k].recall / d));
+        json_object_object_add(m, "fmeasure", json_object_new_double(sum[k].fmeasure / d));
+        json_object_object_add(j, k_rouge_names[k], m);
+    }
+}
+
+/* Unstemmed scores at the top of j, stemmed ones (when asked) under "stemmed". */
+static void jrouge_system(const struct opts *o, struct json_object *j, const struct sum_scores *sc,
+                          double d) {
+    jrouge_add(j, sc->s[0], d);
+    if (o->rouge_stem != EV_STEM_NONE) {
+        struct json_object *st = json_object_new_object();
+        json_object_object_add(st, "stemmer", json_object_new_string(stem_name(o->rouge_stem)));
+        jrouge_add(st, sc->s[1], d);
+        json_object_object_add(j, "stemmed", st);
+    }
+}
+
+static void print_rouge_prf(const char *title, const struct ev_rouge_score *sum, double d) {
+    printf("  %s\n  %-10s %9s %9s %9s\n", title, "", "precision", "recall", "fmeasure");
+    for (int k = 0; k < EV_ROUGE_COUNT; k++)
+        printf("  %-10s %9.4f %9.4f %9.4f\n", k_rouge_names[k], sum[k].precision / d,
+               sum[k].recall / d, sum[k].fmeasure / d);
+}
+
+/* model: the summaries scored (predictions or the summarizer's); base: lead-3 or
+ * NULL; n_fail: texts the summarizer refused (scored as empty summaries). */
+static int report_rouge(const struct opts *o, const struct sum_scores *model,
+                        const struct sum_scores *base, size_t n, size_t n_fail) {
     double d = n ? (double)n : 1.0;
+    bool stem = o->rouge_stem != EV_STEM_NONE;
+    const char *tokens = o->rouge_unicode ? "unicode" : "a-z0-9";
     if (o->json) {
         struct json_object *j = json_object_new_object();
         json_object_object_add(j, "task", json_object_new_string("summarize"));
         json_object_object_add(j, "examples", json_object_new_int64((int64_t)n));
-        for (int k = 0; k < EV_ROUGE_COUNT; k++) {
-            struct json_object *m = json_object_new_object();
-            json_object_object_add(m, "precision", json_object_new_double(sum[k].precision / d));
-            json_object_object_add(m, "recall", json_object_new_double(sum[k].recall / d));
-            json_object_object_add(m, "fmeasure", json_object_new_double(sum[k].fmeasure / d));
-            json_object_object_add(j, names[k], m);
+        json_object_object_add(j, "tokens", json_object_new_string(tokens));
+        if (o->model || o->endpoint) {
+            struct json_object *sm = json_object_new_object();
+            if (o->sum_ratio > 0.0f)
+                json_object_object_add(sm, "ratio", json_object_new_double(o->sum_ratio));
+            else
+                json_object_object_add(sm, "max_sentences",
+                                       json_object_new_int64((int64_t)o->sum_sentences));
+            json_object_object_add(sm, "failed", json_object_new_int64((int64_t)n_fail));
+            json_object_object_add(j, "summarizer", sm);
+        }
+        jrouge_system(o, j, model, d);
+        if (base) {
+            struct json_object *b = json_object_new_object();
+            json_object_object_add(b, "name", json_object_new_string("lead3"));
+            jrouge_system(o, b, base, d);
+            json_object_object_add(j, "baseline", b);
         }
         emit_json(j);
-    } else {
-        printf("ROUGE (mean over %zu pairs, %s tokens, no stemming)\n", n,
-               o->rouge_unicode ? "Unicode" : "a-z0-9");
-        printf("  %-10s %9s %9s %9s\n", "", "precision", "recall", "fmeasure");
-        for (int k = 0; k < EV_ROUGE_COUNT; k++)
-            printf("  %-10s %9.4f %9.4f %9.4f\n", names[k], sum[k].precision / d, sum[k].recall / d,
-                   sum[k].fmeasure / d);
+        return 0;
+    }
+    printf("ROUGE (mean over %zu pairs, %s tokens%s%s)\n", n, tokens,
+           stem ? ", with and without stemming: " : ", no stemming", stem ? stem_name(o->rouge_stem) : "");
+    if (n_fail)
+        printf("  %zu text(s) the summarizer refused, scored as empty summaries\n", n_fail);
+    print_rouge_prf("no stemming", model->s[0], d);
+    if (stem)
+        print_rouge_prf("stemmed", model->s[1], d);
+    if (base) {
+        printf("\n  F-measure     model  lead-3%s\n", stem ? "   model  lead-3 (stemmed)" : "");
+        for (int k = 0; k < EV_ROUGE_COUNT; k++) {
+            printf("  %-10s %8.4f %7.4f", k_rouge_names[k], model->s[0][k].fmeasure / d,
+                   base->s[0][k].fmeasure / d);
+            if (stem)
+                printf(" %7.4f %7.4f", model->s[1][k].fmeasure / d, base->s[1][k].fmeasure / d);
+            printf("\n");
+        }
     }
     return 0;
+}
+
+/* Add the ROUGE of one pair to acc (unstemmed, and stemmed when asked). */
+static int score_summary(const struct opts *o, const char *cand, const char *ref,
+                         struct sum_scores *acc) {
+    for (int v = 0; v < 2; v++) {
+        if (v == 1 && o->rouge_stem == EV_STEM_NONE)
+            break;
+        struct ev_rouge_opts ro = {o->rouge_unicode, v ? o->rouge_stem : EV_STEM_NONE};
+        struct ev_rouge_score sc[EV_ROUGE_COUNT];
+        int st = ev_rouge(cand, strlen(cand), ref, strlen(ref), &ro, sc);
+        if (st != EV_OK)
+            return st;
+        for (int k = 0; k < EV_ROUGE_COUNT; k++) {
+            acc->s[v][k].precision += sc[k].precision;
+            acc->s[v][k].recall += sc[k].recall;
+            acc->s[v][k].fmeasure += sc[k].fmeasure;
+        }
+    }
+    return EV_OK;
+}
+
+/* Sentences text[spans[i]] joined one per line (ROUGE-Lsum's sentence split),
+ * line breaks inside a sentence turned into spaces. Returns NULL on ENOMEM. */
+static char *join_sentences(const char *text, const size_t *starts, const size_t *ends, size_t n) {
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++)
+        len += ends[i] - starts[i] + 1;
+    char *out = malloc(len + 1), *p = out;
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            *p++ = '\n';
+        for (size_t b = starts[i]; b < ends[i]; b++)
+            *p++ = (text[b] == '\n' || text[b] == '\r') ? ' ' : text[b];
+    }
+    *p = '\0';
+    return out;
+}
+
+/* Lead-3: the first 3 sentences of text, split by the summarizer's own splitter
+ * (tasks/sentences.c), so the baseline and the model pick from the same units. */
+static int lead3(const char *text, char **out) {
+#ifdef SOCLE_HAVE_SENTENCES
+    struct task_span *sp = NULL;
+    size_t n = 0;
+    if (task_sentences_split(text, strlen(text), &sp, &n) != TASK_OK)
+        return -1;
+    size_t k = n < 3 ? n : 3, st[3], en[3];
+    for (size_t i = 0; i < k; i++) {
+        st[i] = sp[i].start;
+        en[i] = sp[i].end;
+    }
+    free(sp);
+    *out = join_sentences(text, st, en, k);
+    return *out ? 0 : -1;
+#else
+    (void)text;
+    *out = NULL;
+    fprintf(stderr, "socle-eval: this build has no sentence splitter (tasks/): no lead3\n");
+    return -1;
+#endif
+}
+
+/* Score lead-3 of doc against ref into acc. */
+static int score_lead3(const struct opts *o, const char *doc, const char *ref,
+                       struct sum_scores *acc) {
+    char *l3 = NULL;
+    if (lead3(doc, &l3) != 0)
+        return EV_ENOMEM;
+    int st = score_summary(o, l3, ref, acc);
+    free(l3);
+    return st;
 }
 
 /* ---- gold data loading shared by both modes ---- */
@@ -396,6 +626,62 @@ static int load_cls(const struct opts *o, const char *path, struct ev_cls_data *
     if (st != EV_OK)
         fprintf(stderr, "socle-eval: %s\n", err);
     return st;
+}
+
+/* --baseline majority: the most frequent label of --train (ties: the first in
+ * byte order, so the choice does not depend on the file's order), predicted for
+ * all n examples; the label joins the table if gold never has it. */
+static int cls_base_new(const struct opts *o, struct ev_labels *labels, size_t n,
+                        struct cls_base *b) {
+    memset(b, 0, sizeof(*b));
+    if (o->baseline != B_MAJORITY)
+        return 0;
+    struct ev_cls_data t = {0};
+    struct ev_labels tl = {0};
+    size_t *count = NULL;
+    int rc = -1;
+    if (load_cls(o, o->train, &t) != EV_OK)
+        goto done;
+    for (size_t i = 0; i < t.n; i++)
+        if (ev_labels_find(&tl, t.ex[i].label, true) < 0)
+            goto done;
+    if (tl.n == 0) {
+        fprintf(stderr, "socle-eval: %s: no labelled example\n", o->train);
+        goto done;
+    }
+    ev_labels_sort(&tl);
+    if (!(count = calloc(tl.n, sizeof(*count))))
+        goto done;
+    for (size_t i = 0; i < t.n; i++)
+        count[ev_labels_find(&tl, t.ex[i].label, false)]++;
+    size_t best = 0;
+    for (size_t c = 1; c < tl.n; c++)
+        if (count[c] > count[best])
+            best = c;
+    int32_t id = ev_labels_find(labels, tl.names[best], true);
+    b->label = strdup(tl.names[best]);
+    b->pred = malloc((n ? n : 1) * sizeof(*b->pred));
+    if (id < 0 || !b->label || !b->pred)
+        goto done;
+    for (size_t i = 0; i < n; i++)
+        b->pred[i] = id;
+    rc = 0;
+done:
+    if (rc != 0) {
+        free(b->label);
+        free(b->pred);
+        memset(b, 0, sizeof(*b));
+    }
+    free(count);
+    ev_labels_clear(&tl);
+    ev_cls_data_clear(&t);
+    return rc;
+}
+
+static void cls_base_clear(struct cls_base *b) {
+    free(b->label);
+    free(b->pred);
+    memset(b, 0, sizeof(*b));
 }
 
 /* A predictions file for classification: JSONL objects (field --pred-field) or
@@ -469,6 +755,7 @@ static int run_cls_gold(const struct opts *o) {
     int rc = 1;
     struct ev_labels labels = {0};
     int32_t *gi = NULL, *pi = NULL;
+    struct cls_base base = {0};
     if (load_cls(o, o->gold, &g) != EV_OK || load_cls_preds(o, &preds, &np) != EV_OK)
         goto done;
     if (np != g.n) {
@@ -490,8 +777,11 @@ static int run_cls_gold(const struct opts *o) {
         if (pi[i] < 0)
             goto done;
     }
-    rc = report_cls(o, &labels, gi, pi, g.n);
+    if (cls_base_new(o, &labels, g.n, &base) != 0)
+        goto done;
+    rc = report_cls(o, &labels, gi, pi, g.n, &base);
 done:
+    cls_base_clear(&base);
     for (size_t i = 0; i < np; i++)
         free(preds[i]);
     free(preds);
@@ -668,49 +958,55 @@ done:
     return rc;
 }
 
-static int run_sum_gold(const struct opts *o) {
-    struct ev_cls_data g = {0}, p = {0};
+/* Summaries: references (and, for lead3, the documents) from --gold, candidates
+ * from --pred. */
+static int read_sum(const struct opts *o, const char *path, const char *text_field,
+                    const char *label_field, struct ev_cls_data *d) {
     struct ev_cls_read_opts ro = {0};
     char err[512];
-    int rc = 1;
     ro.format = EV_CLS_JSONL;
-    ro.text_field = o->ref_field ? o->ref_field : "summary";
-    ro.label_optional = true;
+    ro.text_field = text_field;
+    ro.label_field = label_field;
+    ro.label_optional = label_field == NULL;
     ro.limits = o->limits;
-    if (ev_cls_read(o->gold, &ro, &g, err, sizeof(err)) != EV_OK) {
+    int st = ev_cls_read(path, &ro, d, err, sizeof(err));
+    if (st != EV_OK)
         fprintf(stderr, "socle-eval: %s\n", err);
-        return 1;
-    }
-    ro.text_field = o->pred_field ? o->pred_field : "summary";
-    if (ev_cls_read(o->pred, &ro, &p, err, sizeof(err)) != EV_OK) {
-        fprintf(stderr, "socle-eval: %s\n", err);
+    return st;
+}
+
+static int run_sum_gold(const struct opts *o) {
+    struct ev_cls_data g = {0}, p = {0}, docs = {0};
+    int rc = 1;
+    const char *ref = o->ref_field ? o->ref_field : "summary";
+    if (read_sum(o, o->gold, ref, NULL, &g) != EV_OK ||
+        read_sum(o, o->pred, o->pred_field ? o->pred_field : "summary", NULL, &p) != EV_OK)
         goto done;
-    }
+    if (o->baseline == B_LEAD3 &&
+        read_sum(o, o->gold, o->text_field ? o->text_field : "text", NULL, &docs) != EV_OK)
+        goto done;
     if (g.n != p.n) {
         fprintf(stderr, "socle-eval: %zu predictions for %zu references\n", p.n, g.n);
         goto done;
     }
-    struct ev_rouge_score sum[EV_ROUGE_COUNT] = {{0, 0, 0}};
-    struct ev_rouge_opts ropt = {o->rouge_unicode};
+    struct sum_scores model, base;
+    memset(&model, 0, sizeof(model));
+    memset(&base, 0, sizeof(base));
     for (size_t i = 0; i < g.n; i++) {
-        struct ev_rouge_score s[EV_ROUGE_COUNT];
-        int st = ev_rouge(p.ex[i].text, strlen(p.ex[i].text), g.ex[i].text, strlen(g.ex[i].text),
-                          &ropt, s);
+        int st = score_summary(o, p.ex[i].text, g.ex[i].text, &model);
+        if (st == EV_OK && o->baseline == B_LEAD3)
+            st = score_lead3(o, docs.ex[i].text, g.ex[i].text, &base);
         if (st != EV_OK) {
             fprintf(stderr, "socle-eval: pair %zu (%s:%zu): %s\n", i + 1, o->gold, g.ex[i].line,
                     ev_strerror(st));
             goto done;
         }
-        for (int k = 0; k < EV_ROUGE_COUNT; k++) {
-            sum[k].precision += s[k].precision;
-            sum[k].recall += s[k].recall;
-            sum[k].fmeasure += s[k].fmeasure;
-        }
     }
-    rc = report_rouge(o, sum, g.n);
+    rc = report_rouge(o, &model, o->baseline == B_LEAD3 ? &base : NULL, g.n, 0);
 done:
     ev_cls_data_clear(&g);
     ev_cls_data_clear(&p);
+    ev_cls_data_clear(&docs);
     return rc;
 }
 
@@ -820,6 +1116,24 @@ static void pr_close(struct predictor *p) {
 }
 
 #ifdef SOCLE_HAVE_TASKS
+/* The summarizer's sentences (spans of text, in document order), one per line. */
+static int summary_text(const char *text, const struct task_sentence *sents, size_t n,
+                        char **out) {
+    size_t *st = malloc((n ? n : 1) * sizeof(*st)), *en = malloc((n ? n : 1) * sizeof(*en));
+    int rc = -1;
+    if (st && en) {
+        for (size_t i = 0; i < n; i++) {
+            st[i] = sents[i].span.start;
+            en[i] = sents[i].span.end;
+        }
+        *out = join_sentences(text, st, en, n);
+        rc = *out ? 0 : -1;
+    }
+    free(st);
+    free(en);
+    return rc;
+}
+
 static int pr_run_lib(struct predictor *p, enum task t, size_t n, const char *const *texts,
                       const size_t *lens, const char *const *ctx, const size_t *clens, bool v2,
                       struct pr_out *out) {
@@ -835,6 +1149,10 @@ static int pr_run_lib(struct predictor *p, enum task t, size_t n, const char *co
     } else if (t == T_NER) {
         req.kind = TASK_NER;
         req.opts.ner.aggregation = p->o->ner_tokens ? TASK_AGG_NONE : TASK_AGG_FIRST;
+    } else if (t == T_SUMMARIZE) {
+        req.kind = TASK_SUMMARIZE;
+        req.opts.summarize.max_sentences = p->o->sum_sentences;
+        req.opts.summarize.ratio = p->o->sum_ratio;
     } else {
         req.kind = TASK_QA;
         req.contexts = ctx;
@@ -857,6 +1175,8 @@ static int pr_run_lib(struct predictor *p, enum task t, size_t n, const char *co
             continue;
         if (t == T_CLASSIFY && r->n_items > 0) {
             rc = (out[i].label = strdup(r->u.labels[0].label)) ? 0 : -1;
+        } else if (t == T_SUMMARIZE) {
+            rc = summary_text(texts[i], r->u.sentences, r->n_items, &out[i].answer);
         } else if (t == T_QA) {
             rc = (out[i].answer = strdup(r->n_items > 0 ? r->u.answers[0].text : "")) ? 0 : -1;
         } else if (t == T_NER && r->n_items > 0) {
@@ -891,6 +1211,10 @@ static int pr_run_client(struct predictor *p, enum task t, size_t n, const char 
     Socle__V1__ClassifyRequest cr = SOCLE__V1__CLASSIFY_REQUEST__INIT;
     Socle__V1__NerRequest nr = SOCLE__V1__NER_REQUEST__INIT;
     Socle__V1__QaRequest qr = SOCLE__V1__QA_REQUEST__INIT;
+    if (t == T_SUMMARIZE) {
+        fprintf(stderr, "socle-eval: summarize is evaluated in-process only (--model)\n");
+        return -1;
+    }
     ProtobufCBinaryData *bd = calloc(n ? n : 1, sizeof(*bd));
     Socle__V1__QaPair *pairs = calloc(n ? n : 1, sizeof(*pairs));
     Socle__V1__QaPair **pp = calloc(n ? n : 1, sizeof(*pp));
@@ -1020,6 +1344,7 @@ static int run_cls_model(const struct opts *o) {
     const char **texts = NULL;
     size_t *lens = NULL;
     struct pr_out *out = NULL;
+    struct cls_base base = {0};
     int rc = 1;
     if (load_cls(o, o->data, &g) != EV_OK)
         goto done;
@@ -1037,6 +1362,9 @@ static int run_cls_model(const struct opts *o) {
         if (ev_labels_find(&labels, g.ex[i].label, true) < 0)
             goto done;
     ev_labels_sort(&labels);
+    /* Before the model run: a bad --train file fails in seconds, not after it. */
+    if (cls_base_new(o, &labels, g.n, &base) != 0)
+        goto done;
     size_t n_err = 0;
     double t0 = now_s();
     for (size_t b = 0; b < g.n; b += o->batch) {
@@ -1058,8 +1386,9 @@ static int run_cls_model(const struct opts *o) {
     }
     if (n_err)
         fprintf(stderr, "socle-eval: %zu text(s) failed (counted as label \"(error)\")\n", n_err);
-    rc = report_cls(o, &labels, gi, pi, g.n);
+    rc = report_cls(o, &labels, gi, pi, g.n, &base);
 done:
+    cls_base_clear(&base);
     free(gi);
     free(pi);
     free(texts);
@@ -1334,6 +1663,70 @@ done:
         pr_close(&pr);
     return rc;
 }
+
+/* Summaries of --data's text field by the summarizer, against its reference
+ * field; lead-3 of the same texts in the same run with --baseline lead3. */
+static int run_sum_model(const struct opts *o) {
+    struct ev_cls_data g = {0};
+    struct predictor pr;
+    bool opened = false;
+    const char **texts = NULL;
+    size_t *lens = NULL;
+    struct pr_out *out = NULL;
+    int rc = 1;
+    if (read_sum(o, o->data, o->text_field ? o->text_field : "text",
+                 o->ref_field ? o->ref_field : "summary", &g) != EV_OK)
+        goto done;
+    if (pr_open(o, &pr) != 0)
+        goto done;
+    opened = true;
+    texts = malloc(o->batch * sizeof(*texts));
+    lens = malloc(o->batch * sizeof(*lens));
+    out = calloc(o->batch, sizeof(*out));
+    if (!texts || !lens || !out)
+        goto done;
+    struct sum_scores model, base;
+    memset(&model, 0, sizeof(model));
+    memset(&base, 0, sizeof(base));
+    size_t n_fail = 0;
+    double t0 = now_s();
+    for (size_t b = 0; b < g.n; b += o->batch) {
+        size_t nb = g.n - b < o->batch ? g.n - b : o->batch;
+        for (size_t k = 0; k < nb; k++) {
+            texts[k] = g.ex[b + k].text;
+            lens[k] = strlen(texts[k]);
+        }
+        if (pr_run(&pr, T_SUMMARIZE, nb, texts, lens, NULL, NULL, false, out) != 0)
+            goto done;
+        for (size_t k = 0; k < nb; k++) {
+            const struct ev_cls_example *ex = &g.ex[b + k];
+            n_fail += !out[k].ok;
+            int st = score_summary(o, out[k].ok && out[k].answer ? out[k].answer : "", ex->label,
+                                   &model);
+            if (st == EV_OK && o->baseline == B_LEAD3)
+                st = score_lead3(o, ex->text, ex->label, &base);
+            if (st != EV_OK) {
+                fprintf(stderr, "socle-eval: %s:%zu: %s\n", o->data, ex->line, ev_strerror(st));
+                pr_out_clear(out, nb);
+                goto done;
+            }
+        }
+        pr_out_clear(out, nb);
+        progress(o, t0, b + nb, g.n);
+    }
+    if (n_fail)
+        fprintf(stderr, "socle-eval: the summarizer refused %zu text(s) (scored as empty)\n",
+                n_fail);
+    rc = report_rouge(o, &model, o->baseline == B_LEAD3 ? &base : NULL, g.n, n_fail);
+done:
+    free(texts);
+    free(lens);
+    free(out);
+    ev_cls_data_clear(&g);
+    if (opened)
+        pr_close(&pr);
+    return rc;
+}
 #endif
 
 static int run_model(const struct opts *o) {
@@ -1345,9 +1738,14 @@ static int run_model(const struct opts *o) {
         return run_ner_model(o);
     case T_QA:
         return run_qa_model(o);
+    case T_SUMMARIZE:
+        if (o->endpoint) {
+            fprintf(stderr, "socle-eval: summarize runs with --model (in-process) only; against "
+                            "socled, write predictions and use --gold/--pred\n");
+            return 2;
+        }
+        return run_sum_model(o);
     default:
-        fprintf(stderr, "socle-eval: --model/--endpoint modes support classify, ner and qa; for "
-                        "summaries write predictions and use --gold/--pred\n");
         return 2;
     }
 #else

@@ -8,6 +8,15 @@ used in training. Formats (docs/evaluation.md):
   ag_news.jsonl, bbc.jsonl, sst2.jsonl, allocine.jsonl   {"text": ..., "label": "<name>"}
   wikiann_en.conll, wikiann_fr.conll                      word<TAB>tag, blank line between sentences
   squad.json, piaf.json                                   SQuAD v1.1 JSON of the held-out articles
+  bbc_summary.jsonl                                       {"text": body, "summary": reference}
+
+bbc_summary.jsonl holds the same 445 held-out BBC articles as bbc.jsonl. "text" is the article
+without its first line (the title: the reference summaries are drawn from the body only);
+"summary" is the reference with one sentence per line, for ROUGE-Lsum. The dataset glues the
+reference's sentences together without spaces ("...$10.9bn.For the full-year..."), so they are
+cut where an article sentence (split at . ! ? plus an optional quote, then white space) matches
+at the current position, longest first; a piece no article sentence matches ends at the next
+. ! ? before a capital (22 of the 2,225 references need that).
 
 Optional subsets (--ner-first N, --qa-every K) are written next to the full files with the
 subset in their name, so a slow machine can evaluate a documented part.
@@ -17,6 +26,7 @@ Usage: /usr/bin/python3 tools/socle_mini/export_heldout.py --out tools/work/held
 import argparse
 import json
 import os
+import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -46,6 +56,50 @@ def write_squad(path, articles, version):
     with open(path, "w", encoding="utf-8") as f:
         json.dump({"version": version, "data": articles}, f, ensure_ascii=False)
     return sum(len(p["qas"]) for a in articles for p in a["paragraphs"])
+
+
+SENT_END = re.compile(r"(?<=[.!?])\s+|(?<=[.!?][\"'])\s+")
+GLUED_END = re.compile(r"[.!?](?=[\"']?[A-Z])")
+
+
+def article_sentences(body):
+    out = []
+    for para in body.split("\n"):
+        out += [s.strip() for s in SENT_END.split(para) if s.strip()]
+    return out
+
+
+def split_reference(summary, body):
+    """The reference's sentences, in its order (see the module doc)."""
+    sents = sorted(set(article_sentences(body)), key=len, reverse=True)
+    out, i = [], 0
+    while i < len(summary):
+        if summary[i].isspace():
+            i += 1
+            continue
+        s = next((s for s in sents if summary.startswith(s, i)), None)
+        if s is None:
+            m = GLUED_END.search(summary, i)
+            s = summary[i:m.end() if m else len(summary)]
+        out.append(s.strip())
+        i += len(s)
+    if "".join(out).replace(" ", "") != summary.replace(" ", "").replace("\n", ""):
+        raise SystemExit("reference split lost text")
+    return out
+
+
+def write_bbc_summary(path):
+    held = data._split(data.bbc_records(), 445)[1]
+    # The same articles, in the same order, as bbc.jsonl (data.bbc()'s held-out part).
+    if [r["article"] for r in held] != [t for t, _ in data.bbc()[1]]:
+        raise SystemExit("bbc_summary: held-out articles differ from data.bbc()'s")
+    with open(path, "w", encoding="utf-8") as f:
+        for r in held:
+            title, _, body = r["article"].partition("\n")
+            body = body.strip()
+            ref = "\n".join(split_reference(r["summary"], body))
+            f.write(json.dumps({"id": r["id"], "text": body, "summary": ref}, ensure_ascii=False) + "\n")
+    return len(held)
 
 
 def squad_articles():
@@ -90,6 +144,7 @@ def main():
     counts["bbc"] = write_jsonl(o("bbc.jsonl"), data.bbc()[1], data.BBC_LABELS)
     counts["sst2"] = write_jsonl(o("sst2.jsonl"), data.sst2()[1], data.SENT_LABELS)
     counts["allocine"] = write_jsonl(o("allocine.jsonl"), data.allocine()[1], data.SENT_LABELS)
+    counts["bbc_summary"] = write_bbc_summary(o("bbc_summary.jsonl"))
     for lang in ("en", "fr"):
         test = data.wikiann(lang)[1]
         counts["wikiann_" + lang] = write_conll(o("wikiann_%s.conll" % lang), test)
