@@ -551,6 +551,36 @@ static void test_rouge_stem(void) {
     }
 }
 
+static void overlap_is(const char *q, const char *ctx, const char *want) {
+    char *a = NULL;
+    CHECK(ev_qa_overlap_answer(q, strlen(q), ctx, strlen(ctx), &a) == EV_OK);
+    if (a && strcmp(a, want) != 0) {
+        fprintf(stderr, "overlap(%s) = '%s', expected '%s'\n", q, a, want);
+        g_fail++;
+    }
+    free(a);
+}
+
+static void test_qa_overlap(void) {
+    /* Question words {where, did, the, cat, sleep}. Sentences: "The dog ran." shares
+     * 1 (the), "The cat slept on the warm mat in Paris." 2 (the, cat), "It was
+     * late." 0 -> the second. Its tokens The | cat | slept on | the | warm mat in
+     * Paris. -> runs "slept on" (2) and "warm mat in Paris." (4): the longer. */
+    overlap_is("Where did the cat sleep?",
+               "The dog ran. The cat slept on the warm mat in Paris.  It was late.",
+               "warm mat in Paris.");
+    /* A token without any word ("-") ends a run; on equal lengths the first run
+     * stays: "Alpha beta" (2) vs "gamma." (1). */
+    overlap_is("delta?", "Alpha beta - gamma.", "Alpha beta");
+    /* Ties between sentences: the first; a cut needs white space after . ! ?
+     * ("3.5" does not split). Both share "rate": "The rate is 3.5 now." first;
+     * its runs "The" (1) and "is 3.5 now." (3, digits are words). */
+    overlap_is("rate?", "The rate is 3.5 now. The rate fell.", "is 3.5 now.");
+    /* Lowercased on both sides; no context -> "". */
+    overlap_is("WHO won?", "who won the cup", "the cup");
+    overlap_is("x", "", "");
+}
+
 int main(void) {
     test_classification();
     test_ner_seqeval_readme();
@@ -565,6 +595,7 @@ int main(void) {
     test_porter_by_hand();
     test_porter_vocab();
     test_rouge_stem();
+    test_qa_overlap();
     if (g_fail) {
         fprintf(stderr, "%d check(s) failed\n", g_fail);
         return 1;

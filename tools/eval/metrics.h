@@ -152,6 +152,14 @@ int ev_squad_score(const char *pred, size_t pred_len, const char *const *golds,
                    const size_t *gold_lens, size_t n_gold, enum ev_lang lang, bool v2, double *em,
                    double *f1);
 
+/* The "sentence overlap" QA baseline (tools/socle_mini/baselines.py's qa_overlap):
+ * the context sentence (split at white space after . ! ?) sharing most lowercased
+ * words (Python \w runs) with the question, the first on ties; the answer is its
+ * longest run of white-space separated tokens that hold a word and no question
+ * word, tokens joined by one space ("" when none). *answer is malloc'd. */
+int ev_qa_overlap_answer(const char *question, size_t qlen, const char *context, size_t clen,
+                         char **answer);
+
 /* ---- summaries (ROUGE) ---- */
 
 enum ev_stemmer {

@@ -413,8 +413,9 @@ static int report_ner(const struct opts *o, const struct ev_ner *s, bool tags) {
     return 0;
 }
 
+/* base: the overlap baseline's {EM, F1} in [0, 1], or NULL. */
 static int report_qa(const struct opts *o, double em, double f1, size_t n, size_t missing,
-                     size_t bad_offsets) {
+                     size_t bad_offsets, const double *base) {
     if (o->json) {
         struct json_object *j = json_object_new_object();
         json_object_object_add(j, "task", json_object_new_string("qa"));
@@ -425,11 +426,22 @@ static int report_qa(const struct opts *o, double em, double f1, size_t n, size_
         json_object_object_add(j, "gold_bad_offsets", json_object_new_int64((int64_t)bad_offsets));
         json_object_object_add(j, "normalization",
                                json_object_new_string(o->lang == EV_LANG_FR ? "fr" : "en"));
+        if (base) {
+            struct json_object *b = json_object_new_object();
+            json_object_object_add(b, "name", json_object_new_string("overlap"));
+            json_object_object_add(b, "exact_match", json_object_new_double(100.0 * base[0]));
+            json_object_object_add(b, "f1", json_object_new_double(100.0 * base[1]));
+            json_object_object_add(j, "baseline", b);
+        }
         emit_json(j);
     } else {
         printf("QA (SQuAD, %s normalization): %zu questions\n",
                o->lang == EV_LANG_FR ? "French" : "official English", n);
         printf("  exact_match %.2f   f1 %.2f\n", 100.0 * em, 100.0 * f1);
+        if (base)
+            printf("  baseline overlap (sentence sharing most question words): exact_match %.2f"
+                   "   f1 %.2f\n",
+                   100.0 * base[0], 100.0 * base[1]);
         if (missing)
             printf("  %zu question(s) without a prediction (scored 0, as the official script)\n",
                    missing);
@@ -926,6 +938,32 @@ static int score_question(const struct opts *o, bool v2, const struct ev_qa_item
     return st;
 }
 
+/* --baseline overlap over every question of g: mean EM and F1 into base[0..1]. */
+static int qa_overlap_scores(const struct opts *o, bool v2, const struct ev_qa_data *g,
+                             double base[2]) {
+    base[0] = base[1] = 0.0;
+    for (size_t i = 0; i < g->n; i++) {
+        const struct ev_qa_item *q = &g->q[i];
+        const char *ctx = g->contexts[q->context];
+        char *ans = NULL;
+        double em, f1;
+        int st = ev_qa_overlap_answer(q->question, strlen(q->question), ctx, strlen(ctx), &ans);
+        if (st == EV_OK)
+            st = score_question(o, v2, q, ans, &em, &f1);
+        free(ans);
+        if (st != EV_OK) {
+            fprintf(stderr, "socle-eval: overlap baseline, question %s: %s\n", q->id,
+                    ev_strerror(st));
+            return st;
+        }
+        base[0] += em;
+        base[1] += f1;
+    }
+    base[0] /= g->n ? (double)g->n : 1.0;
+    base[1] /= g->n ? (double)g->n : 1.0;
+    return EV_OK;
+}
+
 static int run_qa_gold(const struct opts *o) {
     struct ev_qa_data g = {0};
     struct ev_kv_map p = {0};
@@ -951,7 +989,12 @@ static int run_qa_gold(const struct opts *o) {
         sem += em;
         sf1 += f1;
     }
-    rc = report_qa(o, sem / (double)g.n, sf1 / (double)g.n, g.n, missing, g.n_bad_offsets);
+    double base[2];
+    bool has_base = o->baseline == B_OVERLAP;
+    if (has_base && qa_overlap_scores(o, v2, &g, base) != EV_OK)
+        goto done;
+    rc = report_qa(o, sem / (double)g.n, sf1 / (double)g.n, g.n, missing, g.n_bad_offsets,
+                   has_base ? base : NULL);
 done:
     ev_qa_data_clear(&g);
     ev_kv_map_clear(&p);
@@ -1651,7 +1694,12 @@ static int run_qa_model(const struct opts *o) {
         pr_out_clear(out, nb);
         progress(o, t0, b + nb, g.n);
     }
-    rc = report_qa(o, sem / (double)g.n, sf1 / (double)g.n, g.n, 0, g.n_bad_offsets);
+    double base[2];
+    bool has_base = o->baseline == B_OVERLAP;
+    if (has_base && qa_overlap_scores(o, v2, &g, base) != EV_OK)
+        goto done;
+    rc = report_qa(o, sem / (double)g.n, sf1 / (double)g.n, g.n, 0, g.n_bad_offsets,
+                   has_base ? base : NULL);
 done:
     free(qs);
     free(cs);

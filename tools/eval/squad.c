@@ -309,3 +309,202 @@ done:
     free(gt);
     return st;
 }
+
+/* ---- the sentence-overlap QA baseline ---- */
+
+/* A small set of lowercased words (linear search: a question has ~10 words, a
+ * sentence ~30). */
+struct wset {
+    char **w;
+    size_t n, cap;
+};
+
+static void wset_clear(struct wset *s) {
+    for (size_t i = 0; i < s->n; i++)
+        free(s->w[i]);
+    free(s->w);
+    memset(s, 0, sizeof(*s));
+}
+
+static bool wset_has(const struct wset *s, const char *w) {
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->w[i], w) == 0)
+            return true;
+    return false;
+}
+
+/* Add the words (runs of Python \w, lowercased) of cps[a..b) to s, each once. */
+static int wset_add_words(struct wset *s, const int32_t *cps, size_t a, size_t b) {
+    for (size_t i = a; i < b;) {
+        if (!is_word(cps[i])) {
+            i++;
+            continue;
+        }
+        size_t j = i;
+        while (j < b && is_word(cps[j]))
+            j++;
+        char *w = malloc(4 * (j - i) + 1), *p = w;
+        if (!w)
+            return EV_ENOMEM;
+        for (size_t k = i; k < j; k++)
+            p += utf8proc_encode_char(utf8proc_tolower(cps[k]), (utf8proc_uint8_t *)p);
+        *p = '\0';
+        if (wset_has(s, w)) {
+            free(w);
+        } else {
+            if (s->n == s->cap) {
+                size_t nc = s->cap ? 2 * s->cap : 16;
+                char **nw = realloc(s->w, nc * sizeof(*nw));
+                if (!nw) {
+                    free(w);
+                    return EV_ENOMEM;
+                }
+                s->w = nw;
+                s->cap = nc;
+            }
+            s->w[s->n++] = w;
+        }
+        i = j;
+    }
+    return EV_OK;
+}
+
+/* Code points of s[0..len) and the byte offset of each (off has n + 1 entries). */
+static int decode(const char *s, size_t len, int32_t **cps, size_t **off, size_t *n) {
+    *cps = malloc((len + 1) * sizeof(**cps));
+    *off = malloc((len + 1) * sizeof(**off));
+    if (!*cps || !*off)
+        return EV_ENOMEM;
+    size_t k = 0;
+    for (size_t i = 0; i < len;) {
+        utf8proc_int32_t c;
+        utf8proc_ssize_t r =
+            utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(len - i), &c);
+        if (r <= 0)
+            return EV_EUTF8;
+        (*off)[k] = i;
+        (*cps)[k++] = c;
+        i += (size_t)r;
+    }
+    (*off)[k] = len;
+    *n = k;
+    return EV_OK;
+}
+
+/* How many words of the question the sentence cps[a..b) shares. */
+static int overlap_count(const struct wset *q, const int32_t *cps, size_t a, size_t b,
+                         size_t *count) {
+    struct wset sw = {0};
+    int st = wset_add_words(&sw, cps, a, b);
+    *count = 0;
+    for (size_t i = 0; st == EV_OK && i < sw.n; i++)
+        *count += wset_has(q, sw.w[i]);
+    wset_clear(&sw);
+    return st;
+}
+
+/* The best sentence [*sa, *sb) of the context: pieces split at white space that
+ * follows . ! or ? (Python re.split(r"(?<=[.!?])\s+")); the first with the most
+ * question words wins. */
+static int best_sentence(const struct wset *q, const int32_t *cps, size_t n, size_t *sa,
+                         size_t *sb) {
+    long best = -1;
+    *sa = *sb = 0;
+    size_t ps = 0;
+    for (size_t i = 0; i <= n; i++) {
+        bool cut = i == n || (i > 0 && is_space(cps[i]) &&
+                              (cps[i - 1] == '.' || cps[i - 1] == '!' || cps[i - 1] == '?'));
+        if (!cut)
+            continue;
+        size_t c;
+        int st = overlap_count(q, cps, ps, i, &c);
+        if (st != EV_OK)
+            return st;
+        if ((long)c > best) {
+            best = (long)c;
+            *sa = ps;
+            *sb = i;
+        }
+        while (i < n && is_space(cps[i]))
+            i++;
+        ps = i;
+    }
+    return EV_OK;
+}
+
+int ev_qa_overlap_answer(const char *question, size_t qlen, const char *context, size_t clen,
+                         char **answer) {
+    if (!answer || (qlen && !question) || (clen && !context))
+        return EV_EINVAL;
+    *answer = NULL;
+    int32_t *qc = NULL, *cc = NULL;
+    size_t *qo = NULL, *co = NULL, nq = 0, nc = 0, sa, sb;
+    struct wset q = {0};
+    int st = decode(question, qlen, &qc, &qo, &nq);
+    if (st == EV_OK)
+        st = decode(context, clen, &cc, &co, &nc);
+    if (st == EV_OK)
+        st = wset_add_words(&q, qc, 0, nq);
+    if (st == EV_OK)
+        st = best_sentence(&q, cc, nc, &sa, &sb);
+    /* The longest run of white-space separated tokens of that sentence that hold a
+     * word but none of the question's (the first longest). */
+    size_t run_a = 0, run_n = 0, cur_a = 0, cur_n = 0;
+    for (size_t i = sa; st == EV_OK && i <= sb; i++) {
+        if (i < sb && !is_space(cc[i]))
+            continue;
+        size_t ta = i;
+        while (ta > sa && !is_space(cc[ta - 1]))
+            ta--;
+        if (ta == i)
+            continue; /* no token ends here */
+        struct wset tw = {0};
+        st = wset_add_words(&tw, cc, ta, i);
+        bool keep = st == EV_OK && tw.n > 0;
+        for (size_t k = 0; keep && k < tw.n; k++)
+            keep = !wset_has(&q, tw.w[k]);
+        wset_clear(&tw);
+        if (keep) {
+            if (cur_n++ == 0)
+                cur_a = ta;
+        } else {
+            if (cur_n > run_n) {
+                run_a = cur_a;
+                run_n = cur_n;
+            }
+            cur_n = 0;
+        }
+    }
+    if (cur_n > run_n) {
+        run_a = cur_a;
+        run_n = cur_n;
+    }
+    /* Join the run's tokens with one space (Python " ".join(w for w in s.split())). */
+    if (st == EV_OK && !(*answer = malloc(clen + 1)))
+        st = EV_ENOMEM;
+    size_t o = 0;
+    for (size_t i = run_a, k = 0; st == EV_OK && k < run_n; k++) {
+        while (is_space(cc[i]))
+            i++;
+        size_t j = i;
+        while (j < sb && !is_space(cc[j]))
+            j++;
+        if (k)
+            (*answer)[o++] = ' ';
+        memcpy(*answer + o, context + co[i], co[j] - co[i]);
+        o += co[j] - co[i];
+        i = j;
+    }
+    if (st == EV_OK)
+        (*answer)[o] = '\0';
+    else {
+        free(*answer);
+        *answer = NULL;
+    }
+    wset_clear(&q);
+    free(qc);
+    free(qo);
+    free(cc);
+    free(co);
+    return st;
+}
