@@ -160,11 +160,8 @@ int batch_args(int argc, char **argv, struct batch_opts *o, int *argc_out, char 
             o->progress = 0;
             continue;
         }
-        if (i > at && a[0] != '-') {
-            fprintf(stderr, "socle batch: unexpected argument '%s' (documents come from --in)\n",
-                    a);
-            return 2;
-        }
+        /* Anything else (task options and their values, stray TEXT arguments) goes to the CLI's
+         * own parser, which knows which options take a value; main() refuses TEXT for batch. */
         argv_out[n++] = argv[i];
     }
     if (!o->task || !o->out) {
@@ -201,21 +198,186 @@ struct source {
     char *line;
     size_t cap;
     size_t lineno;
-    size_t bad; /* unreadable lines */
-    /* the current document */
-    struct json_object *doc; /* parsed line (owns id and text) */
-    struct json_object *id;  /* borrowed from doc, or made for a file name */
-    char *text;              /* malloc'd copy (qa: question TAB context) */
+    size_t bad;              /* unreadable lines */
+    struct json_tokener *tk; /* reused: one per line was a visible share of the time */
+    /* the current document, both malloc'd */
+    char *key;  /* the id as JSON text (7 or "a"): the idset key, written back as it is */
+    char *text; /* qa: question TAB context */
     size_t len;
 };
 
 static void source_clear(struct source *s) {
-    if (s->doc)
-        json_object_put(s->doc);
-    s->doc = NULL;
-    s->id = NULL;
+    free(s->key);
+    s->key = NULL;
     free(s->text);
     s->text = NULL;
+}
+
+static char *dup_n(const char *s, size_t n) {
+    char *d = malloc(n + 1);
+    if (d) {
+        memcpy(d, s, n);
+        d[n] = '\0';
+    }
+    return d;
+}
+
+/* Take the document (key, question, context) into s; -1 out of memory. */
+static int source_take(struct source *s, const char *key, size_t kl, const char *t, size_t tl,
+                       const char *c, size_t cl) {
+    s->key = dup_n(key, kl);
+    s->text = malloc(tl + cl + 2);
+    if (!s->key || !s->text)
+        return -1;
+    memcpy(s->text, t, tl);
+    s->len = tl;
+    if (c) {
+        s->text[tl] = '\t';
+        memcpy(s->text + tl + 1, c, cl);
+        s->len = tl + 1 + cl;
+    }
+    s->text[s->len] = '\0';
+    return 0;
+}
+
+/* ---- the common input line without json-c ----
+ * Most lines are {"id": 7, "text": "…"} with no escapes in the strings. Those are read here
+ * directly (no json objects, no copies but the document's own); anything else — escapes,
+ * other value types, a repeated key, a missing field — returns false and json-c reads the
+ * line as before, so both paths accept, refuse and report exactly the same lines. */
+
+static const char *skip_ws(const char *p, const char *end) {
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    return p;
+}
+
+/* A string at p ('"'), with no escape and no control character: its length including both
+ * quotes; 0 otherwise. Its JSON text is then also what json-c prints for it. */
+static size_t plain_string(const char *p, const char *end) {
+    for (const char *q = p + 1; q < end; q++) {
+        unsigned char c = (unsigned char)*q;
+        if (c == '"')
+            return (size_t)(q - p) + 1;
+        if (c == '\\' || c < 0x20)
+            return 0;
+    }
+    return 0;
+}
+
+/* An integer in json-c's printed form (-?(0|[1-9][0-9]*), not -0, at most 18 digits so it
+ * fits int64): its length; 0 otherwise. */
+static size_t plain_int(const char *p, const char *end) {
+    const char *q = p + (p < end && *p == '-');
+    size_t nd = 0;
+    while (q + nd < end && q[nd] >= '0' && q[nd] <= '9')
+        nd++;
+    if (nd == 0 || nd > 18 || (q[0] == '0' && (nd > 1 || q != p)))
+        return 0;
+    return (size_t)(q - p) + nd;
+}
+
+struct plain_doc {
+    const char *id, *text, *ctx; /* id: its JSON text; text, ctx: inside the quotes */
+    size_t id_len, text_len, ctx_len;
+};
+
+/* One key and its value at *pp; false if not plain. */
+static bool plain_member(const char **pp, const char *end, struct plain_doc *d) {
+    const char *p = *pp;
+    size_t kl = p < end && *p == '"' ? plain_string(p, end) : 0;
+    if (!kl)
+        return false;
+    const char *k = p + 1;
+    p = skip_ws(p + kl, end);
+    if (p == end || *p++ != ':')
+        return false;
+    p = skip_ws(p, end);
+    bool str = p < end && *p == '"';
+    size_t vl = str ? plain_string(p, end) : plain_int(p, end);
+    if (!vl)
+        return false;
+    const char **v = NULL;
+    size_t *vlen = NULL;
+    bool quoted = str;
+    if (kl == 4 && memcmp(k, "id", 2) == 0) {
+        v = &d->id, vlen = &d->id_len, quoted = false; /* kept with its quotes */
+    } else if (kl == 6 && memcmp(k, "text", 4) == 0) {
+        v = &d->text, vlen = &d->text_len;
+    } else if (kl == 9 && memcmp(k, "context", 7) == 0) {
+        v = &d->ctx, vlen = &d->ctx_len;
+    }
+    if (v) {
+        if (*v || (v != &d->id && !str))
+            return false; /* a repeated key (json-c keeps the last one) or a wrong type */
+        *v = p + quoted;
+        *vlen = vl - 2 * quoted;
+    }
+    *pp = p + vl;
+    return true;
+}
+
+static bool plain_doc(const char *s, size_t n, bool qa, struct plain_doc *d) {
+    const char *p = skip_ws(s, s + n), *end = s + n;
+    memset(d, 0, sizeof *d);
+    if (p == end || *p++ != '{')
+        return false;
+    for (p = skip_ws(p, end);;) {
+        if (!plain_member(&p, end, d))
+            return false;
+        p = skip_ws(p, end);
+        if (p < end && *p == ',') {
+            p = skip_ws(p + 1, end);
+            continue;
+        }
+        if (p == end || *p++ != '}')
+            return false;
+        break;
+    }
+    return skip_ws(p, end) == end && d->id && d->text && (!qa || d->ctx);
+}
+
+/* The line through json-c: 1 a document, 0 unreadable (reported, counted), -1 no memory. */
+static int jsonc_doc(struct source *s, size_t n) {
+    if (!s->tk && !(s->tk = json_tokener_new()))
+        return -1;
+    json_tokener_reset(s->tk);
+    struct json_object *o = json_tokener_parse_ex(s->tk, s->line, (int)n);
+    bool complete = json_tokener_get_error(s->tk) == json_tokener_success;
+    struct json_object *id = NULL, *text = NULL, *ctx = NULL;
+    const char *why = NULL;
+    if (!o || !complete)
+        why = "not a JSON value";
+    else if (!json_object_is_type(o, json_type_object))
+        why = "not a JSON object";
+    else if (!json_object_object_get_ex(o, "id", &id) ||
+             !(json_object_is_type(id, json_type_string) || json_object_is_type(id, json_type_int)))
+        why = "no \"id\" (string or integer)";
+    else if (!json_object_object_get_ex(o, "text", &text) ||
+             !json_object_is_type(text, json_type_string))
+        why = "no \"text\" string";
+    else if (s->qa && (!json_object_object_get_ex(o, "context", &ctx) ||
+                       !json_object_is_type(ctx, json_type_string)))
+        why = "qa: no \"context\" string";
+    else if (s->qa &&
+             memchr(json_object_get_string(text), '\t', (size_t)json_object_get_string_len(text)))
+        why = "qa: a TAB in the question";
+    int rc = 0;
+    if (why) {
+        fprintf(stderr, "socle batch: input line %zu: %s (skipped)\n", s->lineno, why);
+        s->bad++;
+    } else {
+        const char *key = json_plain(id);
+        rc = source_take(s, key, strlen(key), json_object_get_string(text),
+                         (size_t)json_object_get_string_len(text),
+                         ctx ? json_object_get_string(ctx) : NULL,
+                         ctx ? (size_t)json_object_get_string_len(ctx) : 0) == 0
+                 ? 1
+                 : -1;
+    }
+    if (o)
+        json_object_put(o);
+    return rc;
 }
 
 static char *read_whole(const char *path, size_t *len) {
@@ -253,41 +415,50 @@ static bool is_txt(const char *name) {
     return n > 4 && strcmp(name + n - 4, ".txt") == 0 && name[0] != '.';
 }
 
+/* Next *.txt of the directory: 1, 0 at the end, -1 error (printed). */
+static int dir_next(struct source *s) {
+    for (;;) {
+        errno = 0;
+        struct dirent *e = readdir(s->dir);
+        if (!e) {
+            if (errno) {
+                fprintf(stderr, "socle batch: %s: %s\n", s->dirpath, strerror(errno));
+                return -1;
+            }
+            return 0;
+        }
+        if (!is_txt(e->d_name))
+            continue;
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", s->dirpath, e->d_name);
+        size_t len = 0;
+        char *t = read_whole(path, &len);
+        if (!t) {
+            fprintf(stderr, "socle batch: %s: %s (skipped)\n", path, strerror(errno));
+            s->bad++;
+            continue;
+        }
+        if (len && t[len - 1] == '\n')
+            len--;
+        struct json_object *name = json_object_new_string(e->d_name);
+        s->key = name ? strdup(json_plain(name)) : NULL;
+        json_object_put(name);
+        s->text = t;
+        s->len = len;
+        if (!s->key) {
+            fprintf(stderr, "socle batch: out of memory\n");
+            return -1;
+        }
+        return 1;
+    }
+}
+
 /* Next document: 1, 0 at the end, -1 read error (printed). Unreadable lines are reported,
  * counted in s->bad and skipped. */
 static int source_next(struct source *s) {
     source_clear(s);
-    if (s->dir) {
-        for (;;) {
-            errno = 0;
-            struct dirent *e = readdir(s->dir);
-            if (!e) {
-                if (errno) {
-                    fprintf(stderr, "socle batch: %s: %s\n", s->dirpath, strerror(errno));
-                    return -1;
-                }
-                return 0;
-            }
-            if (!is_txt(e->d_name))
-                continue;
-            char path[4096];
-            snprintf(path, sizeof path, "%s/%s", s->dirpath, e->d_name);
-            size_t len = 0;
-            char *t = read_whole(path, &len);
-            if (!t) {
-                fprintf(stderr, "socle batch: %s: %s (skipped)\n", path, strerror(errno));
-                s->bad++;
-                continue;
-            }
-            if (len && t[len - 1] == '\n')
-                len--;
-            s->doc = json_object_new_string(e->d_name);
-            s->id = s->doc;
-            s->text = t;
-            s->len = len;
-            return 1;
-        }
-    }
+    if (s->dir)
+        return dir_next(s);
     for (;;) {
         errno = 0;
         ssize_t n = getline(&s->line, &s->cap, s->f);
@@ -303,55 +474,16 @@ static int source_next(struct source *s) {
             n--;
         if (n == 0)
             continue;
-        struct json_tokener *tk = json_tokener_new();
-        struct json_object *o = tk ? json_tokener_parse_ex(tk, s->line, (int)n) : NULL;
-        bool complete = tk && json_tokener_get_error(tk) == json_tokener_success;
-        json_tokener_free(tk);
-        struct json_object *id = NULL, *text = NULL, *ctx = NULL;
-        const char *why = NULL;
-        if (!o || !complete)
-            why = "not a JSON value";
-        else if (!json_object_is_type(o, json_type_object))
-            why = "not a JSON object";
-        else if (!json_object_object_get_ex(o, "id", &id) ||
-                 !(json_object_is_type(id, json_type_string) ||
-                   json_object_is_type(id, json_type_int)))
-            why = "no \"id\" (string or integer)";
-        else if (!json_object_object_get_ex(o, "text", &text) ||
-                 !json_object_is_type(text, json_type_string))
-            why = "no \"text\" string";
-        else if (s->qa && (!json_object_object_get_ex(o, "context", &ctx) ||
-                           !json_object_is_type(ctx, json_type_string)))
-            why = "qa: no \"context\" string";
-        else if (s->qa && memchr(json_object_get_string(text), '\t',
-                                 (size_t)json_object_get_string_len(text)))
-            why = "qa: a TAB in the question";
-        if (why) {
-            fprintf(stderr, "socle batch: input line %zu: %s (skipped)\n", s->lineno, why);
-            s->bad++;
-            if (o)
-                json_object_put(o);
-            continue;
-        }
-        size_t tl = (size_t)json_object_get_string_len(text);
-        size_t cl = ctx ? (size_t)json_object_get_string_len(ctx) : 0;
-        s->text = malloc(tl + cl + 2);
-        if (!s->text) {
-            json_object_put(o);
+        struct plain_doc d;
+        int rc;
+        if (plain_doc(s->line, (size_t)n, s->qa, &d))
+            rc = source_take(s, d.id, d.id_len, d.text, d.text_len, d.ctx, d.ctx_len) == 0 ? 1 : -1;
+        else
+            rc = jsonc_doc(s, (size_t)n);
+        if (rc < 0)
             fprintf(stderr, "socle batch: out of memory\n");
-            return -1;
-        }
-        memcpy(s->text, json_object_get_string(text), tl);
-        s->len = tl;
-        if (ctx) {
-            s->text[tl] = '\t';
-            memcpy(s->text + tl + 1, json_object_get_string(ctx), cl);
-            s->len = tl + 1 + cl;
-        }
-        s->text[s->len] = '\0';
-        s->doc = o;
-        s->id = id;
-        return 1;
+        if (rc != 0)
+            return rc;
     }
 }
 
@@ -491,7 +623,7 @@ static void progress_show(struct progress *p, size_t done, size_t skipped, size_
 struct slot {
     bool busy;
     unsigned tries; /* transient answers (queue full, draining) so far */
-    struct json_object *id;
+    char *key;      /* the id's JSON text */
     char *text;
     size_t len;
 };
@@ -512,50 +644,237 @@ static void sleep_ms(long ms) {
  * a search and a resent document gets a fresh id (never confused with a late answer). */
 enum { SLOT_BITS = 16 };
 
+struct run {
+    const struct batch_opts *o;
+    batch_send_fn send;
+    batch_result_fn result;
+    void *ud;
+    struct socle_client *cl;
+    FILE *out;
+    struct pbjson_buf line; /* the result line being built, reused */
+    struct slot *slots;
+    size_t *free_slots, n_free, window, in_flight;
+    uint64_t seq;
+    size_t n_done, n_skipped, n_errors, unsynced;
+    double last_sync;
+};
+
+static uint64_t next_id(struct run *r, size_t si) { return (r->seq++ << SLOT_BITS) | si; }
+
+static void slot_release(struct run *r, size_t si) {
+    free(r->slots[si].key);
+    free(r->slots[si].text);
+    memset(&r->slots[si], 0, sizeof r->slots[si]);
+    r->free_slots[r->n_free++] = si;
+}
+
+/* --out reaches the disk every sync_every lines and at least every second (fdatasync: the
+ * file's size is metadata it syncs too). Exactness never depends on it: after a crash of the
+ * client alone, what write() handed to the kernel is in the file anyway. */
+static int out_sync(struct run *r) {
+    r->unsynced = 0;
+    r->last_sync = now_s();
+    if (fflush(r->out) != 0 || fdatasync(fileno(r->out)) != 0) {
+        fprintf(stderr, "socle batch: %s: %s\n", r->o->out, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* Append line = {"id":KEY, …the fields of the object text obj…}\n to --out. */
+static int out_line(struct run *r, const char *key, const char *obj, size_t obj_len) {
+    struct pbjson_buf *b = &r->line;
+    b->len = 0;
+    int rc = pbjson_buf_put(b, "{\"id\":", 6);
+    if (rc == 0)
+        rc = pbjson_buf_put(b, key, strlen(key));
+    if (rc == 0 && obj_len > 2) /* obj is "{…}": its fields follow the id */
+        rc = pbjson_buf_put(b, ",", 1) || pbjson_buf_put(b, obj + 1, obj_len - 1);
+    else if (rc == 0)
+        rc = pbjson_buf_put(b, "}", 1);
+    if (rc == 0)
+        rc = pbjson_buf_put(b, "\n", 1);
+    if (rc != 0 || fwrite(b->p, 1, b->len, r->out) != b->len) {
+        fprintf(stderr, "socle batch: %s: %s\n", r->o->out, rc ? "out of memory" : strerror(errno));
+        return -1;
+    }
+    r->n_done++;
+    if (++r->unsynced >= r->o->sync_every || now_s() - r->last_sync >= 1.0)
+        return out_sync(r);
+    return 0;
+}
+
+/* The task cannot take this input (build_request refused it): an error line, like the CLI. */
+static int out_input_error(struct run *r, const char *key, const char *why) {
+    struct pbjson_buf e = {0};
+    static const char head[] = "{\"error\":{\"code\":\"INVALID_ARGUMENT\",\"message\":";
+    int rc = pbjson_buf_put(&e, head, sizeof head - 1);
+    if (rc == 0)
+        rc = pbjson_text_string(&e, why ? why : "", why ? strlen(why) : 0);
+    if (rc == 0)
+        rc = pbjson_buf_put(&e, "}}", 2);
+    rc = rc == 0 ? out_line(r, key, e.p, e.len) : -1;
+    pbjson_buf_free(&e);
+    r->n_errors++;
+    return rc;
+}
+
+/* Send the next document of src into a free slot. 1 sent (or written as an error line, or
+ * skipped), 0 end of input, 2 usage/file error, 3 send error (printed). */
+static int feed_one(struct run *r, struct source *src, struct idset *done) {
+    int got = source_next(src);
+    if (got <= 0)
+        return got < 0 ? 2 : 0;
+    int added = idset_add(done, src->key);
+    if (added < 0)
+        return 2;
+    if (added == 0) { /* in --out already (resume), or the same id twice in the input */
+        r->n_skipped++;
+        return 1;
+    }
+    size_t si = r->free_slots[--r->n_free];
+    struct slot *sl = &r->slots[si];
+    *sl = (struct slot){.busy = true, .key = src->key, .text = src->text, .len = src->len};
+    src->key = src->text = NULL;
+    const char *why = NULL;
+    int rc = r->send(r->ud, r->cl, next_id(r, si), sl->text, sl->len, &why);
+    if (rc == 1) {
+        rc = out_input_error(r, sl->key, why);
+        slot_release(r, si);
+        return rc == 0 ? 1 : 2;
+    }
+    if (rc != SOCLE_OK) {
+        fprintf(stderr, "socle batch: send: %s\n", socle_strerror(rc));
+        slot_release(r, si);
+        return 3;
+    }
+    r->in_flight++;
+    return 1;
+}
+
+/* The daemon is away (the client library's retries are spent): keep the documents, back off,
+ * reconnect, resend them all (Paranoid Pirate on the client side). 0, or 3 to give up. */
+static int daemon_away(struct run *r, unsigned *waits) {
+    const struct batch_opts *o = r->o;
+    if (*waits >= o->daemon_waits) {
+        fprintf(stderr,
+                "socle batch: the daemon (%s) does not answer; %zu results written this "
+                "run. Rerun the same command to resume.\n",
+                o->endpoint ? o->endpoint : "default endpoint", r->n_done);
+        return 3;
+    }
+    long wait = 1000L << (*waits < 5 ? *waits : 5);
+    ++*waits;
+    fprintf(stderr, "socle batch: the daemon does not answer; retrying in %.1f s (%u/%u)\n",
+            (double)wait / 1000.0, *waits, o->daemon_waits);
+    fflush(r->out);
+    sleep_ms(wait);
+    socle_client_free(r->cl);
+    r->cl = NULL;
+    if (socle_client_new(o->endpoint, &o->copts, &r->cl) != SOCLE_OK)
+        return 3;
+    for (size_t si = 0; si < r->window; si++) {
+        const char *why = NULL;
+        if (r->slots[si].busy && r->send(r->ud, r->cl, next_id(r, si), r->slots[si].text,
+                                         r->slots[si].len, &why) != SOCLE_OK)
+            return 3;
+    }
+    return 0;
+}
+
+/* One answer: resend it (queue full, draining) or write its line. 0, or 2/3 (printed). */
+static int on_answer(struct run *r, Socle__V1__Response *resp) {
+    size_t si = (size_t)(resp->id & ((1u << SLOT_BITS) - 1));
+    if (si >= r->window || !r->slots[si].busy) {
+        fprintf(stderr, "socle batch: unexpected answer id %llu\n", (unsigned long long)resp->id);
+        socle_response_free(resp);
+        return 3;
+    }
+    struct slot *sl = &r->slots[si];
+    int code = resp->status ? (int)resp->status->code : 0;
+    if ((code == SOCLE__V1__CODE__RESOURCE_EXHAUSTED || code == SOCLE__V1__CODE__UNAVAILABLE) &&
+        sl->tries < 8) {
+        /* queue full or daemon draining: not this document's fault, send it again */
+        socle_response_free(resp);
+        sleep_ms(10L << sl->tries);
+        sl->tries++;
+        const char *why = NULL;
+        if (r->send(r->ud, r->cl, next_id(r, si), sl->text, sl->len, &why) != SOCLE_OK) {
+            r->in_flight--;
+            return 3;
+        }
+        return 0;
+    }
+    bool failed = false;
+    struct pbjson_buf res = {0};
+    int rc = r->result(r->ud, resp, &res, &failed);
+    socle_response_free(resp);
+    rc = rc == 0 ? out_line(r, sl->key, res.p, res.len) : -1;
+    pbjson_buf_free(&res);
+    r->n_errors += failed;
+    slot_release(r, si);
+    r->in_flight--;
+    return rc == 0 ? 0 : 2;
+}
+
+static int open_input(const char *in, bool is_dir, struct source *src) {
+    if (is_dir) {
+        src->dir = opendir(in);
+        src->dirpath = in;
+    } else if (in && strcmp(in, "-") != 0) {
+        src->f = fopen(in, "rb");
+    } else {
+        src->f = stdin;
+    }
+    if (!src->dir && !src->f) {
+        fprintf(stderr, "socle batch: %s: %s\n", in, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int open_output(struct run *r, struct idset *done) {
+    size_t unreadable_out = 0;
+    if (out_load(r->o->out, done, &unreadable_out) != 0)
+        return -1;
+    if (unreadable_out)
+        fprintf(stderr, "socle batch: %s: %zu lines without an id ignored\n", r->o->out,
+                unreadable_out);
+    int ofd = open(r->o->out, O_WRONLY | O_APPEND | O_CREAT, 0644);
+    r->out = ofd >= 0 ? fdopen(ofd, "ab") : NULL;
+    if (!r->out) {
+        fprintf(stderr, "socle batch: %s: %s\n", r->o->out, strerror(errno));
+        if (ofd >= 0)
+            close(ofd);
+        return -1;
+    }
+    /* lines are ~0.1-2 kB: fewer, larger writes (each sync flushes it anyway) */
+    setvbuf(r->out, NULL, _IOFBF, 1 << 16);
+    return 0;
+}
+
 int batch_run(const struct batch_opts *o, batch_send_fn send, batch_result_fn result, void *ud) {
     int status = 0;
     struct idset done = {0};
     struct source src = {.qa = strcmp(o->task, "qa") == 0};
-    struct slot *slots = NULL;
-    struct socle_client *cl = NULL;
-    FILE *out = NULL;
-    size_t window = o->window ? o->window : 32;
-    if (window >= (1u << SLOT_BITS))
-        window = (1u << SLOT_BITS) - 1;
+    struct run r = {.o = o, .send = send, .result = result, .ud = ud, .seq = 1};
+    r.window = o->window ? o->window : 32;
+    if (r.window >= (1u << SLOT_BITS))
+        r.window = (1u << SLOT_BITS) - 1;
 
     struct stat st;
     bool is_dir = o->in && strcmp(o->in, "-") != 0 && stat(o->in, &st) == 0 && S_ISDIR(st.st_mode);
-    if (is_dir) {
-        src.dir = opendir(o->in);
-        src.dirpath = o->in;
-    } else if (o->in && strcmp(o->in, "-") != 0) {
-        src.f = fopen(o->in, "rb");
-    } else {
-        src.f = stdin;
-    }
-    if (!src.dir && !src.f) {
-        fprintf(stderr, "socle batch: %s: %s\n", o->in, strerror(errno));
+    if (open_input(o->in, is_dir, &src) != 0)
         return 2;
-    }
-    size_t unreadable_out = 0;
-    if (out_load(o->out, &done, &unreadable_out) != 0) {
+    r.slots = calloc(r.window, sizeof *r.slots);
+    r.free_slots = calloc(r.window, sizeof *r.free_slots);
+    if (!r.slots || !r.free_slots || open_output(&r, &done) != 0) {
         status = 2;
         goto end;
     }
-    if (unreadable_out)
-        fprintf(stderr, "socle batch: %s: %zu lines without an id ignored\n", o->out,
-                unreadable_out);
-    int ofd = open(o->out, O_WRONLY | O_APPEND | O_CREAT, 0644);
-    out = ofd >= 0 ? fdopen(ofd, "ab") : NULL;
-    slots = calloc(window, sizeof *slots);
-    if (!out || !slots) {
-        fprintf(stderr, "socle batch: %s: %s\n", o->out, strerror(errno));
-        if (!out && ofd >= 0)
-            close(ofd);
-        status = 2;
-        goto end;
-    }
-    int rc = socle_client_new(o->endpoint, &o->copts, &cl);
+    for (size_t i = r.window; i-- > 0;)
+        r.free_slots[r.n_free++] = i;
+    int rc = socle_client_new(o->endpoint, &o->copts, &r.cl);
     if (rc != SOCLE_OK) {
         fprintf(stderr, "socle batch: cannot use endpoint %s: %s\n",
                 o->endpoint ? o->endpoint : "(default)", socle_strerror(rc));
@@ -572,193 +891,68 @@ int batch_run(const struct batch_opts *o, batch_send_fn send, batch_result_fn re
         .t0 = now_s(), .total = source_count(o->in, is_dir), .skipped_before = done.n};
     pg.last = pg.t0;
     pg.mode = o->progress < 0 ? (isatty(2) ? 2 : 0) : o->progress ? (isatty(2) ? 2 : 1) : 0;
-    size_t n_done = 0, n_skipped = 0, n_errors = 0, unsynced = 0;
-    size_t in_flight = 0;
-    uint64_t seq = 1;
     bool eof = false;
+    int input_error = 0;
     unsigned waits = 0;
-    double last_sync = now_s();
+    r.last_sync = now_s();
 
-    while ((!eof || in_flight) && !g_stop) {
+    while ((!eof || r.in_flight) && !g_stop && status == 0) {
         /* credits: one document per free slot */
-        for (size_t k = 0; !eof && in_flight < window && !g_stop; k++) {
-            int r = source_next(&src);
-            if (r < 0) {
-                status = 2;
+        while (!eof && r.n_free && !g_stop && status == 0) {
+            rc = feed_one(&r, &src, &done);
+            if (rc == 0 || rc == 2) /* end, or an input/file error: finish what is in flight */
                 eof = true;
-                break;
-            }
-            if (r == 0) {
-                eof = true;
-                break;
-            }
-            const char *key = json_plain(src.id);
-            int added = idset_add(&done, key);
-            if (added < 0) {
-                status = 2;
-                eof = true;
-                break;
-            }
-            if (added == 0) {
-                /* in --out already (resume), or the same id twice in the input */
-                n_skipped++;
-                continue;
-            }
-            size_t si = 0;
-            while (slots[si].busy)
-                si++;
-            struct slot *sl = &slots[si];
-            sl->busy = true;
-            sl->tries = 0;
-            sl->id = json_object_get(src.id);
-            sl->text = src.text;
-            sl->len = src.len;
-            src.text = NULL;
-            const char *why = NULL;
-            rc = send(ud, cl, (seq++ << SLOT_BITS) | si, sl->text, sl->len, &why);
-            if (rc == 1) {
-                /* the task cannot take this input: an error line, like the CLI */
-                struct json_object *line = json_object_new_object(), *e = json_object_new_object();
-                json_object_object_add(line, "id", json_object_get(sl->id));
-                json_object_object_add(e, "code", json_object_new_string("INVALID_ARGUMENT"));
-                json_object_object_add(e, "message", json_object_new_string(why ? why : ""));
-                json_object_object_add(line, "error", e);
-                fprintf(out, "%s\n", json_plain(line));
-                json_object_put(line);
-                n_done++;
-                n_errors++;
-                unsynced++;
-                json_object_put(sl->id);
-                free(sl->text);
-                memset(sl, 0, sizeof *sl);
-                continue;
-            }
-            if (rc != SOCLE_OK) {
-                fprintf(stderr, "socle batch: send: %s\n", socle_strerror(rc));
-                status = 3;
-                goto flush;
-            }
-            in_flight++;
+            if (rc == 2)
+                input_error = 2;
+            else if (rc == 3)
+                status = rc;
         }
-        if (!in_flight)
+        if (!r.in_flight || status)
             break;
-        Socle__V1__Response *r = NULL;
-        rc = socle_client_recv(cl, &r);
+        Socle__V1__Response *resp = NULL;
+        rc = socle_client_recv(r.cl, &resp);
         if (rc == SOCLE_ETIMEDOUT) {
-            /* the client's own retries are spent: the daemon is away. Keep the documents,
-             * back off, reconnect, resend them all (Paranoid Pirate on the client side). */
-            if (waits >= o->daemon_waits) {
-                fprintf(stderr,
-                        "socle batch: the daemon (%s) does not answer; %zu results written this "
-                        "run. Rerun the same command to resume.\n",
-                        o->endpoint ? o->endpoint : "default endpoint", n_done);
-                status = 3;
-                goto flush;
-            }
-            long wait = 1000L << (waits < 5 ? waits : 5);
-            waits++;
-            fprintf(stderr, "socle batch: the daemon does not answer; retrying in %.1f s (%u/%u)\n",
-                    (double)wait / 1000.0, waits, o->daemon_waits);
-            fflush(out);
-            sleep_ms(wait);
-            socle_client_free(cl);
-            cl = NULL;
-            if (socle_client_new(o->endpoint, &o->copts, &cl) != SOCLE_OK) {
-                status = 3;
-                goto flush;
-            }
-            for (size_t si = 0; si < window; si++) {
-                if (!slots[si].busy)
-                    continue;
-                const char *why = NULL;
-                if (send(ud, cl, (seq++ << SLOT_BITS) | si, slots[si].text, slots[si].len, &why) !=
-                    SOCLE_OK) {
-                    status = 3;
-                    goto flush;
-                }
-            }
+            status = daemon_away(&r, &waits);
             continue;
         }
         if (rc != SOCLE_OK) {
             fprintf(stderr, "socle batch: %s\n", socle_strerror(rc));
             status = 3;
-            goto flush;
+            break;
         }
         waits = 0;
-        size_t si = (size_t)(r->id & ((1u << SLOT_BITS) - 1));
-        if (si >= window || !slots[si].busy) {
-            fprintf(stderr, "socle batch: unexpected answer id %llu\n", (unsigned long long)r->id);
-            socle_response_free(r);
-            status = 3;
-            goto flush;
-        }
-        struct slot *sl = &slots[si];
-        int code = r->status ? (int)r->status->code : 0;
-        if ((code == SOCLE__V1__CODE__RESOURCE_EXHAUSTED || code == SOCLE__V1__CODE__UNAVAILABLE) &&
-            sl->tries < 8) {
-            /* queue full or daemon draining: not this document's fault, send it again */
-            socle_response_free(r);
-            sleep_ms(10L << sl->tries);
-            sl->tries++;
-            const char *why = NULL;
-            if (send(ud, cl, (seq++ << SLOT_BITS) | si, sl->text, sl->len, &why) != SOCLE_OK) {
-                in_flight--;
-                status = 3;
-                goto flush;
-            }
-            continue;
-        }
-        bool failed = false;
-        struct json_object *res = result(ud, r, &failed);
-        socle_response_free(r);
-        struct json_object *line = json_object_new_object();
-        json_object_object_add(line, "id", json_object_get(sl->id));
-        json_object_object_foreach(res, k, v) json_object_object_add(line, k, json_object_get(v));
-        json_object_put(res);
-        fprintf(out, "%s\n", json_plain(line));
-        json_object_put(line);
-        json_object_put(sl->id);
-        free(sl->text);
-        memset(sl, 0, sizeof *sl);
-        in_flight--;
-        n_done++;
-        n_errors += failed;
-        unsynced++;
-        if (unsynced >= o->sync_every || now_s() - last_sync >= 1.0) {
-            fflush(out);
-            fsync(fileno(out));
-            unsynced = 0;
-            last_sync = now_s();
-        }
-        progress_show(&pg, n_done, n_skipped, n_errors, false);
+        status = on_answer(&r, resp);
+        progress_show(&pg, r.n_done, r.n_skipped, r.n_errors, false);
     }
-flush:
-    if (fflush(out) != 0 || fsync(fileno(out)) != 0) {
-        fprintf(stderr, "socle batch: %s: %s\n", o->out, strerror(errno));
+    if (status == 0)
+        status = input_error;
+    if (out_sync(&r) != 0)
         status = 2;
-    }
-    progress_show(&pg, n_done, n_skipped, n_errors, true);
+    progress_show(&pg, r.n_done, r.n_skipped, r.n_errors, true);
     if (g_stop && status == 0) {
         fprintf(stderr,
                 "socle batch: interrupted; %zu results written. Rerun the same command "
                 "to resume.\n",
-                n_done);
+                r.n_done);
         status = 130;
     }
-    if (status == 0 && (n_errors || src.bad))
+    if (status == 0 && (r.n_errors || src.bad))
         status = 1;
 end:
-    for (size_t i = 0; slots && i < window; i++) {
-        if (slots[i].id)
-            json_object_put(slots[i].id);
-        free(slots[i].text);
+    for (size_t i = 0; r.slots && i < r.window; i++) {
+        free(r.slots[i].key);
+        free(r.slots[i].text);
     }
-    free(slots);
-    socle_client_free(cl);
-    if (out)
-        fclose(out);
+    free(r.slots);
+    free(r.free_slots);
+    pbjson_buf_free(&r.line);
+    socle_client_free(r.cl);
+    if (r.out)
+        fclose(r.out);
     source_clear(&src);
     free(src.line);
+    if (src.tk)
+        json_tokener_free(src.tk);
     if (src.f && src.f != stdin)
         fclose(src.f);
     if (src.dir)

@@ -14,8 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <json-c/json.h>
-
+#include "clients/pbjson.h"
 #include "clients/socle.h"
 
 struct batch_opts {
@@ -44,9 +43,10 @@ int batch_args(int argc, char **argv, struct batch_opts *opts, int *argc_out, ch
  * task cannot take (*why set). */
 typedef int (*batch_send_fn)(void *ud, struct socle_client *cl, uint64_t id, const char *s,
                              size_t len, const char **why);
-/* The JSON of one answer (caller owns it); *failed when it is an error object. */
-typedef struct json_object *(*batch_result_fn)(void *ud, const Socle__V1__Response *r,
-                                               bool *failed);
+/* Append the JSON object text of one answer ("{…}", the command's own output for it) to b;
+ * *failed when it is an error object. 0, or -1 out of memory. */
+typedef int (*batch_result_fn)(void *ud, const Socle__V1__Response *r, struct pbjson_buf *b,
+                               bool *failed);
 
 /* Run the batch. Returns the exit status: 0 every document has an OK result in --out; 1 some
  * document got an error object or an input line was unreadable; 2 usage / file errors; 3 the

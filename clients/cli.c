@@ -744,6 +744,25 @@ static struct json_object *multi_json(const struct cli *c, const Socle__V1__Mult
     return o;
 }
 
+/* The one per-text output (ClassifyOutput, NerOutput, ...) of a per-text task's answer, or
+ * NULL (another kind of answer, or not exactly one output). */
+static const ProtobufCMessage *single_output(const Socle__V1__Response *r) {
+    switch (r->result_case) {
+    case SOCLE__V1__RESPONSE__RESULT_CLASSIFY:
+        return r->classify->n_outputs == 1 ? &r->classify->outputs[0]->base : NULL;
+    case SOCLE__V1__RESPONSE__RESULT_NER:
+        return r->ner->n_outputs == 1 ? &r->ner->outputs[0]->base : NULL;
+    case SOCLE__V1__RESPONSE__RESULT_QA:
+        return r->qa->n_outputs == 1 ? &r->qa->outputs[0]->base : NULL;
+    case SOCLE__V1__RESPONSE__RESULT_SUMMARIZE:
+        return r->summarize->n_outputs == 1 ? &r->summarize->outputs[0]->base : NULL;
+    case SOCLE__V1__RESPONSE__RESULT_EMBED:
+        return r->embed->n_outputs == 1 ? &r->embed->outputs[0]->base : NULL;
+    default:
+        return NULL;
+    }
+}
+
 /* The JSON for one answer: the error object, or the result of the one input. */
 static struct json_object *response_json(const struct cli *c, const Socle__V1__Response *r,
                                          bool *failed) {
@@ -758,7 +777,7 @@ static struct json_object *response_json(const struct cli *c, const Socle__V1__R
         json_object_object_add(o, "error", e);
         return o;
     }
-    const ProtobufCMessage *out = NULL;
+    const ProtobufCMessage *out = single_output(r);
     switch (r->result_case) {
     case SOCLE__V1__RESPONSE__RESULT_TOKENIZE: {
         if (!r->tokenize || r->tokenize->n_encodings != 1)
@@ -811,26 +830,6 @@ static struct json_object *response_json(const struct cli *c, const Socle__V1__R
         return pbjson_message(&r->stats->base);
     case SOCLE__V1__RESPONSE__RESULT_MULTI:
         return multi_json(c, r->multi, failed);
-    case SOCLE__V1__RESPONSE__RESULT_CLASSIFY:
-        if (r->classify->n_outputs == 1)
-            out = &r->classify->outputs[0]->base;
-        break;
-    case SOCLE__V1__RESPONSE__RESULT_NER:
-        if (r->ner->n_outputs == 1)
-            out = &r->ner->outputs[0]->base;
-        break;
-    case SOCLE__V1__RESPONSE__RESULT_QA:
-        if (r->qa->n_outputs == 1)
-            out = &r->qa->outputs[0]->base;
-        break;
-    case SOCLE__V1__RESPONSE__RESULT_SUMMARIZE:
-        if (r->summarize->n_outputs == 1)
-            out = &r->summarize->outputs[0]->base;
-        break;
-    case SOCLE__V1__RESPONSE__RESULT_EMBED:
-        if (r->embed->n_outputs == 1)
-            out = &r->embed->outputs[0]->base;
-        break;
     default:
         break;
     }
@@ -983,8 +982,29 @@ static int batch_send(void *ud, struct socle_client *cl, uint64_t id, const char
     return rc;
 }
 
-static struct json_object *batch_result(void *ud, const Socle__V1__Response *r, bool *failed) {
-    return response_json(ud, r, failed);
+/* An OK per-text output is written straight as text (pbjson_text: the bytes response_json's
+ * object prints as, without a json object per field); every other answer goes through
+ * response_json. */
+static int batch_result(void *ud, const Socle__V1__Response *r, struct pbjson_buf *b,
+                        bool *failed) {
+    *failed = false;
+    const ProtobufCMessage *out =
+        r->status && r->status->code != SOCLE__V1__CODE__OK ? NULL : single_output(r);
+    if (out) {
+        const ProtobufCFieldDescriptor *f =
+            protobuf_c_message_descriptor_get_field_by_name(out->descriptor, "status");
+        const Socle__V1__Status *st =
+            f ? *(Socle__V1__Status *const *)((const char *)out + f->offset) : NULL;
+        if (!st || st->code == SOCLE__V1__CODE__OK)
+            return pbjson_text(out, "status", b);
+    }
+    struct json_object *o = response_json(ud, r, failed);
+    const char *s = o ? json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+                                                              JSON_C_TO_STRING_NOSLASHESCAPE)
+                      : NULL;
+    int rc = s ? pbjson_buf_put(b, s, strlen(s)) : -1;
+    json_object_put(o);
+    return rc;
 }
 
 int main(int argc, char **argv) {
