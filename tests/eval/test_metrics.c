@@ -581,6 +581,47 @@ static void test_qa_overlap(void) {
     overlap_is("x", "", "");
 }
 
+static void test_ner_memo(void) {
+    struct ev_ner_memo *m = NULL;
+    CHECK(ev_ner_memo_new(&m) == EV_OK);
+    if (!m)
+        return;
+    /* Paris: B-LOC twice, B-PER once -> B-LOC. Jordan: B-PER then B-LOC, a tie ->
+     * the first seen, B-PER. York: I-LOC. Smith: I-PER. the: O. */
+    const char *train[][2] = {{"Paris", "B-LOC"}, {"Paris", "B-PER"},  {"Paris", "B-LOC"},
+                              {"York", "I-LOC"},  {"Jordan", "B-PER"}, {"Jordan", "B-LOC"},
+                              {"Smith", "I-PER"}, {"the", "O"}};
+    for (size_t i = 0; i < sizeof(train) / sizeof(train[0]); i++)
+        CHECK(ev_ner_memo_add(m, train[i][0], train[i][1]) == EV_OK);
+    /* the O; York I-LOC after O -> B-LOC; Paris B-LOC; York I-LOC continues LOC;
+     * Jordan B-PER; Smith I-PER after a PER entity stays I-PER; paris (case differs)
+     * unseen -> O; Smith I-PER after O -> B-PER; Paris B-LOC; Smith I-PER after a
+     * LOC -> B-PER. */
+    const char *w[] = {"the", "York", "Paris", "York", "Jordan", "Smith", "paris",
+                       "Smith", "Paris", "Smith"};
+    const char *want[] = {"O", "B-LOC", "B-LOC", "I-LOC", "B-PER", "I-PER", "O",
+                          "B-PER", "B-LOC", "B-PER"};
+    char *tags[10];
+    CHECK(ev_ner_memo_predict(m, w, 10, tags) == EV_OK);
+    for (size_t i = 0; i < 10; i++) {
+        CHECK(strcmp(tags[i], want[i]) == 0);
+        free(tags[i]);
+    }
+    /* Many words: the table grows and keeps every count. */
+    char word[32];
+    for (int i = 0; i < 5000; i++) {
+        snprintf(word, sizeof(word), "w%d", i);
+        CHECK(ev_ner_memo_add(m, word, i % 2 ? "B-ORG" : "O") == EV_OK);
+    }
+    const char *probe[] = {"w4999", "w1234", "Paris"};
+    CHECK(ev_ner_memo_predict(m, probe, 3, tags) == EV_OK);
+    CHECK(strcmp(tags[0], "B-ORG") == 0 && strcmp(tags[1], "O") == 0 &&
+          strcmp(tags[2], "B-LOC") == 0);
+    for (size_t i = 0; i < 3; i++)
+        free(tags[i]);
+    ev_ner_memo_free(m);
+}
+
 int main(void) {
     test_classification();
     test_ner_seqeval_readme();
@@ -596,6 +637,7 @@ int main(void) {
     test_porter_vocab();
     test_rouge_stem();
     test_qa_overlap();
+    test_ner_memo();
     if (g_fail) {
         fprintf(stderr, "%d check(s) failed\n", g_fail);
         return 1;

@@ -134,6 +134,18 @@ struct ev_ner_report {
 int ev_ner_report(const struct ev_ner *s, struct ev_ner_report *out);
 void ev_ner_report_clear(struct ev_ner_report *r);
 
+/* The memorisation baseline (tools/socle_mini/baselines.py's ner_memo): each word
+ * gets the tag it had most often in training (ties: the tag seen first with it),
+ * an unseen word O; an I-X that continues no X entity becomes B-X. */
+struct ev_ner_memo;
+int ev_ner_memo_new(struct ev_ner_memo **out);
+void ev_ner_memo_free(struct ev_ner_memo *m);
+/* Count one training (word, tag) pair. */
+int ev_ner_memo_add(struct ev_ner_memo *m, const char *word, const char *tag);
+/* Predict tags[0..n) (each malloc'd; the caller frees them) for words[0..n). */
+int ev_ner_memo_predict(const struct ev_ner_memo *m, const char *const *words, size_t n,
+                        char **tags);
+
 /* ---- extractive QA (SQuAD) ---- */
 
 enum ev_lang { EV_LANG_EN, EV_LANG_FR };

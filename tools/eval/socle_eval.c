@@ -32,7 +32,7 @@
 #endif
 
 enum task { T_NONE, T_CLASSIFY, T_NER, T_QA, T_SUMMARIZE };
-enum baseline { B_NONE, B_MAJORITY, B_LEAD3, B_OVERLAP };
+enum baseline { B_NONE, B_MAJORITY, B_LEAD3, B_OVERLAP, B_MEMO };
 
 struct opts {
     enum task task;
@@ -80,9 +80,10 @@ static void usage(FILE *f) {
             "  --ratio R         summarize --model: that share of the sentences instead\n"
             "  --baseline B      scored in the same run, next to the model:\n"
             "                    majority (classify: most frequent label of --train FILE),\n"
+            "                    memo (ner, CoNLL: each word's most frequent tag in --train),\n"
             "                    lead3 (summarize: first 3 sentences of the text field),\n"
             "                    overlap (qa: sentence sharing most words with the question)\n"
-            "  --train FILE      labelled training data for --baseline majority\n"
+            "  --train FILE      labelled training data for --baseline majority / memo\n"
             "  --max-bytes N     refuse input files larger than N bytes (default 512 MiB)\n"
             "  --max-examples N  read at most N examples\n"
             "  --batch N         texts per task_run call in --model mode (default 32)\n"
@@ -173,9 +174,10 @@ static int parse_args(int argc, char **argv, struct opts *o) {
             o->baseline = strcmp(v, "majority") == 0  ? B_MAJORITY
                           : strcmp(v, "lead3") == 0   ? B_LEAD3
                           : strcmp(v, "overlap") == 0 ? B_OVERLAP
+                          : strcmp(v, "memo") == 0    ? B_MEMO
                                                       : B_NONE;
             if (o->baseline == B_NONE) {
-                fprintf(stderr, "socle-eval: --baseline majority|lead3|overlap\n");
+                fprintf(stderr, "socle-eval: --baseline majority|memo|overlap|lead3\n");
                 return -1;
             }
         } else if (ARG("--train")) {
@@ -238,15 +240,15 @@ static int parse_args(int argc, char **argv, struct opts *o) {
                         "or --endpoint\n");
         return -1;
     }
-    static const enum task base_task[] = {T_NONE, T_CLASSIFY, T_SUMMARIZE, T_QA};
+    static const enum task base_task[] = {T_NONE, T_CLASSIFY, T_SUMMARIZE, T_QA, T_NER};
     if (o->baseline != B_NONE && base_task[o->baseline] != o->task) {
-        fprintf(stderr, "socle-eval: --baseline majority is for classify, lead3 for summarize, "
-                        "overlap for qa\n");
+        fprintf(stderr, "socle-eval: --baseline majority is for classify, memo for ner, overlap "
+                        "for qa, lead3 for summarize\n");
         return -1;
     }
-    if ((o->baseline == B_MAJORITY) != (o->train != NULL)) {
-        fprintf(stderr, "socle-eval: --baseline majority needs --train FILE (and --train is only "
-                        "used by it)\n");
+    if ((o->baseline == B_MAJORITY || o->baseline == B_MEMO) != (o->train != NULL)) {
+        fprintf(stderr, "socle-eval: --baseline majority and memo need --train FILE (and --train "
+                        "is only used by them)\n");
         return -1;
     }
     if (o->sum_sentences && o->sum_ratio > 0.0f) {
@@ -377,9 +379,16 @@ static int report_cls(const struct opts *o, const struct ev_labels *labels, cons
     return 0;
 }
 
-static int report_ner(const struct opts *o, const struct ev_ner *s, bool tags) {
-    struct ev_ner_report r;
+/* base: the memo baseline's scorer over the same sentences, or NULL. */
+static int report_ner(const struct opts *o, const struct ev_ner *s, bool tags,
+                      const struct ev_ner *base) {
+    struct ev_ner_report r, rb = {0};
     if (ev_ner_report(s, &r) != EV_OK) {
+        fprintf(stderr, "socle-eval: out of memory\n");
+        return 1;
+    }
+    if (base && ev_ner_report(base, &rb) != EV_OK) {
+        ev_ner_report_clear(&r);
         fprintf(stderr, "socle-eval: out of memory\n");
         return 1;
     }
@@ -396,6 +405,17 @@ static int report_ner(const struct opts *o, const struct ev_ner *s, bool tags) {
         for (size_t t = 0; t < r.n_types; t++)
             json_object_object_add(pt, r.type_names[t], jprf(&r.per_type[t]));
         json_object_object_add(j, "per_type", pt);
+        if (base) {
+            struct json_object *b = json_object_new_object(), *bt = json_object_new_object();
+            json_object_object_add(b, "name", json_object_new_string("memo"));
+            json_object_object_add(b, "train", json_object_new_string(o->train));
+            json_object_object_add(b, "micro", jprf(&rb.micro));
+            json_object_object_add(b, "macro_f1", json_object_new_double(rb.macro_f1));
+            for (size_t t = 0; t < rb.n_types; t++)
+                json_object_object_add(bt, rb.type_names[t], jprf(&rb.per_type[t]));
+            json_object_object_add(b, "per_type", bt);
+            json_object_object_add(j, "baseline", b);
+        }
         emit_json(j);
     } else {
         printf("NER (entity level, %s): %zu sentences\n", mode, r.n_sentences);
@@ -403,6 +423,10 @@ static int report_ner(const struct opts *o, const struct ev_ner *s, bool tags) {
                r.micro.f1, r.macro_f1);
         if (tags)
             printf("   token accuracy %.4f", r.token_accuracy);
+        if (base)
+            printf("\n  baseline memo (each word's most frequent tag in %s): micro P %.4f  R %.4f"
+                   "  F1 %.4f   macro F1 %.4f",
+                   o->train, rb.micro.precision, rb.micro.recall, rb.micro.f1, rb.macro_f1);
         printf("\n\n  %-24s %9s %9s %9s %9s %9s\n", "type", "precision", "recall", "f1", "support",
                "predicted");
         for (size_t t = 0; t < r.n_types; t++)
@@ -410,6 +434,8 @@ static int report_ner(const struct opts *o, const struct ev_ner *s, bool tags) {
         print_prf_row("(micro)", &r.micro);
     }
     ev_ner_report_clear(&r);
+    if (base)
+        ev_ner_report_clear(&rb);
     return 0;
 }
 
@@ -843,12 +869,64 @@ static int spans_to_entities(struct ev_ner *s, const struct ev_span_doc *doc,
     return EV_OK;
 }
 
+/* --baseline memo: learn word -> tag from --train (CoNLL), predict every gold
+ * sentence of g, score into *out (a scorer the caller frees). */
+static int ner_memo_score(const struct opts *o, const struct ev_ner_data *g, struct ev_ner **out) {
+    struct ev_ner_data t = {0};
+    struct ev_ner_memo *m = NULL;
+    struct ev_ner *sb = NULL;
+    char **tags = NULL;
+    size_t max_n = 1;
+    int rc = -1;
+    *out = NULL;
+    if (load_conll(o, o->train, &t) != EV_OK || ev_ner_memo_new(&m) != EV_OK ||
+        ev_ner_new(o->ner_mode, &sb) != EV_OK)
+        goto done;
+    for (size_t i = 0; i < t.n; i++)
+        for (size_t k = 0; k < t.s[i].n; k++)
+            if (ev_ner_memo_add(m, t.s[i].tokens[k], t.s[i].tags[k]) != EV_OK)
+                goto done;
+    for (size_t i = 0; i < g->n; i++)
+        max_n = g->s[i].n > max_n ? g->s[i].n : max_n;
+    if (!(tags = calloc(max_n, sizeof(*tags))))
+        goto done;
+    for (size_t i = 0; i < g->n; i++) {
+        const struct ev_ner_sentence *se = &g->s[i];
+        size_t bad = 0;
+        if (ev_ner_memo_predict(m, (const char *const *)se->tokens, se->n, tags) != EV_OK)
+            goto done;
+        int st = ev_ner_add_tags(sb, (const char *const *)se->tags, (const char *const *)tags,
+                                 se->n, &bad);
+        for (size_t k = 0; k < se->n; k++)
+            free(tags[k]);
+        if (st != EV_OK) {
+            fprintf(stderr, "socle-eval: memo baseline: sentence %zu (%s:%zu): %s\n", i + 1,
+                    o->data ? o->data : o->gold, se->line, ev_strerror(st));
+            goto done;
+        }
+    }
+    *out = sb;
+    sb = NULL;
+    rc = 0;
+done:
+    free(tags);
+    ev_ner_free(sb);
+    ev_ner_memo_free(m);
+    ev_ner_data_clear(&t);
+    return rc;
+}
+
 static int run_ner_gold(const struct opts *o) {
     struct ev_ner *s = NULL;
     int rc = 1;
     if (ev_ner_new(o->ner_mode, &s) != EV_OK)
         return 1;
     bool spans = fmt_is(o, "spans") || (!o->format && has_ext(o->gold, ".jsonl"));
+    if (spans && o->baseline == B_MEMO) {
+        fprintf(stderr, "socle-eval: --baseline memo needs CoNLL data (words)\n");
+        ev_ner_free(s);
+        return 1;
+    }
     if (spans) {
         struct ev_span_data g = {0}, p = {0};
         if (load_spans(o, o->gold, &g) == EV_OK && load_spans(o, o->pred, &p) == EV_OK) {
@@ -866,7 +944,7 @@ static int run_ner_gold(const struct opts *o) {
                     free(pe);
                 }
                 if (rc == 0)
-                    rc = report_ner(o, s, false);
+                    rc = report_ner(o, s, false, NULL);
             }
         }
         ev_span_data_clear(&g);
@@ -901,8 +979,12 @@ static int run_ner_gold(const struct opts *o) {
                         rc = 1;
                     }
                 }
+                struct ev_ner *sb = NULL;
+                if (rc == 0 && o->baseline == B_MEMO && ner_memo_score(o, &g, &sb) != 0)
+                    rc = 1;
                 if (rc == 0)
-                    rc = report_ner(o, s, true);
+                    rc = report_ner(o, s, true, sb);
+                ev_ner_free(sb);
             }
         }
         ev_ner_data_clear(&g);
@@ -1571,7 +1653,7 @@ static int score_ner_result(struct ev_ner *s, const struct pr_out *r, const stru
 }
 
 static int run_ner_model(const struct opts *o) {
-    struct ev_ner *s = NULL;
+    struct ev_ner *s = NULL, *sb = NULL;
     struct predictor pr;
     bool opened = false;
     struct ev_ner_data g = {0};
@@ -1584,11 +1666,15 @@ static int run_ner_model(const struct opts *o) {
     if (ev_ner_new(o->ner_mode, &s) != EV_OK)
         return 1;
     bool spans = fmt_is(o, "spans") || (!o->format && has_ext(o->data, ".jsonl"));
-    if (spans && o->ner_tokens) {
-        fprintf(stderr, "socle-eval: --ner-aggregation none needs CoNLL data (words)\n");
+    if (spans && (o->ner_tokens || o->baseline == B_MEMO)) {
+        fprintf(stderr, "socle-eval: --ner-aggregation none and --baseline memo need CoNLL data "
+                        "(words)\n");
         goto done;
     }
     if ((spans ? load_spans(o, o->data, &sd) : load_conll(o, o->data, &g)) != EV_OK)
+        goto done;
+    /* Before the model run: a bad --train file fails in seconds, not after it. */
+    if (o->baseline == B_MEMO && ner_memo_score(o, &g, &sb) != 0)
         goto done;
     n = spans ? sd.n : g.n;
     items = calloc(n, sizeof(*items));
@@ -1632,7 +1718,7 @@ static int run_ner_model(const struct opts *o) {
         pr_out_clear(out, nb);
         progress(o, t0, b + nb, n);
     }
-    rc = report_ner(o, s, !spans);
+    rc = report_ner(o, s, !spans, sb);
 done:
     for (size_t i = 0; items && i < n; i++)
         ner_item_clear(&items[i]);
@@ -1645,6 +1731,7 @@ done:
     if (opened)
         pr_close(&pr);
     ev_ner_free(s);
+    ev_ner_free(sb);
     return rc;
 }
 

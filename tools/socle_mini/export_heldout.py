@@ -6,6 +6,8 @@ exactly the examples the model card's Python numbers were computed on, and nothi
 used in training. Formats (docs/evaluation.md):
 
   ag_news.jsonl, bbc.jsonl, sst2.jsonl, allocine.jsonl   {"text": ..., "label": "<name>"}
+  <same>.train.jsonl                                      the training parts, same format (for
+                                                          socle-eval --baseline majority --train)
   wikiann_en.conll, wikiann_fr.conll                      word<TAB>tag, blank line between sentences
   squad.json, piaf.json                                   SQuAD v1.1 JSON of the held-out articles
   bbc_summary.jsonl                                       {"text": body, "summary": reference}
@@ -140,10 +142,12 @@ def main():
     os.makedirs(a.out, exist_ok=True)
     o = lambda n: os.path.join(a.out, n)  # noqa: E731
     counts = {}
-    counts["ag_news"] = write_jsonl(o("ag_news.jsonl"), data.ag_news()[1], data.AG_LABELS)
-    counts["bbc"] = write_jsonl(o("bbc.jsonl"), data.bbc()[1], data.BBC_LABELS)
-    counts["sst2"] = write_jsonl(o("sst2.jsonl"), data.sst2()[1], data.SENT_LABELS)
-    counts["allocine"] = write_jsonl(o("allocine.jsonl"), data.allocine()[1], data.SENT_LABELS)
+    for name, fn, labels in (("ag_news", data.ag_news, data.AG_LABELS), ("bbc", data.bbc, data.BBC_LABELS),
+                             ("sst2", data.sst2, data.SENT_LABELS),
+                             ("allocine", data.allocine, data.SENT_LABELS)):
+        train, test = fn()
+        counts[name] = write_jsonl(o(name + ".jsonl"), test, labels)
+        counts[name + ".train"] = write_jsonl(o(name + ".train.jsonl"), train, labels)
     counts["bbc_summary"] = write_bbc_summary(o("bbc_summary.jsonl"))
     for lang in ("en", "fr"):
         test = data.wikiann(lang)[1]
