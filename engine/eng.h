@@ -55,6 +55,12 @@ struct eng_model_info {
 
 struct eng_model_params {
     bool load_head; /* load the checkpoint's task head if present (default true) */
+    /* Copy each layer's linear weights at load into the panel layout of the engine's own
+     * sgemm (default true: faster, docs/engine.md) and give back the mapped pages (float32)
+     * or converted copies (float16/bfloat16) they came from, so the weights are held once.
+     * false: float32 weights used in place from the mapping, every product through
+     * OpenBLAS. Outputs agree to float rounding either way. */
+    bool pack_weights;
 };
 struct eng_model_params eng_model_params_default(void);
 

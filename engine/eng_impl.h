@@ -63,7 +63,22 @@ struct eng_weight {
     int n_dims;
 };
 
+/* A weight W (n, k) packed for eng_sgemm_packed: ceil(n / ENG_PW_NR) panels, panel p =
+ * W rows [p NR, p NR + NR) as k rows of NR floats (W transposed), zero-padded past n;
+ * 64-byte aligned, owned by whoever allocated it (free()). */
+#define ENG_PW_NR 32
+struct eng_pw {
+    float *data;
+    size_t n, k;
+};
+
+/* Weights of one encoder layer. With packing (the default, eng_model_params.pack_weights)
+ * the four products run on pqkv (Q | K | V side by side, (3 d_model, d_model)), po, p1, p2
+ * and bqkv = [bq | bk | bv]; wq, wk, wv, wo, w1, w2 then have data NULL (their mapped pages
+ * or converted copies were given back after packing). Without, pqkv.data etc. are NULL. */
 struct eng_layer {
+    struct eng_pw pqkv, po, p1, p2;
+    float *bqkv; /* (3 d_model) */
     struct eng_weight wq, bq, wk, bk, wv, bv; /* (d_model, d_model), (d_model) */
     struct eng_weight wo, bo;                 /* attention output projection */
     struct eng_weight ln1_g, ln1_b;           /* LayerNorm after attention */
@@ -118,6 +133,33 @@ int eng_pool_threads(const struct eng_pool *p);
  * caller and whichever helpers wake in time; returns when every chunk is done.
  * p may be NULL (runs inline, one call). */
 void eng_pool_run(struct eng_pool *p, size_t n, size_t chunk, eng_pool_fn fn, void *arg);
+
+/* ---- packed-weight sgemm (engine/sgemm.c) --------------------------------- */
+
+/* struct eng_pw (a packed weight) is defined with the layers above. */
+/* Floats of the packed form of an (n, k) weight (0 on overflow). */
+size_t eng_pw_floats(size_t n, size_t k);
+/* Zeroed packed storage for (n, k): ENG_ENOMEM / ENG_ELIMIT. */
+int eng_pw_alloc(struct eng_pw *pw, size_t n, size_t k);
+/* Copy `rows` rows of W (rows, k) row-major into output columns [col0, col0 + rows). Several
+ * calls fill one packed weight from separate tensors (Q | K | V). */
+void eng_pw_put(struct eng_pw *pw, size_t col0, const float *w, size_t rows);
+
+enum eng_epilogue { ENG_EPI_NONE, ENG_EPI_BIAS, ENG_EPI_BIAS_GELU, ENG_EPI_BIAS_GELU_TANH,
+                    ENG_EPI_BIAS_RELU };
+/* y (m, n) (ldy) = epi(x (m, k) (ldx) · Wᵀ [+ bias (n)]) with W packed (w->n, w->k). The
+ * panels are shared out over pool's threads (NULL: the caller alone). scratch: at least
+ * eng_pool_threads(pool) * eng_sgemm_scratch_floats() floats, 64-byte aligned. bias NULL =
+ * no epilogue. Results do not depend on m, the threads or the instruction set. */
+void eng_sgemm_packed(struct eng_pool *pool, const struct eng_pw *w, const float *x, size_t ldx,
+                      size_t m, float *y, size_t ldy, const float *bias, enum eng_epilogue epi,
+                      float *scratch);
+size_t eng_sgemm_scratch_floats(void);
+/* Instruction set the kernel runs: picked from the CPU; tests may force a lower one
+ * (ENG_EUNSUPPORTED above what the CPU has; negative = back to automatic). Not thread-safe. */
+enum eng_isa { ENG_ISA_SCALAR, ENG_ISA_AVX2, ENG_ISA_AVX512 };
+int eng_sgemm_isa(void);
+int eng_sgemm_force_isa(int isa);
 
 /* ---- BLAS and kernels (engine/blas.c, engine/kernels.c) ------------------- */
 

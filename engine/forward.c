@@ -48,6 +48,8 @@ struct eng_ctx {
     size_t par_min;           /* smallest loop (floats) handed to the helpers */
     float *attn_scratch;      /* (threads, eng_k_attention_scratch(max_seq, d_head)) */
     size_t *seq_off;          /* (max_tokens + 1) first row of each sequence of a chunk */
+    float *gemm_scratch;      /* (gemm_threads, eng_sgemm_scratch_floats()) 64-byte aligned */
+    int gemm_threads;
     char err[256];
 };
 
@@ -70,6 +72,7 @@ void eng_ctx_free(struct eng_ctx *c) {
     eng_pool_free(c->helpers);
     free(c->attn_scratch);
     free(c->seq_off);
+    free(c->gemm_scratch);
     free(c);
 }
 
@@ -84,6 +87,17 @@ static float *alloc_f(size_t a, size_t b, size_t c) {
     if (n > SIZE_MAX / sizeof(float))
         return NULL;
     return malloc(n ? n * sizeof(float) : sizeof(float));
+}
+
+/* Packing space of the packed sgemm for `threads` threads (ENG_ENOMEM). */
+static int ctx_gemm_scratch(struct eng_ctx *c, int threads) {
+    if (c->gemm_scratch && c->gemm_threads >= threads)
+        return ENG_OK;
+    free(c->gemm_scratch);
+    size_t bytes = (size_t)threads * eng_sgemm_scratch_floats() * sizeof(float);
+    c->gemm_scratch = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    c->gemm_threads = c->gemm_scratch ? threads : 0;
+    return c->gemm_scratch ? ENG_OK : ENG_ENOMEM;
 }
 
 int eng_ctx_new(const struct eng_model *m, size_t max_tokens, struct eng_ctx **out) {
@@ -118,7 +132,8 @@ int eng_ctx_new(const struct eng_model *m, size_t max_tokens, struct eng_ctx **o
     c->pos = malloc(max_tokens * sizeof *c->pos);
     c->seq_off = malloc((max_tokens + 1) * sizeof *c->seq_off);
     if (!c->x || !c->a || !c->t || !c->u || !c->cls || !c->pool || !c->hid || !c->scores ||
-        !c->logits || !c->start || !c->end || !c->pos || !c->seq_off) {
+        !c->logits || !c->start || !c->end || !c->pos || !c->seq_off ||
+        ctx_gemm_scratch(c, 1) != ENG_OK) {
         eng_ctx_free(c);
         return ENG_ENOMEM;
     }
@@ -161,7 +176,8 @@ static void ctx_threads(struct eng_ctx *c) {
     const struct eng_model_info *in = &c->m->info;
     size_t per = eng_k_attention_scratch(c->max_seq, (size_t)(in->d_model / in->n_heads));
     c->attn_scratch = alloc_f((size_t)want, per, 1);
-    if (!c->attn_scratch || eng_pool_new(want, &c->helpers) != ENG_OK)
+    if (!c->attn_scratch || ctx_gemm_scratch(c, want) != ENG_OK ||
+        eng_pool_new(want, &c->helpers) != ENG_OK)
         c->helpers = NULL;
 }
 
@@ -367,9 +383,43 @@ static void attention(struct eng_ctx *c, const size_t *seq_len, size_t n_seqs) {
     }
 }
 
-/* One encoder layer on rows x (m, d) holding sequences seq_len[0 .. n_seqs). */
+static enum eng_epilogue act_epilogue(enum eng_act act) {
+    switch (act) {
+    case ENG_ACT_GELU:
+        return ENG_EPI_BIAS_GELU;
+    case ENG_ACT_GELU_TANH:
+        return ENG_EPI_BIAS_GELU_TANH;
+    case ENG_ACT_RELU:
+        break;
+    }
+    return ENG_EPI_BIAS_RELU;
+}
+
+/* One encoder layer on rows x (m, d) holding sequences seq_len[0 .. n_seqs), weights packed
+ * (eng_sgemm_packed on the context's threads): Q|K|V in one product with its bias in the
+ * epilogue, the FFN's bias + activation likewise. */
+static void layer_chunk_packed(struct eng_ctx *c, const struct eng_layer *W, float *x,
+                               const size_t *seq_len, size_t n_seqs, size_t m) {
+    const struct eng_model *mo = c->m;
+    size_t d = (size_t)mo->info.d_model, ff = (size_t)mo->info.d_ff;
+    struct eng_pool *p = c->helpers;
+    eng_sgemm_packed(p, &W->pqkv, x, d, m, c->a, 3 * d, W->bqkv, ENG_EPI_BIAS, c->gemm_scratch);
+    attention(c, seq_len, n_seqs); /* qkv -> u */
+    eng_sgemm_packed(p, &W->po, c->u, d, m, c->t, d, NULL, ENG_EPI_NONE, c->gemm_scratch);
+    par_ln(c, c->t, W->bo.data, x, W->ln1_g.data, W->ln1_b.data, m, d, mo->ln_eps);
+    eng_sgemm_packed(p, &W->p1, c->t, d, m, c->a, ff, W->b1.data, act_epilogue(mo->act),
+                     c->gemm_scratch);
+    eng_sgemm_packed(p, &W->p2, c->a, ff, m, x, d, NULL, ENG_EPI_NONE, c->gemm_scratch);
+    par_ln(c, x, W->b2.data, c->t, W->ln2_g.data, W->ln2_b.data, m, d, mo->ln_eps);
+}
+
+/* The same with the weights in place (eng_model_params.pack_weights false): OpenBLAS. */
 static void layer_chunk(struct eng_ctx *c, const struct eng_layer *W, float *x,
                         const size_t *seq_len, size_t n_seqs, size_t m) {
+    if (W->pqkv.data) {
+        layer_chunk_packed(c, W, x, seq_len, n_seqs, m);
+        return;
+    }
     const struct eng_model *mo = c->m;
     size_t d = (size_t)mo->info.d_model, ff = (size_t)mo->info.d_ff;
     float *qkv = c->a; /* (m, 3d) */

@@ -115,8 +115,10 @@ static size_t rnd(size_t n) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s FIXTURE\n", argv[0]);
+    /* "unpacked": the weights used in place, every product through OpenBLAS
+     * (eng_model_params.pack_weights = false); by default they are packed. */
+    if (argc != 2 && !(argc == 3 && strcmp(argv[2], "unpacked") == 0)) {
+        fprintf(stderr, "usage: %s FIXTURE [unpacked]\n", argv[0]);
         return 2;
     }
     char dir[4096], p[4200], err[512];
@@ -126,7 +128,9 @@ int main(int argc, char **argv) {
         return ETU_SKIP;
     }
     struct eng_model *m;
-    int rc = eng_model_load(dir, NULL, &m, err, sizeof err);
+    struct eng_model_params mp = eng_model_params_default();
+    mp.pack_weights = argc != 3;
+    int rc = eng_model_load(dir, &mp, &m, err, sizeof err);
     if (rc != ENG_OK) {
         fprintf(stderr, "load %s: %s\n", dir, err);
         return 1;

@@ -1,0 +1,354 @@
+/* sgemm.c — the engine's own sgemm for the linear layers, on weights packed once at load.
+ *
+ * DESIGN: every linear layer is y (m, n) = x (m, k) · Wᵀ + b with W (n, k) as HF stores
+ * nn.Linear. OpenBLAS has no pre-packed-weights API, so it re-packs W into its panel layout on
+ * every call: at batch 1 (m = 128 rows) that was a quarter of the forward's cycles
+ * (docs/benchmarks.md). Here W is packed once, at model load, into panels of ENG_PW_NR = 32
+ * output columns: panel p holds W[32p .. 32p + 32)[0 .. k) as k rows of 32 floats (column
+ * j of the output = W row j), contiguous and 64-byte aligned, zero-padded past n. Per call
+ * only x is packed, a block of MC rows × KC columns at a time, into micro-panels of MR = 12
+ * rows interleaved (12 floats per k), which also avoids the cache-set conflicts of reading 12
+ * rows k·4 bytes apart (k = 3072: 12 KiB, every row in the same L1 set).
+ * Loop nest (per thread, over its share of the panels):
+ *   for each MC-row block of x, for each KC-deep slice of k: pack x's block (L2);
+ *     for each W panel of the share: its KC × 32 slice (KC·128 bytes) stays in L1 while
+ *       for each 12-row micro-panel of x (from L2): micro-kernel 12 × 32 over KC,
+ *       accumulating into y (the first slice stores, later ones add);
+ *   after the last slice, the epilogue (bias, or bias + activation) on the block while it is
+ *   in cache: the separate pass over the (m, n) output is gone.
+ * Summation order of an output element: the KC slices in order, each an FMA chain over its k
+ * in order, added to the running value in y. It depends on neither m, the row block, the
+ * thread count nor the instruction set (AVX-512, AVX2 and the portable path all use FMA in the
+ * same order), so results are bit-identical whatever runs them.
+ * Threads: the panels are split into one contiguous share per thread of the context's pool
+ * (eng_pool_run: a helper that wakes late leaves its share to the caller); each share packs x
+ * itself (one copy per thread, m·k floats against m·k·(n / threads)·2 FLOP).
+ */
+#include "engine/eng_impl.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define ENG_X86 1
+#endif
+
+#define MR 12           /* rows of a micro-tile (broadcast side) */
+#define NR ENG_PW_NR    /* columns of a micro-tile = one panel (two zmm) */
+#ifndef KC
+#define KC 256 /* depth of a slice: a panel's slice is 32 KiB, an x micro-panel 12 KiB */
+#endif
+#ifndef MC
+#define MC 384 /* rows of x packed at once: 384 KiB in L2 */
+#endif
+
+static int isa_forced = -1;
+
+/* ---- packing the weights (at load) ---------------------------------------- */
+
+size_t eng_pw_floats(size_t n, size_t k) {
+    size_t panels = (n + NR - 1) / NR;
+    if (k && panels > SIZE_MAX / NR / k)
+        return 0;
+    return panels * NR * k;
+}
+
+int eng_pw_alloc(struct eng_pw *pw, size_t n, size_t k) {
+    size_t nf = eng_pw_floats(n, k);
+    if (nf == 0 || nf > SIZE_MAX / sizeof(float) - 64)
+        return ENG_ELIMIT;
+    size_t bytes = (nf * sizeof(float) + 63) / 64 * 64;
+    float *p = aligned_alloc(64, bytes);
+    if (!p)
+        return ENG_ENOMEM;
+    memset(p, 0, bytes);
+    pw->data = p;
+    pw->n = n;
+    pw->k = k;
+    return ENG_OK;
+}
+
+void eng_pw_put(struct eng_pw *pw, size_t col0, const float *w, size_t rows) {
+    const size_t k = pw->k;
+    for (size_t r = 0; r < rows; r++) {
+        size_t col = col0 + r;
+        float *dst = pw->data + col / NR * NR * k + col % NR;
+        const float *src = w + r * k;
+        for (size_t i = 0; i < k; i++)
+            dst[i * NR] = src[i];
+    }
+}
+
+/* ---- packing x (per call) ------------------------------------------------- */
+
+/* x rows [0, mc) × columns [0, kc) (leading dimension ldx) into micro-panels of MR rows:
+ * xp[g][i][r] = x[g·MR + r][i]; rows past mc are zero (the kernel computes all MR rows). */
+static void pack_x(float *restrict xp, const float *x, size_t ldx, size_t mc, size_t kc) {
+    for (size_t g = 0; g < mc; g += MR) {
+        size_t rows = mc - g < MR ? mc - g : MR;
+        float *dst = xp + g * kc;
+        for (size_t r = 0; r < rows; r++) {
+            const float *src = x + (g + r) * ldx;
+            for (size_t i = 0; i < kc; i++)
+                dst[i * MR + r] = src[i];
+        }
+        for (size_t r = rows; r < MR; r++)
+            for (size_t i = 0; i < kc; i++)
+                dst[i * MR + r] = 0.0f;
+    }
+}
+
+/* ---- micro-kernels: c (MR, NR) (ldc) = [c +] xp (kc, MR)ᵀ · wp (kc, NR) ------------ */
+
+typedef void (*kern_fn)(size_t kc, const float *xp, const float *wp, float *c, size_t ldc,
+                        bool add);
+
+/* Portable: same FMA chain per element as the vector kernels (fmaf), so same bits. */
+static void kern_scalar(size_t kc, const float *xp, const float *wp, float *c, size_t ldc,
+                        bool add) {
+    float acc[MR][NR];
+    memset(acc, 0, sizeof acc);
+    for (size_t i = 0; i < kc; i++)
+        for (size_t r = 0; r < MR; r++)
+            for (size_t j = 0; j < NR; j++)
+                acc[r][j] = fmaf(xp[i * MR + r], wp[i * NR + j], acc[r][j]);
+    for (size_t r = 0; r < MR; r++)
+        for (size_t j = 0; j < NR; j++)
+            c[r * ldc + j] = add ? c[r * ldc + j] + acc[r][j] : acc[r][j];
+}
+
+#ifdef ENG_X86
+/* 12 × 32: 24 zmm accumulators, 2 for the panel row, the x values broadcast from memory. */
+__attribute__((target("avx512f,fma"))) static void kern_avx512(size_t kc, const float *xp,
+                                                                const float *wp, float *c,
+                                                                size_t ldc, bool add) {
+#define Z(r) __m512 a##r##0 = _mm512_setzero_ps(), a##r##1 = _mm512_setzero_ps()
+    Z(0);
+    Z(1);
+    Z(2);
+    Z(3);
+    Z(4);
+    Z(5);
+    Z(6);
+    Z(7);
+    Z(8);
+    Z(9);
+    Z(10);
+    Z(11);
+#undef Z
+    for (size_t i = 0; i < kc; i++) {
+        const __m512 b0 = _mm512_load_ps(wp + i * NR), b1 = _mm512_load_ps(wp + i * NR + 16);
+        const float *x = xp + i * MR;
+#define F(r)                                                                                       \
+    do {                                                                                           \
+        const __m512 xr = _mm512_set1_ps(x[r]);                                                    \
+        a##r##0 = _mm512_fmadd_ps(xr, b0, a##r##0);                                                \
+        a##r##1 = _mm512_fmadd_ps(xr, b1, a##r##1);                                                \
+    } while (0)
+        F(0);
+        F(1);
+        F(2);
+        F(3);
+        F(4);
+        F(5);
+        F(6);
+        F(7);
+        F(8);
+        F(9);
+        F(10);
+        F(11);
+#undef F
+    }
+#define S(r)                                                                                       \
+    do {                                                                                           \
+        float *cr = c + (r) * ldc;                                                                 \
+        if (add) {                                                                                 \
+            a##r##0 = _mm512_add_ps(_mm512_loadu_ps(cr), a##r##0);                                \
+            a##r##1 = _mm512_add_ps(_mm512_loadu_ps(cr + 16), a##r##1);                           \
+        }                                                                                          \
+        _mm512_storeu_ps(cr, a##r##0);                                                             \
+        _mm512_storeu_ps(cr + 16, a##r##1);                                                        \
+    } while (0)
+    S(0);
+    S(1);
+    S(2);
+    S(3);
+    S(4);
+    S(5);
+    S(6);
+    S(7);
+    S(8);
+    S(9);
+    S(10);
+    S(11);
+#undef S
+}
+
+/* 6 rows × 16 columns (12 ymm accumulators of 16): four calls cover a 12 × 32 tile. */
+__attribute__((target("avx2,fma"))) static void kern_avx2_6x16(size_t kc, const float *xp,
+                                                               const float *wp, float *c,
+                                                               size_t ldc, bool add) {
+    __m256 a[6][2];
+    for (int r = 0; r < 6; r++)
+        a[r][0] = a[r][1] = _mm256_setzero_ps();
+    for (size_t i = 0; i < kc; i++) {
+        const __m256 b0 = _mm256_load_ps(wp + i * NR), b1 = _mm256_load_ps(wp + i * NR + 8);
+        const float *x = xp + i * MR;
+        for (int r = 0; r < 6; r++) {
+            const __m256 xr = _mm256_broadcast_ss(x + r);
+            a[r][0] = _mm256_fmadd_ps(xr, b0, a[r][0]);
+            a[r][1] = _mm256_fmadd_ps(xr, b1, a[r][1]);
+        }
+    }
+    for (int r = 0; r < 6; r++) {
+        float *cr = c + (size_t)r * ldc;
+        if (add) {
+            a[r][0] = _mm256_add_ps(_mm256_loadu_ps(cr), a[r][0]);
+            a[r][1] = _mm256_add_ps(_mm256_loadu_ps(cr + 8), a[r][1]);
+        }
+        _mm256_storeu_ps(cr, a[r][0]);
+        _mm256_storeu_ps(cr + 8, a[r][1]);
+    }
+}
+
+__attribute__((target("avx2,fma"))) static void kern_avx2(size_t kc, const float *xp,
+                                                          const float *wp, float *c, size_t ldc,
+                                                          bool add) {
+    kern_avx2_6x16(kc, xp, wp, c, ldc, add);
+    kern_avx2_6x16(kc, xp, wp + 16, c + 16, ldc, add);
+    kern_avx2_6x16(kc, xp + 6, wp, c + 6 * ldc, ldc, add);
+    kern_avx2_6x16(kc, xp + 6, wp + 16, c + 6 * ldc + 16, ldc, add);
+}
+#endif
+
+int eng_sgemm_isa(void) {
+    if (isa_forced >= 0)
+        return isa_forced;
+#ifdef ENG_X86
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f"))
+        return ENG_ISA_AVX512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return ENG_ISA_AVX2;
+#endif
+    return ENG_ISA_SCALAR;
+}
+
+int eng_sgemm_force_isa(int isa) {
+    if (isa < 0) {
+        isa_forced = -1;
+        return ENG_OK;
+    }
+    int best = (isa_forced = -1, eng_sgemm_isa());
+    if (isa > best)
+        return ENG_EUNSUPPORTED;
+    isa_forced = isa;
+    return ENG_OK;
+}
+
+static kern_fn pick_kernel(void) {
+#ifdef ENG_X86
+    switch (eng_sgemm_isa()) {
+    case ENG_ISA_AVX512:
+        return kern_avx512;
+    case ENG_ISA_AVX2:
+        return kern_avx2;
+    default:
+        break;
+    }
+#endif
+    return kern_scalar;
+}
+
+/* ---- the blocked product -------------------------------------------------- */
+
+struct gemm_job {
+    const struct eng_pw *w;
+    const float *x;
+    size_t ldx, m;
+    float *y;
+    size_t ldy;
+    const float *bias;
+    enum eng_epilogue epi;
+    float *scratch;
+    kern_fn kern;
+};
+
+size_t eng_sgemm_scratch_floats(void) { return (size_t)MC * KC + (size_t)MR * NR; }
+
+/* One micro-tile, through a bounded copy when it sticks out of y (last rows / columns). */
+static void tile(const struct gemm_job *j, size_t kc, const float *xp, const float *wp, float *c,
+                 size_t rows, size_t cols, bool add, float *tmp) {
+    if (rows == MR && cols == NR) {
+        j->kern(kc, xp, wp, c, j->ldy, add);
+        return;
+    }
+    for (size_t r = 0; r < rows && add; r++)
+        memcpy(tmp + r * NR, c + r * j->ldy, cols * sizeof(float));
+    j->kern(kc, xp, wp, tmp, NR, add);
+    for (size_t r = 0; r < rows; r++)
+        memcpy(c + r * j->ldy, tmp + r * NR, cols * sizeof(float));
+}
+
+/* Bias (and activation) on rows [i0, i0 + rows) × columns [c0, c1) of y, right after their
+ * last slice, while they are still in cache. */
+static void epilogue(const struct gemm_job *j, size_t i0, size_t rows, size_t c0, size_t c1) {
+    for (size_t r = 0; r < rows; r++) {
+        float *restrict y = j->y + (i0 + r) * j->ldy + c0;
+        const float *restrict b = j->bias + c0;
+        if (j->epi == ENG_EPI_BIAS) {
+            for (size_t c = 0; c < c1 - c0; c++)
+                y[c] += b[c];
+        } else {
+            enum eng_act act = j->epi == ENG_EPI_BIAS_GELU        ? ENG_ACT_GELU
+                               : j->epi == ENG_EPI_BIAS_GELU_TANH ? ENG_ACT_GELU_TANH
+                                                                  : ENG_ACT_RELU;
+            eng_k_bias_act(y, b, 1, c1 - c0, act);
+        }
+    }
+}
+
+/* Panels [p0, p1) of the output: columns [p0·NR, min(p1·NR, n)). */
+static void gemm_share(void *arg, size_t p0, size_t p1, int tid) {
+    const struct gemm_job *j = arg;
+    const size_t n = j->w->n, k = j->w->k;
+    float *xp = j->scratch + (size_t)tid * eng_sgemm_scratch_floats();
+    float *tmp = xp + (size_t)MC * KC;
+    size_t c_end = p1 * NR < n ? p1 * NR : n;
+    for (size_t i0 = 0; i0 < j->m; i0 += MC) {
+        size_t mc = j->m - i0 < MC ? j->m - i0 : MC;
+        for (size_t k0 = 0; k0 < k; k0 += KC) {
+            size_t kc = k - k0 < KC ? k - k0 : KC;
+            pack_x(xp, j->x + i0 * j->ldx + k0, j->ldx, mc, kc);
+            for (size_t p = p0; p < p1; p++) {
+                const float *wp = j->w->data + p * NR * k + k0 * NR;
+                size_t cols = n - p * NR < NR ? n - p * NR : NR;
+                for (size_t g = 0; g < mc; g += MR) {
+                    size_t rows = mc - g < MR ? mc - g : MR;
+                    tile(j, kc, xp + g * kc, wp, j->y + (i0 + g) * j->ldy + p * NR, rows, cols,
+                         k0 > 0, tmp);
+                }
+            }
+        }
+        if (j->epi != ENG_EPI_NONE)
+            epilogue(j, i0, mc, p0 * NR, c_end);
+    }
+}
+
+void eng_sgemm_packed(struct eng_pool *pool, const struct eng_pw *w, const float *x, size_t ldx,
+                      size_t m, float *y, size_t ldy, const float *bias, enum eng_epilogue epi,
+                      float *scratch) {
+    if (m == 0 || w->n == 0)
+        return;
+    if (w->k == 0) { /* empty sum: y = epilogue(0) */
+        for (size_t i = 0; i < m; i++)
+            memset(y + i * ldy, 0, w->n * sizeof(float));
+    }
+    struct gemm_job j = {.w = w, .x = x, .ldx = ldx, .m = m, .y = y, .ldy = ldy, .bias = bias,
+                         .epi = bias ? epi : ENG_EPI_NONE, .scratch = scratch, .kern = pick_kernel()};
+    size_t panels = (w->n + NR - 1) / NR;
+    size_t t = (size_t)eng_pool_threads(pool);
+    eng_pool_run(pool, panels, (panels + t - 1) / t, gemm_share, &j);
+}
