@@ -597,10 +597,10 @@ static void test_ner_memo(void) {
      * Jordan B-PER; Smith I-PER after a PER entity stays I-PER; paris (case differs)
      * unseen -> O; Smith I-PER after O -> B-PER; Paris B-LOC; Smith I-PER after a
      * LOC -> B-PER. */
-    const char *w[] = {"the", "York", "Paris", "York", "Jordan", "Smith", "paris",
-                       "Smith", "Paris", "Smith"};
-    const char *want[] = {"O", "B-LOC", "B-LOC", "I-LOC", "B-PER", "I-PER", "O",
-                          "B-PER", "B-LOC", "B-PER"};
+    const char *w[] = {"the",   "York",  "Paris", "York",  "Jordan",
+                       "Smith", "paris", "Smith", "Paris", "Smith"};
+    const char *want[] = {"O",     "B-LOC", "B-LOC", "I-LOC", "B-PER",
+                          "I-PER", "O",     "B-PER", "B-LOC", "B-PER"};
     char *tags[10];
     CHECK(ev_ner_memo_predict(m, w, 10, tags) == EV_OK);
     for (size_t i = 0; i < 10; i++) {

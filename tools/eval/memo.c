@@ -150,9 +150,9 @@ int ev_ner_memo_predict(const struct ev_ner_memo *m, const char *const *words, s
         }
         /* An I-X that continues nothing starts the entity (compared with the already
          * corrected previous tag, as the Python loop does). */
-        bool start = t[0] == 'I' && t[1] == '-' &&
-                     (i == 0 || strcmp(tags[i - 1], "O") == 0 ||
-                      strcmp(tag_type(tags[i - 1]), t + 2) != 0);
+        bool start =
+            t[0] == 'I' && t[1] == '-' &&
+            (i == 0 || strcmp(tags[i - 1], "O") == 0 || strcmp(tag_type(tags[i - 1]), t + 2) != 0);
         size_t l = strlen(t);
         if (!(tags[i] = malloc(l + 1))) {
             for (size_t k = 0; k < i; k++)

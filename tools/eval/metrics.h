@@ -186,8 +186,8 @@ enum ev_stemmer {
 size_t ev_porter_stem(char *word, size_t len, enum ev_stemmer mode);
 
 struct ev_rouge_opts {
-    bool unicode; /* false: rouge_score's tokenizer (ASCII a-z0-9 only);
-                     true: Unicode letters and digits, lowercased (for French) */
+    bool unicode;         /* false: rouge_score's tokenizer (ASCII a-z0-9 only);
+                             true: Unicode letters and digits, lowercased (for French) */
     enum ev_stemmer stem; /* applied, as rouge_score does, to tokens longer than 3
                              characters; tokens with non-ASCII letters are kept as is */
 };

@@ -83,8 +83,8 @@ static bool ends_double_cons(const char *b, size_t n) {
 }
 
 static bool ends_cvc(const char *b, size_t n, bool nltk) {
-    if (n >= 3 && cons_at(b, n - 3) && !cons_at(b, n - 2) && cons_at(b, n - 1) &&
-        b[n - 1] != 'w' && b[n - 1] != 'x' && b[n - 1] != 'y')
+    if (n >= 3 && cons_at(b, n - 3) && !cons_at(b, n - 2) && cons_at(b, n - 1) && b[n - 1] != 'w' &&
+        b[n - 1] != 'x' && b[n - 1] != 'y')
         return true;
     return nltk && n == 2 && !cons_at(b, 0) && cons_at(b, 1);
 }
@@ -234,11 +234,11 @@ static void step3(char *b, size_t *n) {
 
 static void step4(char *b, size_t *n) {
     static const struct rule r[] = {
-        {"al", "", C_M1},   {"ance", "", C_M1}, {"ence", "", C_M1},  {"er", "", C_M1},
-        {"ic", "", C_M1},   {"able", "", C_M1}, {"ible", "", C_M1},  {"ant", "", C_M1},
+        {"al", "", C_M1},    {"ance", "", C_M1}, {"ence", "", C_M1}, {"er", "", C_M1},
+        {"ic", "", C_M1},    {"able", "", C_M1}, {"ible", "", C_M1}, {"ant", "", C_M1},
         {"ement", "", C_M1}, {"ment", "", C_M1}, {"ent", "", C_M1},  {"ion", "", C_M1_ST},
-        {"ou", "", C_M1},   {"ism", "", C_M1},  {"ate", "", C_M1},   {"iti", "", C_M1},
-        {"ous", "", C_M1},  {"ive", "", C_M1},  {"ize", "", C_M1},
+        {"ou", "", C_M1},    {"ism", "", C_M1},  {"ate", "", C_M1},  {"iti", "", C_M1},
+        {"ous", "", C_M1},   {"ive", "", C_M1},  {"ize", "", C_M1},
     };
     apply_rules(b, n, r, NRULES(r));
 }
@@ -256,11 +256,12 @@ static void step5(char *b, size_t *n, bool nltk) {
 /* NLTK's table of irregular forms (NLTK_EXTENSIONS only). */
 static const char *nltk_irregular(const char *b, size_t n) {
     static const char *const forms[][2] = {
-        {"sky", "sky"},         {"skies", "sky"},       {"dying", "die"},     {"lying", "lie"},
-        {"tying", "tie"},       {"news", "news"},       {"innings", "inning"}, {"inning", "inning"},
-        {"outings", "outing"},  {"outing", "outing"},   {"cannings", "canning"},
-        {"canning", "canning"}, {"howe", "howe"},       {"proceed", "proceed"},
-        {"exceed", "exceed"},   {"succeed", "succeed"},
+        {"sky", "sky"},         {"skies", "sky"},        {"dying", "die"},
+        {"lying", "lie"},       {"tying", "tie"},        {"news", "news"},
+        {"innings", "inning"},  {"inning", "inning"},    {"outings", "outing"},
+        {"outing", "outing"},   {"cannings", "canning"}, {"canning", "canning"},
+        {"howe", "howe"},       {"proceed", "proceed"},  {"exceed", "exceed"},
+        {"succeed", "succeed"},
     };
     for (size_t i = 0; i < NRULES(forms); i++)
         if (strlen(forms[i][0]) == n && memcmp(b, forms[i][0], n) == 0)

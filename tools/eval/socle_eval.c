@@ -360,9 +360,8 @@ static int report_cls(const struct opts *o, const struct ev_labels *labels, cons
         emit_json(j);
     } else {
         printf("classification: %zu examples, %zu labels\n", n, labels->n);
-        printf(
-            "  accuracy %.4f   macro-F1 %.4f   (macro P %.4f, macro R %.4f, weighted F1 %.4f)\n",
-            r.accuracy, r.macro_f1, r.macro_precision, r.macro_recall, r.weighted_f1);
+        printf("  accuracy %.4f   macro-F1 %.4f   (macro P %.4f, macro R %.4f, weighted F1 %.4f)\n",
+               r.accuracy, r.macro_f1, r.macro_precision, r.macro_recall, r.weighted_f1);
         if (has_base)
             printf("  baseline majority (\"%s\", most frequent in %s): accuracy %.4f   "
                    "macro-F1 %.4f\n",
@@ -554,7 +553,8 @@ static int report_rouge(const struct opts *o, const struct sum_scores *model,
         return 0;
     }
     printf("ROUGE (mean over %zu pairs, %s tokens%s%s)\n", n, tokens,
-           stem ? ", with and without stemming: " : ", no stemming", stem ? stem_name(o->rouge_stem) : "");
+           stem ? ", with and without stemming: " : ", no stemming",
+           stem ? stem_name(o->rouge_stem) : "");
     if (n_fail)
         printf("  %zu text(s) the summarizer refused, scored as empty summaries\n", n_fail);
     print_rouge_prf("no stemming", model->s[0], d);
@@ -1242,8 +1242,7 @@ static void pr_close(struct predictor *p) {
 
 #ifdef SOCLE_HAVE_TASKS
 /* The summarizer's sentences (spans of text, in document order), one per line. */
-static int summary_text(const char *text, const struct task_sentence *sents, size_t n,
-                        char **out) {
+static int summary_text(const char *text, const struct task_sentence *sents, size_t n, char **out) {
     size_t *st = malloc((n ? n : 1) * sizeof(*st)), *en = malloc((n ? n : 1) * sizeof(*en));
     int rc = -1;
     if (st && en) {

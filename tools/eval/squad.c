@@ -438,7 +438,7 @@ int ev_qa_overlap_answer(const char *question, size_t qlen, const char *context,
         return EV_EINVAL;
     *answer = NULL;
     int32_t *qc = NULL, *cc = NULL;
-    size_t *qo = NULL, *co = NULL, nq = 0, nc = 0, sa, sb;
+    size_t *qo = NULL, *co = NULL, nq = 0, nc = 0, sa = 0, sb = 0;
     struct wset q = {0};
     int st = decode(question, qlen, &qc, &qo, &nq);
     if (st == EV_OK)
