@@ -124,18 +124,39 @@ int main(void) {
     CHECK(run(cmd) == 0);
     check_loss_decreased("classify mlp mean");
 
-    /* --features-cache: the second run loads the features and trains the same head */
+    /* --feature-cache: the first run writes the features to the file and trains
+     * through its mapping, the second maps it without running the model; both
+     * give the in-memory run's head bit for bit (b). The old spelling works too. */
     for (int k = 0; k < 2; k++) {
         snprintf(cmd, sizeof(cmd),
-                 "%s --model %s %s --seed 7 --features-cache %s/fc.bin "
-                 "--out %s/f%d/ner-a --name ner-a",
-                 train, model, ner_args, tmp, tmp, k);
+                 "%s --model %s %s --seed 7 %s %s/fc.bin --out %s/f%d/ner-a --name ner-a", train,
+                 model, ner_args, k ? "--features-cache" : "--feature-cache", tmp, tmp, k);
         CHECK(run(cmd) == 0);
-        if (k == 1)
-            CHECK(strstr(g_out, "features: loaded from") != NULL);
+        CHECK((strstr(g_out, "features: loaded from") != NULL) == (k == 1));
+        snprintf(a, sizeof(a), "%s/f%d/ner-a/head.safetensors", tmp, k);
+        CHECK(same_file(a, b));
     }
-    snprintf(a, sizeof(a), "%s/f1/ner-a/head.safetensors", tmp);
-    CHECK(same_file(a, b));
+    /* a cache of other features (another --layers) is not reused */
+    snprintf(cmd, sizeof(cmd),
+             "%s --model %s --task ner --train tests/data/eval/ner_tiny_train.conll "
+             "--dev tests/data/eval/ner_tiny_dev.conll --layers 1 --epochs 1 --quiet "
+             "--feature-cache %s/fc.bin --out %s/f2/ner-a",
+             train, model, tmp, tmp);
+    CHECK(run(cmd) == 0);
+    CHECK(strstr(g_out, "features: loaded from") == NULL);
+    /* classify (mean pooling, MLP) through the cache: same head as in memory */
+    for (int k = 0; k < 2; k++) {
+        snprintf(cmd, sizeof(cmd),
+                 "%s --model %s --task classify --train tests/data/eval/cls_tiny.jsonl "
+                 "--dev-ratio 0.2 --head mlp --hidden 16 --pooling mean --epochs 8 --batch 8 "
+                 "--lr 0.01 --patience 0 --seed 3 --quiet --feature-cache %s/fcc.bin "
+                 "--out %s/f%d/cls-a",
+                 train, model, tmp, tmp, k + 3);
+        CHECK(run(cmd) == 0);
+        snprintf(a, sizeof(a), "%s/f%d/cls-a/head.safetensors", tmp, k + 3);
+        snprintf(c, sizeof(c), "%s/a/cls-a/head.safetensors", tmp);
+        CHECK(same_file(a, c));
+    }
 
     /* A dev label never seen in train (politics): a warning, not a failure. */
     snprintf(cmd, sizeof(cmd),

@@ -21,10 +21,12 @@
 #include "tools/train/trainer.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -89,8 +91,10 @@ static void usage(FILE *f) {
         "  --max-seq-len N            tokens per sequence (default: the model's maximum; qa 384)\n"
         "  --threads N                BLAS threads for the features pass (default 2)\n"
         "  --max-feature-mb N         refuse a features cache larger than N MiB (4096)\n"
-        "  --features-cache FILE      reuse the features of an earlier run with the same model,\n"
-        "                             data, layers, pooling and split (else compute and save)\n"
+        "  --feature-cache FILE       features go to FILE (memory-mapped for the epochs, not held\n"
+        "                             in RAM: no --max-feature-mb limit); a rerun with the same\n"
+        "                             model, data, layers, pooling, windows and split maps it\n"
+        "                             instead of running the model (--features-cache: same)\n"
         "  --quiet                    no progress lines\n");
 }
 
@@ -162,7 +166,7 @@ static int parse_args(int argc, char **argv, struct opts *o) {
             o->format = v;
         else if (ARG("--labels"))
             o->labels = v;
-        else if (ARG("--features-cache"))
+        else if (ARG("--feature-cache") || ARG("--features-cache"))
             o->cache = v;
         else if (ARG("--text-field"))
             o->text_field = v;
@@ -370,14 +374,26 @@ struct unit {
     size_t n_words;
 };
 
-/* A feature set: n rows of (n_mix, d) floats and their labels. */
+struct fcache;
+
+/* A feature set: n rows of (n_mix, d) floats and their labels. The rows live in
+ * RAM (x) or, with --feature-cache, in the cache file: written there as they are
+ * computed (through the small staging buffer), then read through a read-only
+ * mapping (mx), so the epochs page them in from disk as they go. */
 struct featset {
     size_t n, cap;
     float *x;
     int32_t *y;
     size_t *sent; /* NER: sentence index of each row */
     size_t *word; /* NER: word index */
+    struct fcache *fc; /* file-backed when set */
+    const float *mx;   /* (n, row) rows in the mapped cache file */
+    float *stage;      /* rows waiting to be written to the cache */
+    size_t stage_cap;  /* rows */
 };
+
+/* The rows of f, wherever they live. */
+static const float *featset_rows(const struct featset *f) { return f->mx ? f->mx : f->x; }
 
 static int featset_reserve(struct featset *f, size_t n, size_t row, size_t max_bytes) {
     if (n <= f->cap)
@@ -385,15 +401,17 @@ static int featset_reserve(struct featset *f, size_t n, size_t row, size_t max_b
     size_t cap = f->cap ? f->cap : 1024;
     while (cap < n)
         cap *= 2;
-    if ((double)cap * (double)row * 4.0 > (double)max_bytes) {
+    if (!f->fc && row && (double)cap * (double)row * 4.0 > (double)max_bytes) {
         cap = n;
         if ((double)cap * (double)row * 4.0 > (double)max_bytes)
             return -2;
     }
-    float *x = realloc(f->x, cap * row * sizeof(float));
-    if (!x)
-        return -1;
-    f->x = x;
+    if (!f->fc && row) { /* a file-backed set (or row 0) keeps only the labels in RAM */
+        float *x = realloc(f->x, cap * row * sizeof(float));
+        if (!x)
+            return -1;
+        f->x = x;
+    }
     int32_t *y = realloc(f->y, cap * sizeof(int32_t));
     if (!y)
         return -1;
@@ -410,7 +428,33 @@ static int featset_reserve(struct featset *f, size_t n, size_t row, size_t max_b
     return 0;
 }
 
+static int fcache_put(struct fcache *c, const float *rows, size_t n, size_t row);
+
+/* Room for k more rows: where to write them (commit with featset_commit). */
+static float *featset_add(struct featset *f, size_t k, size_t row, size_t max_bytes) {
+    if (featset_reserve(f, f->n + k, row, max_bytes) != 0)
+        return NULL;
+    if (!f->fc)
+        return f->x + f->n * row;
+    if (k > f->stage_cap) {
+        float *st = realloc(f->stage, k * row * sizeof(float));
+        if (!st)
+            return NULL;
+        f->stage = st;
+        f->stage_cap = k;
+    }
+    return f->stage;
+}
+
+static int featset_commit(struct featset *f, size_t k, size_t row) {
+    if (f->fc && fcache_put(f->fc, f->stage, k, row) != 0)
+        return -1;
+    f->n += k;
+    return 0;
+}
+
 static void featset_clear(struct featset *f) {
+    free(f->stage);
     free(f->x);
     free(f->y);
     free(f->sent);
@@ -474,10 +518,9 @@ static int run_batch(struct pass *p, struct unit *u, size_t nu) {
     for (size_t i = 0; i < nu; i++) {
         size_t n = lens[i];
         if (p->task == T_CLASSIFY) {
-            int r = featset_reserve(p->fs, p->fs->n + 1, row, p->max_bytes);
-            if (r)
+            float *dst = featset_add(p->fs, 1, row, p->max_bytes);
+            if (!dst)
                 goto oom;
-            float *dst = p->fs->x + p->fs->n * row;
             if (p->o->pool == P_POOLER) {
                 memcpy(dst, out.pooler + i * d, d * sizeof(float));
             } else if (p->o->pool == P_CLS) {
@@ -503,28 +546,36 @@ static int run_batch(struct pass *p, struct unit *u, size_t nu) {
             p->fs->y[p->fs->n] = p->labels_cls[u[i].ex];
             p->fs->sent[p->fs->n] = u[i].ex;
             p->fs->word[p->fs->n] = 0;
-            p->fs->n++;
+            if (featset_commit(p->fs, 1, row) != 0)
+                goto io;
         } else {
             for (size_t w = 0; w < u[i].n_words; w++) {
                 if (u[i].word_tok[w] < 0)
                     continue;
-                if (featset_reserve(p->fs, p->fs->n + 1, row, p->max_bytes))
+                float *dst = featset_add(p->fs, 1, row, p->max_bytes);
+                if (!dst)
                     goto oom;
-                take_token(b, &out, off + (size_t)u[i].word_tok[w], p->fs->x + p->fs->n * row);
+                take_token(b, &out, off + (size_t)u[i].word_tok[w], dst);
                 p->fs->y[p->fs->n] = p->labels_ner[u[i].ex][w];
                 p->fs->sent[p->fs->n] = u[i].ex;
                 p->fs->word[p->fs->n] = w;
-                p->fs->n++;
+                if (featset_commit(p->fs, 1, row) != 0)
+                    goto io;
             }
         }
         off += n;
     }
     rc = 0;
     goto done;
+io:
+    fprintf(stderr, "socle-train: cannot write the feature cache %s: %s\n", p->o->cache,
+            strerror(errno));
+    goto done;
 oom:
     fprintf(stderr,
-            "socle-train: the features cache would exceed --max-feature-mb %zu MiB (or memory is "
-            "short); use --max-examples, fewer --layers, or raise the limit\n",
+            "socle-train: the features would exceed --max-feature-mb %zu MiB (or memory is "
+            "short); use --max-examples, fewer --layers, --feature-cache FILE, or raise the "
+            "limit\n",
             p->o->max_feature_mb);
 done:
     free(lens);
@@ -700,7 +751,7 @@ static int predict_rows(const struct tr_head *h, const struct featset *fs, int32
     }
     size_t row = h->cfg.n_mix * h->cfg.d_model;
     for (size_t i = 0; i < fs->n; i++) {
-        tr_head_forward(h, fs->x + i * row, lg, s);
+        tr_head_forward(h, featset_rows(fs) + i * row, lg, s);
         pred[i] = (int32_t)tr_argmax(lg, h->cfg.n_out);
     }
     free(lg);
@@ -835,7 +886,7 @@ static void split_indices(size_t n, uint64_t seed, size_t n_dev, size_t n_test, 
     free(idx);
 }
 
-/* ---- features cache (--features-cache) ---- */
+/* ---- feature cache (--feature-cache) ---- */
 
 /* Everything the features depend on; a cache whose key differs is recomputed. */
 static void cache_key(const struct opts *o, const struct ev_labels *labels, size_t max_seq,
@@ -843,9 +894,11 @@ static void cache_key(const struct opts *o, const struct ev_labels *labels, size
     size_t k = 0;
     const char *files[3] = {o->train, o->dev, o->test};
     k += (size_t)snprintf(key + k, n - k,
-                          "socle-train-features/1|model=%s|task=%d|layers=%zu|pool=%d|"
-                          "seq=%zu|max=%zu|dev=%g|test=%g|seed=%llu|fmt=%s|tf=%s|lf=%s|nh=%d",
-                          o->model, (int)o->task, o->layers, (int)o->pool, max_seq,
+                          "socle-train-features/2|model=%s|task=%d|layers=%zu|pool=%d|"
+                          "seq=%zu|stride=%zu|maxq=%zu|max=%zu|dev=%g|test=%g|seed=%llu|fmt=%s|"
+                          "tf=%s|lf=%s|nh=%d",
+                          o->model, (int)o->task, o->layers, (int)o->pool, max_seq, o->doc_stride,
+                          o->max_question_len,
                           o->limits.max_examples, o->dev_ratio, o->test_ratio,
                           (unsigned long long)o->seed, o->format ? o->format : "",
                           o->text_field ? o->text_field : "", o->label_field ? o->label_field : "",
@@ -871,70 +924,216 @@ static void cache_key(const struct opts *o, const struct ev_labels *labels, size
 }
 
 static bool wr(FILE *f, const void *p, size_t n) { return n == 0 || fwrite(p, 1, n, f) == n; }
-static bool rd(FILE *f, void *p, size_t n) { return n == 0 || fread(p, 1, n, f) == n; }
 
-static int cache_save(const char *path, const char *key, size_t row, struct featset *const fs[3]) {
+/* The cache file (little-endian host layout; a file from another machine is
+ * simply stale):
+ *   "SOCLEFC2" | u64 key_len | key | zero padding to 64
+ *   rows of set 0 | rows of set 1 | rows of set 2     (float32, (n_i, row) each)
+ *   meta: per set u64 n, u64 rows_offset, y (n int32), pad to 8, sent (n u64), word (n u64)
+ *   trailer: u64 row, u64 meta_offset, "SOCLEFCE"
+ * The file is written under FILE.tmp and renamed once complete, so a run killed
+ * mid-way leaves no cache that looks valid. */
+struct fcache {
+    const char *path;
     char tmp[4200];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f)
+    FILE *f;
+    uint64_t pos;           /* bytes written so far */
+    uint64_t rows_off[3];   /* file offset of each set's rows */
+    void *map;
+    size_t map_len;
+};
+
+static int fcache_put(struct fcache *c, const float *rows, size_t n, size_t row) {
+    size_t bytes = n * row * sizeof(float);
+    if (!wr(c->f, rows, bytes))
         return -1;
-    uint64_t kl = strlen(key), r = row;
-    bool ok = wr(f, "SOCLEFC1", 8) && wr(f, &kl, 8) && wr(f, key, kl) && wr(f, &r, 8);
-    for (int i = 0; ok && i < 3; i++) {
-        uint64_t n = fs[i]->n;
-        ok = wr(f, &n, 8) && wr(f, fs[i]->x, n * row * sizeof(float)) &&
-             wr(f, fs[i]->y, n * sizeof(int32_t)) && wr(f, fs[i]->sent, n * sizeof(size_t)) &&
-             wr(f, fs[i]->word, n * sizeof(size_t));
-    }
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        remove(tmp);
-        return -1;
-    }
+    c->pos += bytes;
     return 0;
 }
 
-/* 1 = loaded, 0 = absent or stale (recompute), -1 = error. */
-static int cache_load(const char *path, const char *key, size_t row, size_t max_bytes,
-                      struct featset *const fs[3]) {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return 0;
-    char magic[8];
-    uint64_t kl = 0, r = 0;
-    int rc = 0;
-    char *k = NULL;
-    if (!rd(f, magic, 8) || memcmp(magic, "SOCLEFC1", 8) || !rd(f, &kl, 8) || kl != strlen(key))
-        goto done;
-    k = malloc(kl + 1);
-    if (!k || !rd(f, k, kl) || memcmp(k, key, kl) || !rd(f, &r, 8) || r != row)
-        goto done;
-    for (int i = 0; i < 3; i++) {
-        uint64_t n = 0;
-        if (!rd(f, &n, 8) || n > SIZE_MAX / (row * sizeof(float) + 32)) {
-            rc = -1;
-            goto done;
-        }
-        if (n && featset_reserve(fs[i], (size_t)n, row, max_bytes) != 0) {
-            rc = -1;
-            goto done;
-        }
-        if (!rd(f, fs[i]->x, n * row * sizeof(float)) || !rd(f, fs[i]->y, n * sizeof(int32_t)) ||
-            !rd(f, fs[i]->sent, n * sizeof(size_t)) || !rd(f, fs[i]->word, n * sizeof(size_t))) {
-            rc = -1;
-            goto done;
-        }
-        fs[i]->n = (size_t)n;
+static int pad_to(struct fcache *c, uint64_t align) {
+    static const char zero[64];
+    uint64_t k = (align - c->pos % align) % align;
+    if (!wr(c->f, zero, (size_t)k))
+        return -1;
+    c->pos += k;
+    return 0;
+}
+
+/* Start writing path: the header, then the rows of sets 0..2 as they come. */
+static int fcache_create(const char *path, const char *key, struct fcache *c,
+                         struct featset *const fs[3]) {
+    memset(c, 0, sizeof(*c));
+    c->path = path;
+    snprintf(c->tmp, sizeof(c->tmp), "%s.tmp", path);
+    if (!(c->f = fopen(c->tmp, "wb")))
+        return -1;
+    uint64_t kl = strlen(key);
+    if (!wr(c->f, "SOCLEFC2", 8) || !wr(c->f, &kl, 8) || !wr(c->f, key, kl))
+        return -1;
+    c->pos = 16 + kl;
+    if (pad_to(c, 64) != 0)
+        return -1;
+    for (int i = 0; i < 3; i++)
+        fs[i]->fc = c;
+    return 0;
+}
+
+/* Set i's rows begin here (sets are computed one after the other). */
+static void fcache_begin(struct fcache *c, int i) { c->rows_off[i] = c->pos; }
+
+static int fcache_map(struct fcache *c, const char *path) {
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return -1;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || st.st_size < 88) {
+        close(fd);
+        return -1;
     }
-    rc = 1;
-done:
-    free(k);
-    fclose(f);
-    if (rc != 1)
-        for (int i = 0; i < 3; i++)
+    c->map_len = (size_t)st.st_size;
+    c->map = mmap(NULL, c->map_len, PROT_READ, MAP_SHARED, fd, 0);
+    close(fd); /* the mapping keeps the file */
+    if (c->map == MAP_FAILED) {
+        c->map = NULL;
+        return -1;
+    }
+    /* the epochs walk the rows in shuffled order: let the kernel read ahead less */
+    madvise(c->map, c->map_len, MADV_RANDOM);
+    return 0;
+}
+
+static void fcache_close(struct fcache *c) {
+    if (c->f) {
+        fclose(c->f);
+        remove(c->tmp);
+    }
+    if (c->map)
+        munmap(c->map, c->map_len);
+    memset(c, 0, sizeof(*c));
+}
+
+/* Point the sets at their rows in the mapping and copy their labels back to RAM.
+ * 1 = done, 0 = the file does not match (stale), -1 = error. */
+static int fcache_attach(struct fcache *c, const char *key, size_t row,
+                         struct featset *const fs[3]) {
+    const uint8_t *m = c->map;
+    uint64_t kl, r, meta;
+    memcpy(&kl, m + 8, 8);
+    if (memcmp(m, "SOCLEFC2", 8) || kl != strlen(key) || kl > c->map_len - 88 ||
+        memcmp(m + 16, key, kl))
+        return 0;
+    memcpy(&r, m + c->map_len - 24, 8);
+    memcpy(&meta, m + c->map_len - 16, 8);
+    if (memcmp(m + c->map_len - 8, "SOCLEFCE", 8) || r != row || meta > c->map_len - 24)
+        return 0;
+    uint64_t p = meta;
+    for (int i = 0; i < 3; i++) {
+        uint64_t n, off;
+        if (p + 16 > c->map_len - 24)
+            return -1;
+        memcpy(&n, m + p, 8);
+        memcpy(&off, m + p + 8, 8);
+        p += 16;
+        uint64_t ylen = (n * 4 + 7) / 8 * 8;
+        if (n > c->map_len / 20 || off % 4 || off + n * row * 4 > meta ||
+            p + ylen + 16 * n > c->map_len - 24)
+            return -1;
+        fs[i]->fc = NULL; /* labels go to RAM as usual */
+        fs[i]->n = 0;
+        if (n && featset_reserve(fs[i], (size_t)n, 0, SIZE_MAX) != 0)
+            return -1;
+        if (n)
+            memcpy(fs[i]->y, m + p, (size_t)n * 4);
+        p += ylen;
+        for (uint64_t k = 0; k < n; k++) {
+            uint64_t sv, wv;
+            memcpy(&sv, m + p + 8 * k, 8);
+            memcpy(&wv, m + p + 8 * (n + k), 8);
+            fs[i]->sent[k] = (size_t)sv;
+            fs[i]->word[k] = (size_t)wv;
+        }
+        p += 16 * n;
+        fs[i]->n = (size_t)n;
+        fs[i]->mx = (const float *)(const void *)(m + off);
+    }
+    return 1;
+}
+
+/* All sets written: the labels and the trailer, rename, map. */
+static int fcache_finish(struct fcache *c, const char *key, size_t row,
+                         struct featset *const fs[3]) {
+    if (pad_to(c, 8) != 0)
+        return -1;
+    uint64_t meta = c->pos;
+    bool ok = true;
+    for (int i = 0; ok && i < 3; i++) {
+        uint64_t n = fs[i]->n;
+        ok = wr(c->f, &n, 8) && wr(c->f, &c->rows_off[i], 8) &&
+             wr(c->f, fs[i]->y, (size_t)n * 4);
+        c->pos += 16 + n * 4;
+        ok = ok && pad_to(c, 8) == 0;
+        for (uint64_t k = 0; ok && k < n; k++) {
+            uint64_t v = fs[i]->sent[k];
+            ok = wr(c->f, &v, 8);
+        }
+        for (uint64_t k = 0; ok && k < n; k++) {
+            uint64_t v = fs[i]->word[k];
+            ok = wr(c->f, &v, 8);
+        }
+        c->pos += 16 * n;
+    }
+    uint64_t r = row;
+    ok = ok && wr(c->f, &r, 8) && wr(c->f, &meta, 8) && wr(c->f, "SOCLEFCE", 8);
+    ok = (fclose(c->f) == 0) && ok;
+    c->f = NULL;
+    if (!ok || rename(c->tmp, c->path) != 0) {
+        remove(c->tmp);
+        return -1;
+    }
+    if (fcache_map(c, c->path) != 0)
+        return -1;
+    return fcache_attach(c, key, row, fs) == 1 ? 0 : -1;
+}
+
+/* Open an existing cache: 1 = mapped and attached, 0 = absent or stale, -1 = error. */
+static int fcache_open(const char *path, const char *key, size_t row, struct fcache *c,
+                       struct featset *const fs[3]) {
+    memset(c, 0, sizeof(*c));
+    c->path = path;
+    if (access(path, F_OK) != 0)
+        return 0;
+    if (fcache_map(c, path) != 0)
+        return -1;
+    int r = fcache_attach(c, key, row, fs);
+    if (r != 1) {
+        for (int i = 0; i < 3; i++) {
             fs[i]->n = 0;
-    return rc;
+            fs[i]->mx = NULL;
+        }
+        munmap(c->map, c->map_len);
+        c->map = NULL;
+    }
+    return r;
+}
+
+/* --feature-cache: map a matching cache (1), or start writing a new one (0);
+ * -1 after printing why neither works. */
+static int cache_open(const struct opts *o, const char *key, size_t row, struct fcache *c,
+                      struct featset *const sets[3]) {
+    int r = fcache_open(o->cache, key, row, c, sets);
+    if (r == 1) {
+        fprintf(stderr, "features: loaded from %s (memory-mapped)\n", o->cache);
+        return 1;
+    }
+    if (r < 0)
+        fprintf(stderr, "socle-train: %s unreadable: recomputing\n", o->cache);
+    if (fcache_create(o->cache, key, c, sets) != 0) {
+        fprintf(stderr, "socle-train: cannot create the feature cache %s: %s\n", o->cache,
+                strerror(errno));
+        return -1;
+    }
+    return 0;
 }
 
 /* ---- main flows ---- */
@@ -1337,19 +1536,25 @@ static int qa_flush(const struct opts *o, struct backbone *b, struct qa_set *s,
         return -1;
     }
     size_t row = b->n_mix * (size_t)b->info->d_model;
-    if (featset_reserve(&s->fs, s->fs.n + q->n_tok, row, o->max_feature_mb << 20) != 0) {
+    float *dst = featset_add(&s->fs, q->n_tok, row, o->max_feature_mb << 20);
+    if (!dst) {
         fprintf(stderr,
                 "socle-train: the features would exceed --max-feature-mb %zu MiB (or memory is "
-                "short); use --max-examples, fewer --layers, --feature-cache, or raise the limit\n",
+                "short); use --max-examples, fewer --layers, --feature-cache FILE, or raise the "
+                "limit\n",
                 o->max_feature_mb);
         return -1;
     }
     for (size_t t = 0; t < q->n_tok; t++) {
-        take_token(b, &out, t, s->fs.x + (s->fs.n + t) * row);
+        take_token(b, &out, t, dst + t * row);
         s->fs.y[s->fs.n + t] = 0;
         s->fs.sent[s->fs.n + t] = s->fs.word[s->fs.n + t] = 0;
     }
-    s->fs.n += q->n_tok;
+    if (featset_commit(&s->fs, q->n_tok, row) != 0) {
+        fprintf(stderr, "socle-train: cannot write the feature cache %s: %s\n", o->cache,
+                strerror(errno));
+        return -1;
+    }
     q->n_seq = q->n_tok = 0;
     return 0;
 }
@@ -1376,9 +1581,21 @@ static int qa_add_window(const struct opts *o, struct backbone *b, struct qa_set
                          struct qa_batch *q, const struct qa_enc *e, size_t k, size_t w,
                          int32_t start, int32_t end) {
     size_t nc = e->wins[w].end - e->wins[w].start, n = e->n_pre + nc + e->n_suf;
-    if (q->n_tok + n > b->max_tokens && qa_flush(o, b, s, q) != 0)
-        return -1;
     if (qa_win_reserve(s, s->n_win + 1) != 0)
+        return -1;
+    size_t wi = s->n_win++;
+    if (wi == 0)
+        s->row_off[0] = 0;
+    s->row_off[wi + 1] = s->row_off[wi] + n; /* rows come out of the forwards in this order */
+    s->start[wi] = start;
+    s->end[wi] = end;
+    s->win_q[wi] = k;
+    s->n_pre[wi] = e->n_pre;
+    s->n_ctx[wi] = nc;
+    s->ctx_first[wi] = e->wins[w].start;
+    if (s->fs.mx) /* rows already in the mapped cache: only the windows are rebuilt */
+        return 0;
+    if (q->n_tok + n > b->max_tokens && qa_flush(o, b, s, q) != 0)
         return -1;
     const struct tok_encoding *x = e->enc;
     int32_t *ids = q->ids + q->n_tok, *tids = q->tids + q->n_tok;
@@ -1391,16 +1608,6 @@ static int qa_add_window(const struct opts *o, struct backbone *b, struct qa_set
         ids[j] = x->ids[e->suf[i]], tids[j] = x->type_ids[e->suf[i]];
     q->lens[q->n_seq++] = n;
     q->n_tok += n;
-    size_t wi = s->n_win++;
-    if (wi == 0)
-        s->row_off[0] = 0;
-    s->row_off[wi + 1] = s->row_off[wi] + n; /* rows come out of the forwards in this order */
-    s->start[wi] = start;
-    s->end[wi] = end;
-    s->win_q[wi] = k;
-    s->n_pre[wi] = e->n_pre;
-    s->n_ctx[wi] = nc;
-    s->ctx_first[wi] = e->wins[w].start;
     return 0;
 }
 
@@ -1479,7 +1686,12 @@ static int qa_features(const struct opts *o, struct backbone *b, struct qa_set *
             last = t;
         }
     }
-    rc = qa_flush(o, b, s, &q);
+    rc = s->fs.mx ? 0 : qa_flush(o, b, s, &q);
+    if (rc == 0 && s->fs.n != (s->n_win ? s->row_off[s->n_win] : 0)) {
+        fprintf(stderr, "socle-train: %s: the feature cache holds %zu rows, the windows %zu\n",
+                what, s->fs.n, s->n_win ? s->row_off[s->n_win] : 0);
+        rc = -1;
+    }
 done:
     if (o->progress)
         fprintf(stderr, "\r%70s\r", "");
@@ -1513,7 +1725,7 @@ static int qa_decode(const struct tr_head *h, const struct qa_set *s, size_t w0,
         float *st = lg + 2 * r0, *en = st + n, two[2];
         uint8_t *isc = fl + 2 * r0, *iscls = isc + n;
         for (size_t t = 0; t < n; t++) {
-            tr_head_forward(h, s->fs.x + (s->row_off[w] + t) * row, two, sc);
+            tr_head_forward(h, featset_rows(&s->fs) + (s->row_off[w] + t) * row, two, sc);
             st[t] = two[0];
             en[t] = two[1];
             isc[t] = t >= s->n_pre[w] && t < s->n_pre[w] + s->n_ctx[w];
@@ -1571,7 +1783,7 @@ static int qa_evaluate(const struct tr_head *h, struct qa_eval *e) {
         size_t w0 = w;
         while (w < s->n_win && s->win_q[w] == k) {
             if (s->start[w] >= 0) {
-                loss_sum += tr_span_backward(h, s->fs.x + s->row_off[w] * row,
+                loss_sum += tr_span_backward(h, featset_rows(&s->fs) + s->row_off[w] * row,
                                              s->row_off[w + 1] - s->row_off[w], s->start[w],
                                              s->end[w], 0, NULL, sc, work);
                 n_loss++;
@@ -1637,6 +1849,7 @@ static int main_qa(struct opts *o) {
     struct qa_set s_tr = {0}, s_dv = {0}, s_te = {0};
     struct backbone b = {0};
     struct tr_head *h = NULL;
+    struct fcache fc = {0};
     uint8_t *part = NULL;
     bool have_b = false;
     int rc = 1;
@@ -1668,16 +1881,34 @@ static int main_qa(struct opts *o) {
     have_b = true;
     if (backbone_open(o, &b) != 0)
         goto done;
+    size_t d = (size_t)b.info->d_model, row = b.n_mix * d;
+    struct featset *const sets[3] = {&s_tr.fs, &s_dv.fs, &s_te.fs};
+    char ckey[8192] = "";
+    int cached = 0;
+    if (o->cache) {
+        struct ev_labels none = {0};
+        cache_key(o, &none, b.max_seq, ckey, sizeof(ckey));
+        if ((cached = cache_open(o, ckey, row, &fc, sets)) < 0)
+            goto done;
+    }
     double t0 = now_s();
+    fcache_begin(&fc, 0);
     if (qa_features(o, &b, &s_tr, false, "train") != 0)
         goto done;
     double t_feat_train = now_s() - t0;
     t0 = now_s();
-    if ((s_dv.n_q && qa_features(o, &b, &s_dv, true, "dev") != 0) ||
-        (s_te.n_q && qa_features(o, &b, &s_te, true, "test") != 0))
+    fcache_begin(&fc, 1);
+    if (s_dv.n_q && qa_features(o, &b, &s_dv, true, "dev") != 0)
         goto done;
+    fcache_begin(&fc, 2);
+    if (s_te.n_q && qa_features(o, &b, &s_te, true, "test") != 0)
+        goto done;
+    if (o->cache && cached != 1 && fcache_finish(&fc, ckey, row, sets) != 0) {
+        fprintf(stderr, "socle-train: cannot write the feature cache %s: %s\n", o->cache,
+                strerror(errno));
+        goto done;
+    }
     double t_feat_eval = now_s() - t0;
-    size_t d = (size_t)b.info->d_model, row = b.n_mix * d;
     fprintf(stderr,
             "features: train %zu questions -> %zu windows, %zu rows in %.1fs (%.1f q/s); dev+test "
             "%zu+%zu questions in %.1fs; %.1f MiB\n",
@@ -1713,7 +1944,7 @@ static int main_qa(struct opts *o) {
     fo.progress = on_progress;
     fo.progress_ud = o;
     struct tr_data td = {.n = s_tr.n_win,
-                         .feats = s_tr.fs.x,
+                         .feats = featset_rows(&s_tr.fs),
                          .label = s_tr.start,
                          .loss = TR_LOSS_SPAN,
                          .label_end = s_tr.end,
@@ -1744,6 +1975,7 @@ done:
     qa_set_clear(&s_tr);
     qa_set_clear(&s_dv);
     qa_set_clear(&s_te);
+    fcache_close(&fc); /* after the last use of the mapped rows */
     if (have_b)
         backbone_close(&b);
     ev_qa_data_clear(&d_tr);
@@ -1764,6 +1996,7 @@ int main(int argc, char **argv) {
     struct ev_labels labels = {0};
     struct backbone b = {0};
     struct featset f_tr = {0}, f_dv = {0}, f_te = {0};
+    struct fcache fc = {0};
     struct tr_head *h = NULL;
     uint8_t *part = NULL;
     int rc = 1;
@@ -1844,13 +2077,11 @@ int main(int argc, char **argv) {
     int cached = 0;
     if (o.cache) {
         cache_key(&o, &labels, b.max_seq, ckey, sizeof(ckey));
-        cached = cache_load(o.cache, ckey, b.n_mix * d, o.max_feature_mb << 20, sets);
-        if (cached < 0)
-            fprintf(stderr, "socle-train: %s unreadable: recomputing\n", o.cache);
-        if (cached == 1)
-            fprintf(stderr, "features: loaded from %s\n", o.cache);
+        if ((cached = cache_open(&o, ckey, b.n_mix * d, &fc, sets)) < 0)
+            goto done;
     }
     if (cached != 1) {
+        fcache_begin(&fc, 0);
         if (compute_set_features(&o, &b, &tr, &labels, &f_tr, "train", &unseen) != 0)
             goto done;
         if (unseen) {
@@ -1859,6 +2090,7 @@ int main(int argc, char **argv) {
         }
         t_feat_train = now_s() - t0;
         t0 = now_s();
+        fcache_begin(&fc, 1);
         if (n_dv && compute_set_features(&o, &b, &dv, &labels, &f_dv, "dev", &unseen) != 0)
             goto done;
         if (unseen)
@@ -1866,13 +2098,17 @@ int main(int argc, char **argv) {
                     "socle-train: warning: %zu dev %s with a label never seen in train: scored as "
                     "errors (the head cannot predict them)\n",
                     unseen, ner ? "words" : "examples");
+        fcache_begin(&fc, 2);
         if (n_te && compute_set_features(&o, &b, &te, &labels, &f_te, "test", &unseen) != 0)
             goto done;
         if (unseen)
             fprintf(stderr, "socle-train: warning: %zu test %s with a label never seen in train\n",
                     unseen, ner ? "words" : "examples");
-        if (o.cache && cache_save(o.cache, ckey, b.n_mix * d, sets) != 0)
-            fprintf(stderr, "socle-train: warning: could not write %s\n", o.cache);
+        if (o.cache && fcache_finish(&fc, ckey, b.n_mix * d, sets) != 0) {
+            fprintf(stderr, "socle-train: cannot write the feature cache %s: %s\n", o.cache,
+                    strerror(errno));
+            goto done;
+        }
     }
     double t_feat_eval = cached == 1 ? 0 : now_s() - t0;
     if (cached != 1)
@@ -1902,7 +2138,7 @@ int main(int argc, char **argv) {
     fo.dev_ud = &dev_e;
     fo.progress = on_progress;
     fo.progress_ud = &o;
-    struct tr_data td = {.n = f_tr.n, .feats = f_tr.x, .label = f_tr.y};
+    struct tr_data td = {.n = f_tr.n, .feats = featset_rows(&f_tr), .label = f_tr.y};
     struct tr_fit_result fr;
     t0 = now_s();
     int st = tr_fit(h, &td, &fo, &fr);
@@ -1935,6 +2171,7 @@ done:
     featset_clear(&f_tr);
     featset_clear(&f_dv);
     featset_clear(&f_te);
+    fcache_close(&fc); /* after the last use of the mapped rows */
     if (have_b)
         backbone_close(&b);
     ev_labels_clear(&labels);
