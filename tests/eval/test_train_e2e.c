@@ -158,6 +158,34 @@ int main(void) {
         CHECK(same_file(a, c));
     }
 
+    /* Multi-label (JSONL label lists, sigmoid + BCE per label): the loss decreases,
+     * same seed = same bytes, the adapter says multi_label; a list holding a
+     * number is refused with its line. */
+    const char *ml_args = "--task classify --multi-label --train tests/data/eval/cls_ml_tiny.jsonl "
+                          "--dev-ratio 0.2 --epochs 20 --batch 8 --lr 0.02 --patience 0 --quiet";
+    for (int k = 0; k < 2; k++) {
+        snprintf(cmd, sizeof(cmd), "%s --model %s %s --seed 3 --out %s/m%d/ml-a", train, model,
+                 ml_args, tmp, k);
+        CHECK(run(cmd) == 0);
+        if (k == 0) {
+            check_loss_decreased("multi-label linear");
+            CHECK(strstr(g_out, "subset accuracy") != NULL);
+        }
+    }
+    snprintf(a, sizeof(a), "%s/m0/ml-a/head.safetensors", tmp);
+    snprintf(c, sizeof(c), "%s/m1/ml-a/head.safetensors", tmp);
+    CHECK(same_file(a, c));
+    snprintf(a, sizeof(a), "%s/m0/ml-a/adapter.json", tmp);
+    js = slurp(a, &jl);
+    CHECK(js && strstr(js, "\"multi_label\": true") && strstr(js, "\"politics\""));
+    free(js);
+    snprintf(cmd, sizeof(cmd),
+             "%s --model %s --task classify --multi-label --train tests/data/eval/cls_ml_bad.jsonl "
+             "--out %s/m2/x",
+             train, model, tmp);
+    CHECK(run(cmd) == 1);
+    CHECK(strstr(g_out, "cls_ml_bad.jsonl:2: labels must be non-empty strings") != NULL);
+
     /* A dev label never seen in train (politics): a warning, not a failure. */
     snprintf(cmd, sizeof(cmd),
              "%s --model %s --task classify --train tests/data/eval/cls_tiny.jsonl "
@@ -216,6 +244,12 @@ int main(void) {
         CHECK(rc == 0);
         if (rc != 0)
             fprintf(stderr, "%s\n", g_out);
+        /* the multi-label adapter loads and runs in the tasks library too */
+        snprintf(cmd, sizeof(cmd),
+                 "%s --task classify --model %s --adapters %s/m0 --adapter ml-a "
+                 "--data tests/data/eval/cls_tiny.jsonl --json",
+                 eval, model, tmp);
+        CHECK(run(cmd) == 0);
     }
     snprintf(cmd, sizeof(cmd), "rm -rf %s", tmp);
     if (system(cmd) != 0)

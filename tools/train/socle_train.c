@@ -21,6 +21,7 @@
 #include "tools/train/trainer.h"
 
 #include <errno.h>
+#include <json-c/json.h>
 #include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
@@ -43,7 +44,8 @@ struct opts {
     size_t layers, hidden, epochs, batch, patience, max_seq, threads, max_feature_mb;
     double lr, wd, warmup, dev_ratio, test_ratio;
     uint64_t seed;
-    bool mlp, lr_set, multi_label;
+    bool mlp, lr_set, multi_label, ml_macro;
+    double threshold; /* multi-label decision threshold of the dev metric */
     enum tr_act act;
     /* qa */
     size_t doc_stride, max_question_len, max_answer_len;
@@ -71,6 +73,9 @@ static void usage(FILE *f) {
         "                             qa: SQuAD JSON v1.1 / v2.0 (dev/test split by context)\n"
         "  --text-field F --label-field F --no-header   as socle-eval\n"
         "  --labels a,b,c             fixed label set and order (default: from train, sorted)\n"
+        "  --multi-label              classify: JSONL \"label\" is a list; sigmoid + binary\n"
+        "                             cross-entropy per label, adapter \"multi_label\": true\n"
+        "  --threshold X              multi-label decision threshold of the dev metric (0.5)\n"
         "  --max-examples N --max-bytes N\n"
         "head\n"
         "  --name NAME                adapter name (default: the --out directory's name)\n"
@@ -82,7 +87,8 @@ static void usage(FILE *f) {
         "training\n"
         "  --epochs N (default 10)  --batch N (default 32)  --lr X (linear 5e-3, mlp 1e-3)\n"
         "  --weight-decay X (0.01)  --warmup R (0.1)  --patience N (3; 0 = no early stop)\n"
-        "  --seed N (42)  --metric macro_f1|accuracy (classify), f1|em|loss (qa; default f1)\n"
+        "  --seed N (42)  --metric macro_f1|accuracy (classify), f1|em|loss (qa; default f1),\n"
+        "                 micro_f1 (default)|macro_f1|accuracy (multi-label: subset accuracy)\n"
         "qa\n"
         "  --doc-stride N (128)  --max-question-len N (64)  --max-answer-len N (15, dev decoding)\n"
         "  --lang en|fr               SQuAD normalization of the dev metric (default en)\n"
@@ -131,6 +137,7 @@ static int parse_args(int argc, char **argv, struct opts *o) {
     o->seed = 42;
     o->act = TR_ACT_GELU;
     o->doc_stride = 128;
+    o->threshold = 0.5;
     o->max_question_len = 64;
     o->max_answer_len = 15;
     o->progress = isatty(2);
@@ -201,13 +208,20 @@ static int parse_args(int argc, char **argv, struct opts *o) {
         } else if (ARG("--metric")) {
             if (!strcmp(v, "accuracy"))
                 o->metric_acc = true;
+            else if (!strcmp(v, "micro_f1"))
+                o->ml_macro = false;
             else if (!strcmp(v, "f1"))
                 o->qa_metric = 0;
             else if (!strcmp(v, "em"))
                 o->qa_metric = 1;
             else if (!strcmp(v, "loss"))
                 o->qa_metric = 2;
-            else if (strcmp(v, "macro_f1"))
+            else if (!strcmp(v, "macro_f1"))
+                o->ml_macro = true;
+            else
+                goto bad;
+        } else if (ARG("--threshold")) {
+            if (num(v, &o->threshold) || o->threshold <= 0 || o->threshold >= 1)
                 goto bad;
         } else if (ARG("--doc-stride")) {
             if (unum(v, &o->doc_stride))
@@ -289,6 +303,10 @@ static int parse_args(int argc, char **argv, struct opts *o) {
     if (o->task == T_NONE || !o->model || !o->train || !o->out) {
         fprintf(stderr,
                 "socle-train: --task, --model, --train and --out are required (see --help)\n");
+        return -1;
+    }
+    if (o->multi_label && o->task != T_CLASSIFY) {
+        fprintf(stderr, "socle-train: --multi-label is for --task classify\n");
         return -1;
     }
     if (o->pool == P_POOLER && o->layers > 1) {
@@ -828,8 +846,15 @@ done:
     return rc;
 }
 
+static int eval_ml(const struct tr_head *h, struct eval_ctx *e);
+
 static double dev_metric(const struct tr_head *h, void *ud) {
     struct eval_ctx *e = ud;
+    if (e->o->multi_label) {
+        if (eval_ml(h, e) != 0)
+            return -1;
+        return e->o->metric_acc ? e->acc : e->o->ml_macro ? e->macro_f1 : e->micro_f1;
+    }
     if (e->ner) {
         if (eval_ner(h, e) != 0)
             return -1;
@@ -1150,7 +1175,11 @@ static const char *base_name(const char *p) {
 }
 
 static void print_metrics(const char *what, const struct eval_ctx *e, bool ner) {
-    if (ner)
+    if (e->o->multi_label)
+        printf("%-5s micro P %.4f  R %.4f  F1 %.4f   macro-F1 %.4f   subset accuracy %.4f "
+               "(threshold %.2f)\n",
+               what, e->micro_p, e->micro_r, e->micro_f1, e->macro_f1, e->acc, e->o->threshold);
+    else if (ner)
         printf(
             "%-5s entity P %.4f  R %.4f  F1 %.4f (strict IOB2)   macro-F1 %.4f   token acc %.4f\n",
             what, e->micro_p, e->micro_r, e->micro_f1, e->macro_f1, e->acc);
@@ -1174,9 +1203,235 @@ static void dataset_clear(struct dataset *d) {
     ev_ner_data_clear(&d->ner);
 }
 
+/* ---- multi-label classification (--multi-label) ---- */
+
+/* Label lists travel through the classify data as one string, labels joined by
+ * ML_SEP (a control character no label holds), so the split, the features pass
+ * and the cache treat them as any classify label. */
+#define ML_SEP '\x1f'
+
+/* JSONL {"text": ..., "label": ["a", "b"]} (a single string = a one-label list,
+ * [] = no label). Same field options and limits as the classify reader. */
+static int ml_read(const struct opts *o, const char *path, struct ev_cls_data *out) {
+    const char *tf = o->text_field ? o->text_field : "text";
+    const char *lf = o->label_field ? o->label_field : "label";
+    size_t max_bytes = o->limits.max_bytes ? o->limits.max_bytes : (size_t)512 << 20;
+    size_t max_line = o->limits.max_line ? o->limits.max_line : (size_t)16 << 20;
+    struct stat st;
+    FILE *f = fopen(path, "rb");
+    if (!f || fstat(fileno(f), &st) != 0) {
+        fprintf(stderr, "socle-train: %s: %s\n", path, strerror(errno));
+        if (f)
+            fclose(f);
+        return -1;
+    }
+    if ((size_t)st.st_size > max_bytes) {
+        fprintf(stderr, "socle-train: %s: larger than --max-bytes %zu\n", path, max_bytes);
+        fclose(f);
+        return -1;
+    }
+    memset(out, 0, sizeof(*out));
+    char *line = NULL;
+    size_t cap = 0, lineno = 0;
+    ssize_t len;
+    int rc = -1;
+    while ((len = getline(&line, &cap, f)) >= 0) {
+        lineno++;
+        if ((size_t)len > max_line) {
+            fprintf(stderr, "socle-train: %s:%zu: line longer than %zu bytes\n", path, lineno,
+                    max_line);
+            goto done;
+        }
+        size_t k = 0;
+        while (k < (size_t)len && (line[k] == ' ' || line[k] == '\t' || line[k] == '\r' ||
+                                   line[k] == '\n'))
+            k++;
+        if (k == (size_t)len)
+            continue; /* empty lines are skipped */
+        if (o->limits.max_examples && out->n >= o->limits.max_examples)
+            break;
+        struct json_tokener *tk = json_tokener_new();
+        struct json_object *j = tk ? json_tokener_parse_ex(tk, line, (int)len) : NULL, *jt, *jl;
+        bool ok = tk && json_tokener_get_error(tk) == json_tokener_success && j &&
+                  json_object_is_type(j, json_type_object);
+        if (tk)
+            json_tokener_free(tk);
+        if (!ok || !json_object_object_get_ex(j, tf, &jt) ||
+            !json_object_is_type(jt, json_type_string) || !json_object_object_get_ex(j, lf, &jl) ||
+            !(json_object_is_type(jl, json_type_array) ||
+              json_object_is_type(jl, json_type_string))) {
+            fprintf(stderr,
+                    "socle-train: %s:%zu: expected a JSON object with a string \"%s\" and a "
+                    "list \"%s\" of label strings\n",
+                    path, lineno, tf, lf);
+            json_object_put(j);
+            goto done;
+        }
+        size_t n_l = json_object_is_type(jl, json_type_array) ? json_object_array_length(jl) : 1;
+        size_t total = 1;
+        bool strs = true;
+        for (size_t i = 0; i < n_l; i++) {
+            struct json_object *e = json_object_is_type(jl, json_type_array)
+                                        ? json_object_array_get_idx(jl, i)
+                                        : jl;
+            strs = strs && e && json_object_is_type(e, json_type_string) &&
+                   json_object_get_string_len(e) > 0 &&
+                   !memchr(json_object_get_string(e), ML_SEP,
+                           (size_t)json_object_get_string_len(e));
+            total += (size_t)(strs ? json_object_get_string_len(e) : 0) + 1;
+        }
+        char *joined = strs ? malloc(total) : NULL, *text = strdup(json_object_get_string(jt));
+        if (!strs || !joined || !text) {
+            if (!strs)
+                fprintf(stderr, "socle-train: %s:%zu: labels must be non-empty strings\n", path,
+                        lineno);
+            free(joined);
+            free(text);
+            json_object_put(j);
+            goto done;
+        }
+        size_t off = 0;
+        for (size_t i = 0; i < n_l; i++) {
+            struct json_object *e = json_object_is_type(jl, json_type_array)
+                                        ? json_object_array_get_idx(jl, i)
+                                        : jl;
+            if (i)
+                joined[off++] = ML_SEP;
+            size_t l = (size_t)json_object_get_string_len(e);
+            memcpy(joined + off, json_object_get_string(e), l);
+            off += l;
+        }
+        joined[off] = '\0';
+        json_object_put(j);
+        if (out->n == out->cap) {
+            size_t nc = out->cap ? out->cap * 2 : 256;
+            struct ev_cls_example *ex = realloc(out->ex, nc * sizeof(*ex));
+            if (!ex) {
+                free(joined);
+                free(text);
+                goto done;
+            }
+            out->ex = ex;
+            out->cap = nc;
+        }
+        out->ex[out->n++] = (struct ev_cls_example){text, joined, lineno};
+    }
+    rc = 0;
+done:
+    free(line);
+    fclose(f);
+    if (rc != 0)
+        ev_cls_data_clear(out);
+    return rc;
+}
+
+/* Set the 0/1 targets (n_labels) of one joined label list; labels not in the
+ * table are counted in *unseen (and left out: the head has no output for them). */
+static void ml_targets(const char *joined, struct ev_labels *labels, uint8_t *t, size_t *unseen) {
+    memset(t, 0, labels->n);
+    for (const char *p = joined; *p;) {
+        const char *q = strchr(p, ML_SEP);
+        size_t k = q ? (size_t)(q - p) : strlen(p);
+        char tmp[1024];
+        if (k < sizeof(tmp)) {
+            memcpy(tmp, p, k);
+            tmp[k] = '\0';
+            int32_t id = ev_labels_find(labels, tmp, false);
+            if (id >= 0)
+                t[id] = 1;
+            else if (unseen)
+                (*unseen)++;
+        }
+        p += k + (q != NULL);
+    }
+}
+
+/* Add every label of the joined lists of d to labels. */
+static void ml_collect(const struct ev_cls_data *d, struct ev_labels *labels) {
+    for (size_t i = 0; i < d->n; i++)
+        for (const char *p = d->ex[i].label; *p;) {
+            const char *q = strchr(p, ML_SEP);
+            size_t k = q ? (size_t)(q - p) : strlen(p);
+            char tmp[1024];
+            if (k < sizeof(tmp)) {
+                memcpy(tmp, p, k);
+                tmp[k] = '\0';
+                ev_labels_find(labels, tmp, true);
+            }
+            p += k + (q != NULL);
+        }
+}
+
+/* Targets (rows, n_labels) of a feature set's rows (row r = example sent[r]). */
+static uint8_t *ml_row_targets(const struct featset *fs, const struct ev_cls_data *d,
+                               struct ev_labels *labels, size_t *unseen) {
+    uint8_t *t = malloc(fs->n * labels->n + 1);
+    for (size_t r = 0; t && r < fs->n; r++)
+        ml_targets(d->ex[fs->sent[r]].label, labels, t + r * labels->n, unseen);
+    return t;
+}
+
+/* Multi-label scores at the threshold: micro-F1 over (example, label) pairs,
+ * macro-F1 over labels, subset accuracy (every label of the example right). */
+static int eval_ml(const struct tr_head *h, struct eval_ctx *e) {
+    const struct featset *fs = e->fs;
+    size_t nl = e->labels->n;
+    uint8_t *t = malloc(nl + 1);
+    float *lg = malloc(nl * sizeof(float));
+    size_t *tp = calloc(nl, sizeof(size_t)), *fp = calloc(nl, sizeof(size_t)),
+           *fn = calloc(nl, sizeof(size_t));
+    struct tr_scratch *s = NULL;
+    int rc = -1;
+    if (!t || !lg || !tp || !fp || !fn || tr_scratch_new(&h->cfg, &s) != TR_OK)
+        goto done;
+    size_t row = h->cfg.n_mix * h->cfg.d_model, exact = 0, unseen_fn = 0;
+    /* sigmoid(z) >= thr  <=>  z >= logit(thr) */
+    double zt = log(e->o->threshold / (1.0 - e->o->threshold));
+    for (size_t r = 0; r < fs->n; r++) {
+        tr_head_forward(h, featset_rows(fs) + r * row, lg, s);
+        size_t un = 0;
+        ml_targets(e->cls->ex[fs->sent[r]].label, (struct ev_labels *)(uintptr_t)e->labels, t,
+                   &un);
+        bool all = un == 0;
+        unseen_fn += un; /* a label the head does not know is always missed */
+        for (size_t l = 0; l < nl; l++) {
+            bool p = (double)lg[l] >= zt;
+            tp[l] += p && t[l];
+            fp[l] += p && !t[l];
+            fn[l] += !p && t[l];
+            all = all && p == (t[l] != 0);
+        }
+        exact += all;
+    }
+    size_t TP = 0, FP = 0, FN = unseen_fn;
+    double macro = 0;
+    for (size_t l = 0; l < nl; l++) {
+        TP += tp[l];
+        FP += fp[l];
+        FN += fn[l];
+        macro += tp[l] ? 2.0 * (double)tp[l] / (double)(2 * tp[l] + fp[l] + fn[l]) : 0.0;
+    }
+    e->micro_p = TP + FP ? (double)TP / (double)(TP + FP) : 0;
+    e->micro_r = TP + FN ? (double)TP / (double)(TP + FN) : 0;
+    e->micro_f1 = TP ? 2.0 * (double)TP / (double)(2 * TP + FP + FN) : 0;
+    e->macro_f1 = nl ? macro / (double)nl : 0;
+    e->acc = fs->n ? (double)exact / (double)fs->n : 0;
+    rc = 0;
+done:
+    free(t);
+    free(lg);
+    free(tp);
+    free(fp);
+    free(fn);
+    tr_scratch_free(s);
+    return rc;
+}
+
 static int load_set(const struct opts *o, const char *path, struct dataset *d) {
     char err[512];
     memset(d, 0, sizeof(*d));
+    if (o->task == T_CLASSIFY && o->multi_label)
+        return ml_read(o, path, &d->cls);
     if (o->task == T_CLASSIFY) {
         struct ev_cls_read_opts ro = {0};
         ro.format = o->format && !strcmp(o->format, "csv")     ? EV_CLS_CSV
@@ -1253,11 +1508,23 @@ static int compute_set_features(const struct opts *o, struct backbone *b, struct
             free(texts);
             return -1;
         }
+        uint8_t *t = o->multi_label ? malloc(labels->n + 1) : NULL;
+        if (o->multi_label && !t) {
+            free(y);
+            free(texts);
+            return -1;
+        }
         for (size_t i = 0; i < n; i++) {
             texts[i] = d->cls.ex[i].text;
+            if (o->multi_label) { /* every row trains; its targets come from the list */
+                ml_targets(d->cls.ex[i].label, labels, t, n_unseen);
+                y[i] = 0;
+                continue;
+            }
             y[i] = ev_labels_find(labels, d->cls.ex[i].label, false);
             *n_unseen += y[i] < 0;
         }
+        free(t);
         p.labels_cls = y;
         rc = features(&p, n, texts, NULL, NULL, what);
         free(y);
@@ -1998,7 +2265,7 @@ int main(int argc, char **argv) {
     struct featset f_tr = {0}, f_dv = {0}, f_te = {0};
     struct fcache fc = {0};
     struct tr_head *h = NULL;
-    uint8_t *part = NULL;
+    uint8_t *part = NULL, *ml_t = NULL;
     int rc = 1;
     bool have_b = false;
 
@@ -2038,6 +2305,9 @@ int main(int argc, char **argv) {
             fprintf(stderr, "socle-train: bad --labels list\n");
             goto done;
         }
+    } else if (o.multi_label) {
+        ml_collect(&tr.cls, &labels);
+        ev_labels_sort(&labels);
     } else if (!ner) {
         for (size_t i = 0; i < tr.cls.n; i++)
             ev_labels_find(&labels, tr.cls.ex[i].label, true);
@@ -2060,8 +2330,9 @@ int main(int argc, char **argv) {
         }
         ev_labels_clear(&types);
     }
-    if (labels.n < 2) {
-        fprintf(stderr, "socle-train: need at least 2 labels, found %zu\n", labels.n);
+    if (labels.n < (o.multi_label ? 1u : 2u)) {
+        fprintf(stderr, "socle-train: need at least %d labels, found %zu\n",
+                o.multi_label ? 1 : 2, labels.n);
         goto done;
     }
 
@@ -2097,13 +2368,13 @@ int main(int argc, char **argv) {
             fprintf(stderr,
                     "socle-train: warning: %zu dev %s with a label never seen in train: scored as "
                     "errors (the head cannot predict them)\n",
-                    unseen, ner ? "words" : "examples");
+                    unseen, ner ? "words" : o.multi_label ? "labels (in lists)" : "examples");
         fcache_begin(&fc, 2);
         if (n_te && compute_set_features(&o, &b, &te, &labels, &f_te, "test", &unseen) != 0)
             goto done;
         if (unseen)
             fprintf(stderr, "socle-train: warning: %zu test %s with a label never seen in train\n",
-                    unseen, ner ? "words" : "examples");
+                    unseen, ner ? "words" : o.multi_label ? "labels (in lists)" : "examples");
         if (o.cache && fcache_finish(&fc, ckey, b.n_mix * d, sets) != 0) {
             fprintf(stderr, "socle-train: cannot write the feature cache %s: %s\n", o.cache,
                     strerror(errno));
@@ -2139,6 +2410,12 @@ int main(int argc, char **argv) {
     fo.progress = on_progress;
     fo.progress_ud = &o;
     struct tr_data td = {.n = f_tr.n, .feats = featset_rows(&f_tr), .label = f_tr.y};
+    if (o.multi_label) {
+        if (!(ml_t = ml_row_targets(&f_tr, &tr.cls, &labels, NULL)))
+            goto done;
+        td.loss = TR_LOSS_SIGMOID;
+        td.targets = ml_t;
+    }
     struct tr_fit_result fr;
     t0 = now_s();
     int st = tr_fit(h, &td, &fo, &fr);
@@ -2172,6 +2449,7 @@ done:
     featset_clear(&f_dv);
     featset_clear(&f_te);
     fcache_close(&fc); /* after the last use of the mapped rows */
+    free(ml_t);
     if (have_b)
         backbone_close(&b);
     ev_labels_clear(&labels);
