@@ -46,7 +46,7 @@ def stage_spm(work):
     # Long paragraphs are cut at sentence ends so spm's line length limit drops none of them.
     out = []
     for l in lines:
-        l = tok.normalize(l).strip()
+        l = tok.pretokenized(l)
         while len(l) > 2000:
             cut = l.rfind(". ", 0, 2000)
             cut = cut + 1 if cut > 200 else 2000

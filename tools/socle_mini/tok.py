@@ -2,19 +2,61 @@
 
 The exported pipeline is kept to pieces socle's C tokenizer implements:
     normalizer   Sequence[NFKC, Replace "\\t"->" ", Replace "\\n"->" ", Replace "\\r"->" "]
-    pre_tokenizer Metaspace(replacement "\u2581", prepend_scheme "always", split true)
+    pre_tokenizer Sequence[WhitespaceSplit,
+                           Split(Regex PUNCT_REGEX, behavior Isolated),
+                           Metaspace(replacement "\u2581", prepend_scheme "always", split true)]
     model        Unigram(vocab [[piece, score]...], unk_id 1, byte_fallback false)
     post         TemplateProcessing "<s> $A </s>" / "<s> $A </s> </s> $B </s>" (type ids 0 / 1)
     decoder      Metaspace
 SentencePiece runs with the "identity" normalization rule and no whitespace removal; encode()
-below applies the same normalization in Python first, so spm's ids equal the tokenizer.json's
+below applies the same normalization and pre-tokenization in Python first (words split on white
+space, punctuation isolated, chunks joined by one space), so spm's ids equal the tokenizer.json's
 ids (checked with the reference Rust implementation by check_tokenizer.js).
+
+Why punctuation is isolated (v2): with Metaspace alone "Merkel." and "Merkel ." were different
+pieces, and NER spans kept the full stop. Every punctuation character except the apostrophes and
+the hyphen (kept inside words: "l'Europe", "aujourd'hui", "Jean-Pierre") is its own pre-token,
+so text written with or without a space before punctuation gives the same pieces.
 """
 import json
 import unicodedata
 
 SPECIALS = ["<pad>", "<unk>", "<s>", "</s>", "<mask>"]
 PAD, UNK, BOS, EOS, MASK = 0, 1, 2, 3, 4
+
+# Onig (HF tokenizers) and PCRE2 (socle) both read this: one punctuation character (Unicode
+# category P) other than ' ’ and -.
+PUNCT_REGEX = "(?!['\u2019-])\\p{P}"
+KEEP_IN_WORD = "'\u2019-"
+# Rust char::is_whitespace (Unicode White_Space), what HF WhitespaceSplit splits on.
+WHITE_SPACE = set("\t\n\x0b\x0c\r \x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000"
+                  + "".join(chr(c) for c in range(0x2000, 0x200b)))
+
+
+def _isolated(c):
+    return unicodedata.category(c).startswith("P") and c not in KEEP_IN_WORD
+
+
+def chunks(text):
+    """(start, chunk) pre-tokens of normalized text, as the tokenizer.json's pre-tokenizer
+    cuts it: white space removed, each isolated punctuation character alone."""
+    out, start = [], None
+    for i, c in enumerate(text + " "):
+        if c in WHITE_SPACE or _isolated(c):
+            if start is not None:
+                out.append((start, text[start:i]))
+                start = None
+            if i < len(text) and c not in WHITE_SPACE:
+                out.append((i, c))
+        elif start is None:
+            start = i
+    return out
+
+
+def pretokenized(text):
+    """Normalized text rewritten so that spm (dummy prefix, split on spaces) sees the same
+    pre-tokens as the tokenizer.json pipeline."""
+    return " ".join(c for _, c in chunks(normalize(text)))
 
 
 def normalize(text):
@@ -44,22 +86,13 @@ class Tokenizer:
 
     def encode(self, text):
         """Ids without special tokens, as tokenizer.json gives them for `text`."""
-        t = normalize(text)
-        # Metaspace "always" prepends U+2581 only when the text does not already start
-        # with one; spm always adds its dummy prefix, so drop one leading space instead.
-        if t.startswith(" "):
-            t = t[1:]
+        t = pretokenized(text)
         if not t:
             return []
         return self.sp.encode(t)
 
     def encode_batch(self, texts):
-        ts = []
-        for text in texts:
-            t = normalize(text)
-            if t.startswith(" "):
-                t = t[1:]
-            ts.append(t)
+        ts = [pretokenized(text) for text in texts]
         out = self.sp.encode(ts)
         return [o if t else [] for o, t in zip(out, ts)]
 
@@ -70,10 +103,18 @@ class Tokenizer:
         """Ids of one whitespace-free word plus each piece's [start,end) in the word, in code
         points. Offsets are exact when NFKC leaves the word unchanged, else every piece spans
         the whole word."""
-        ids = self.encode(word)
-        n = normalize(word)
-        if n != word:
+        if normalize(word) != word:
+            ids = self.encode(word)
             return ids, [(0, len(word))] * len(ids)
+        ids, offs = [], []
+        for st, c in chunks(word):
+            ci, co = self._chunk_pieces(c)
+            ids += ci
+            offs += [(st + a, st + b) for a, b in co]
+        return ids, offs
+
+    def _chunk_pieces(self, word):
+        ids = self.sp.encode(word) if word else []
         offs, pos = [], 0
         for i in ids:
             p = self.sp.id_to_piece(i)
@@ -124,8 +165,13 @@ def export_tokenizer_json(model_path, out_path):
             {"type": "Replace", "pattern": {"String": "\n"}, "content": " "},
             {"type": "Replace", "pattern": {"String": "\r"}, "content": " "},
         ]},
-        "pre_tokenizer": {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "always",
-                          "split": True},
+        "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+            {"type": "WhitespaceSplit"},
+            {"type": "Split", "pattern": {"Regex": PUNCT_REGEX}, "behavior": "Isolated",
+             "invert": False},
+            {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "always",
+             "split": True},
+        ]},
         "post_processor": {
             "type": "TemplateProcessing",
             "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}},
