@@ -2,8 +2,11 @@
 # run_batch_bench.sh — `socle batch` throughput vs the daemon's best throughput, in one run
 # (issue 7, target >= 90%).
 #
-# For each configuration (model × task) one Release socled is started; then, REPS times, in
-# alternating order (odd reps: baseline first; even reps: batch first):
+# For each configuration (model × task) one Release socled is started; then REPS times
+# (a row each) TRIALS pairs of runs in alternating order (baseline first, then batch first, …),
+# the row keeping the best of its trials for each side (TRIALS: 3 on the tiny fixtures, whose
+# runs take half a second and swing with whatever else the shared machine runs; 1 on
+# socle-mini, whose runs take a minute):
 #   best    bench/batch_bench: the same documents through the C client library with a wide
 #           window, nothing else (no JSON, no file, no resume); best of --window 64 and 256;
 #   batch   socle batch --task T --in docs.jsonl --out FILE (defaults: window, sync, priority).
@@ -11,7 +14,8 @@
 # The socle batch output is checked: N lines, every id once, no error line.
 #
 # usage: bench/run_batch_bench.sh [BUILD_DIR (default build-batch-rel)] [N (10000)] [REPS (3)]
-#        CONFIGS="mini-ner mini-classify tiny-ner tiny-classify" (environment, default all)
+#        CONFIGS="mini-ner mini-classify tiny-ner tiny-classify" (environment, default all),
+#        TRIALS=N (environment: pairs of runs per row, default 3 tiny / 1 socle-mini)
 # Run it under `flock /tmp/bench.lock` on a shared machine.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -72,6 +76,8 @@ stop_daemon() {
     pid=
 }
 
+max() { awk -v a="$1" -v b="$2" 'BEGIN { print (b > a ? b : a) }'; }
+
 # best TASK ADAPTER: prints docs/s of the best window
 run_best() {
     local best=0 w line r
@@ -80,7 +86,7 @@ run_best() {
             --in "$dir/docs.txt" --window $w)
         echo "    $line" >&2
         r=$(sed 's/.*docs_per_s=\([0-9.]*\).*/\1/' <<<"$line")
-        best=$(awk -v a="$best" -v b="$r" 'BEGIN { print (b > a ? b : a) }')
+        best=$(max "$best" "$r")
     done
     echo "$best"
 }
@@ -110,7 +116,7 @@ run_batch() {
 }
 
 stamp
-printf '%-14s %4s %-6s %10s %10s %7s\n' config rep order best batch ratio
+printf '%-14s %4s %-12s %10s %10s %7s\n' config rep order best batch ratio
 summary=()
 for cfg in $configs; do
     case $cfg in
@@ -126,14 +132,20 @@ for cfg in $configs; do
     head -n 500 "$dir/docs.txt" >"$dir/warm.txt"
     "$build/bench/batch_bench" "ipc://$dir/s.sock" --task "$task" --adapter "$ad" \
         --in "$dir/warm.txt" >/dev/null
+    trials=${TRIALS:-$([ "${cfg#tiny}" != "$cfg" ] && echo 3 || echo 1)}
     for rep in $(seq 1 "$reps"); do
-        if [ $((rep % 2)) = 1 ]; then
-            order=best,batch
-            best=$(run_best "$task" "$ad"); batch=$(run_batch "$task" "$ad")
-        else
-            order=batch,best
-            batch=$(run_batch "$task" "$ad"); best=$(run_best "$task" "$ad")
-        fi
+        best=0 batch=0
+        for t in $(seq 1 "$trials"); do
+            if [ $(((rep + t) % 2)) = 0 ]; then
+                order=best,batch
+                b1=$(run_best "$task" "$ad"); b2=$(run_batch "$task" "$ad")
+            else
+                order=batch,best
+                b2=$(run_batch "$task" "$ad"); b1=$(run_best "$task" "$ad")
+            fi
+            best=$(max "$best" "$b1"); batch=$(max "$batch" "$b2")
+        done
+        [ "$trials" -gt 1 ] && order="x$trials"
         ratio=$(awk -v a="$batch" -v b="$best" 'BEGIN { printf "%.0f%%", 100 * a / b }')
         printf '%-14s %4s %-12s %10s %10s %7s\n' "$cfg" "$rep" "$order" "$best" "$batch" "$ratio"
         summary+=("$cfg rep $rep: $ratio")

@@ -1,7 +1,9 @@
 /* pbjson.c — descriptor-driven protobuf-c → json-c conversion (see pbjson.h). */
 #include "clients/pbjson.h"
 
+#include <math.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,7 +112,8 @@ struct json_object *pbjson_message(const ProtobufCMessage *m) {
 
 /* ---- the same JSON as text, without json objects ---- */
 
-int pbjson_buf_put(struct pbjson_buf *b, const char *s, size_t n) {
+/* Room for n more bytes and the NUL. 0 or -1. */
+static int buf_reserve(struct pbjson_buf *b, size_t n) {
     if (b->len + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 256;
         while (cap < b->len + n + 1)
@@ -121,6 +124,12 @@ int pbjson_buf_put(struct pbjson_buf *b, const char *s, size_t n) {
         b->p = p;
         b->cap = cap;
     }
+    return 0;
+}
+
+int pbjson_buf_put(struct pbjson_buf *b, const char *s, size_t n) {
+    if (buf_reserve(b, n) != 0)
+        return -1;
     memcpy(b->p + b->len, s, n);
     b->len += n;
     b->p[b->len] = '\0';
@@ -137,50 +146,143 @@ void pbjson_buf_free(struct pbjson_buf *b) {
 
 int pbjson_text_string(struct pbjson_buf *b, const char *s, size_t n) {
     static const char hex[] = "0123456789abcdef";
-    int rc = PUT_LIT(b, "\"");
-    size_t start = 0;
-    for (size_t i = 0; i < n && rc == 0; i++) {
+    /* room for the worst case (every byte \u00XX) once, then plain stores */
+    if (n > (SIZE_MAX - 3) / 6 || buf_reserve(b, 6 * n + 2) != 0)
+        return -1;
+    char *o = b->p + b->len;
+    *o++ = '"';
+    for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\')
-            continue; /* '/' stays as it is: JSON_C_TO_STRING_NOSLASHESCAPE */
-        char esc[7] = {'\\', 0};
-        size_t el = 2;
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            *o++ = (char)c; /* '/' stays as it is: JSON_C_TO_STRING_NOSLASHESCAPE */
+            continue;
+        }
+        *o++ = '\\';
         switch (c) {
         case '\b':
-            esc[1] = 'b';
+            *o++ = 'b';
             break;
         case '\n':
-            esc[1] = 'n';
+            *o++ = 'n';
             break;
         case '\r':
-            esc[1] = 'r';
+            *o++ = 'r';
             break;
         case '\t':
-            esc[1] = 't';
+            *o++ = 't';
             break;
         case '\f':
-            esc[1] = 'f';
+            *o++ = 'f';
             break;
         case '"':
-            esc[1] = '"';
+            *o++ = '"';
             break;
         case '\\':
-            esc[1] = '\\';
+            *o++ = '\\';
             break;
         default:
-            memcpy(esc + 1, "u00", 3);
-            esc[4] = hex[c >> 4];
-            esc[5] = hex[c & 15];
-            el = 6;
+            memcpy(o, "u00", 3);
+            o[3] = hex[c >> 4];
+            o[4] = hex[c & 15];
+            o += 5;
         }
-        rc = pbjson_buf_put(b, s + start, i - start);
-        if (rc == 0)
-            rc = pbjson_buf_put(b, esc, el);
-        start = i + 1;
     }
-    if (rc == 0)
-        rc = pbjson_buf_put(b, s + start, n - start);
-    return rc ? rc : PUT_LIT(b, "\"");
+    *o++ = '"';
+    b->len = (size_t)(o - b->p);
+    b->p[b->len] = '\0';
+    return 0;
+}
+
+/* Decimal text of v, '-' first when neg; buf has room for 21 bytes. Returns the length. */
+static size_t fmt_u64(char *buf, uint64_t v, bool neg) {
+    char t[20];
+    size_t n = 0, k = 0;
+    do
+        t[n++] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    if (neg)
+        buf[k++] = '-';
+    while (n)
+        buf[k++] = t[--n];
+    return k;
+}
+
+static size_t fmt_i64(char *buf, int64_t v) {
+    return v < 0 ? fmt_u64(buf, 0 - (uint64_t)v, true) : fmt_u64(buf, (uint64_t)v, false);
+}
+
+size_t pbjson_float_text(float f, char *buf) {
+    static const double p10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                 1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    double d = fabs((double)f);
+    if (!isfinite(d) || d == 0)
+        return (size_t)snprintf(buf, 32, "%.7g", (double)f);
+    /* x = d * 10^(6-e) in [1e6, 1e7): one correctly rounded multiply or divide by an exact
+     * power of ten, so x is within ~1e-9 of the true value; its 7 digits round like printf's
+     * unless x sits within 1e-6 of a tie, which goes to printf itself. */
+    int e = (int)floor(log10(d)), k = 0;
+    double x = 0;
+    for (int tries = 0; tries < 3; tries++) {
+        k = 6 - e;
+        if (k > 22 || k < -22)
+            return (size_t)snprintf(buf, 32, "%.7g", (double)f);
+        x = k >= 0 ? d * p10[k] : d / p10[-k];
+        if (x >= 1e7)
+            e++;
+        else if (x < 1e6)
+            e--;
+        else
+            break;
+    }
+    double r = floor(x), frac = x - r;
+    if (x < 1e6 || x >= 1e7 || fabs(frac - 0.5) < 1e-6)
+        return (size_t)snprintf(buf, 32, "%.7g", (double)f);
+    uint64_t m = (uint64_t)r + (frac > 0.5);
+    if (m == 10000000) {
+        m = 1000000;
+        e++;
+    }
+    char dig[8];
+    for (int i = 6; i >= 0; i--, m /= 10)
+        dig[i] = (char)('0' + m % 10);
+    int nd = 7; /* %g drops trailing zeros */
+    while (nd > 1 && dig[nd - 1] == '0')
+        nd--;
+    size_t n = 0;
+    if (f < 0)
+        buf[n++] = '-';
+    if (e >= -4 && e < 7) { /* %g's fixed form */
+        if (e >= 0) {
+            for (int i = 0; i <= e; i++)
+                buf[n++] = dig[i];
+            if (nd > e + 1)
+                buf[n++] = '.';
+            for (int i = e + 1; i < nd; i++)
+                buf[n++] = dig[i];
+        } else {
+            buf[n++] = '0';
+            buf[n++] = '.';
+            for (int i = 0; i < -e - 1; i++)
+                buf[n++] = '0';
+            for (int i = 0; i < nd; i++)
+                buf[n++] = dig[i];
+        }
+    } else { /* exponent form: d[.ddd]e±XX */
+        buf[n++] = dig[0];
+        if (nd > 1)
+            buf[n++] = '.';
+        for (int i = 1; i < nd; i++)
+            buf[n++] = dig[i];
+        buf[n++] = 'e';
+        buf[n++] = e < 0 ? '-' : '+';
+        int ae = e < 0 ? -e : e;
+        if (ae < 10)
+            buf[n++] = '0';
+        n += fmt_u64(buf + n, (uint64_t)ae, false);
+    }
+    buf[n] = '\0';
+    return n;
 }
 
 /* The rare types go through json-c itself, so they are its bytes by construction. */
@@ -199,28 +301,28 @@ static int text_message(const ProtobufCMessage *m, const char *skip, struct pbjs
 /* One value; 1 when there is nothing to write (an unset sub-message). */
 static int text_scalar(const ProtobufCFieldDescriptor *f, const void *p, struct pbjson_buf *b) {
     char buf[32];
-    int n = -1;
+    size_t n = 0;
     switch (f->type) {
     case PROTOBUF_C_TYPE_INT32:
     case PROTOBUF_C_TYPE_SINT32:
     case PROTOBUF_C_TYPE_SFIXED32:
-        n = snprintf(buf, sizeof buf, "%d", (int)*(const int32_t *)p);
+        n = fmt_i64(buf, *(const int32_t *)p);
         break;
     case PROTOBUF_C_TYPE_UINT32:
     case PROTOBUF_C_TYPE_FIXED32:
-        n = snprintf(buf, sizeof buf, "%u", (unsigned)*(const uint32_t *)p);
+        n = fmt_u64(buf, *(const uint32_t *)p, false);
         break;
     case PROTOBUF_C_TYPE_INT64:
     case PROTOBUF_C_TYPE_SINT64:
     case PROTOBUF_C_TYPE_SFIXED64:
-        n = snprintf(buf, sizeof buf, "%lld", (long long)*(const int64_t *)p);
+        n = fmt_i64(buf, *(const int64_t *)p);
         break;
     case PROTOBUF_C_TYPE_UINT64:
     case PROTOBUF_C_TYPE_FIXED64:
-        n = snprintf(buf, sizeof buf, "%llu", (unsigned long long)*(const uint64_t *)p);
+        n = fmt_u64(buf, *(const uint64_t *)p, false);
         break;
     case PROTOBUF_C_TYPE_FLOAT: /* pbjson_message's json_object_new_double_s prints this */
-        n = snprintf(buf, sizeof buf, "%.7g", (double)*(const float *)p);
+        n = pbjson_float_text(*(const float *)p, buf);
         break;
     case PROTOBUF_C_TYPE_DOUBLE:
         return put_jsonc(b, json_object_new_double(*(const double *)p));
@@ -231,7 +333,7 @@ static int text_scalar(const ProtobufCFieldDescriptor *f, const void *p, struct 
             protobuf_c_enum_descriptor_get_value(f->descriptor, *(const int *)p);
         if (v)
             return pbjson_text_string(b, v->name, strlen(v->name));
-        n = snprintf(buf, sizeof buf, "%d", *(const int *)p);
+        n = fmt_i64(buf, *(const int *)p);
         break;
     }
     case PROTOBUF_C_TYPE_STRING: {
@@ -247,7 +349,7 @@ static int text_scalar(const ProtobufCFieldDescriptor *f, const void *p, struct 
         return m ? text_message(m, NULL, b) : 1;
     }
     }
-    return n > 0 && (size_t)n < sizeof buf ? pbjson_buf_put(b, buf, (size_t)n) : -1;
+    return pbjson_buf_put(b, buf, n);
 }
 
 static int text_message(const ProtobufCMessage *m, const char *skip, struct pbjson_buf *b) {

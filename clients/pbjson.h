@@ -32,6 +32,10 @@ void pbjson_buf_free(struct pbjson_buf *b);
 /* Append m as JSON text (see above), leaving out the top-level field named `skip` (NULL:
  * none). 0, or -1 out of memory (b then holds a partial text: reset b->len). */
 int pbjson_text(const ProtobufCMessage *m, const char *skip, struct pbjson_buf *b);
+/* printf("%.7g", (double)f) into buf (32 bytes): the text pbjson gives a float. Exact by
+ * construction where it can tell, printf itself near a rounding tie and for 0, NaN, inf and
+ * magnitudes beyond 1e±22. Returns the length. */
+size_t pbjson_float_text(float f, char *buf);
 /* Append s[0..n) as a JSON string, quoted and escaped as json-c does. 0 or -1. */
 int pbjson_text_string(struct pbjson_buf *b, const char *s, size_t n);
 
