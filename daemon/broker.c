@@ -29,13 +29,15 @@
 #include "daemon/log.h"
 #include "daemon/metrics.h"
 
+#define SOCLED_FRONT_MONITOR "inproc://socled-front-monitor"
+
 enum { N_TASK_SLOTS = 20, N_CODES = 9, N_HIST = 18, FRONT_BATCH = 256 };
 
 static const double hist_bounds[N_HIST - 1] = {50,     100,   250,   500,   1000,   2500,
                                                5000,   10000, 25000, 50000, 100000, 250000,
                                                500000, 1e6,   2.5e6, 5e6,   1e7};
 /* sizes (requests, sequences, tokens per batch) */
-static const double size_bounds[N_HIST - 1] = {1,   2,    4,    8,    16,    32,    64,   128,  256,
+static const double size_bounds[N_HIST - 1] = {1,   2,    4,    8,    16,   32,    64,    128,  256,
                                                512, 1024, 2048, 4096, 8192, 16384, 32768, 65536};
 
 struct hist {
@@ -59,6 +61,9 @@ struct broker {
     struct sched_queue q;
     struct job **batch; /* (max-batch-requests) scratch for dispatch */
     void *metrics;      /* ZMQ_STREAM socket for GET /metrics, or NULL */
+    void *mon;          /* PAIR receiving the front socket's connect/disconnect events, or NULL */
+    bool *gone;         /* (n_gone) gone[fd]: that connection closed, no newer one accepted yet */
+    size_t n_gone;
     /* in-flight table: (routing id, request id) → job */
     struct job **buckets;
     size_t n_buckets, n_inflight;
@@ -69,7 +74,7 @@ struct broker {
     uint64_t requests_total, responses_total, dropped_replies;
     uint64_t counts[N_TASK_SLOTS][N_CODES];
     struct hist h_queue, h_total;
-    uint64_t batches_total, forwards_total, computed_total, expired_total;
+    uint64_t batches_total, forwards_total, computed_total, expired_total, cancelled_total;
     struct hist h_batch_requests, h_batch_seqs, h_batch_tokens, h_tokenize, h_forward, h_post;
 };
 
@@ -263,6 +268,11 @@ static long dispatch(struct broker *b) {
             !sched_ready(&b->q, t, (size_t)c->max_batch_tokens, (uint64_t)c->max_batch_delay_us,
                          &wake))
             return (long)((wake - t + 999) / 1000);
+        /* the clients of the batch that just ended are sending their next requests: let them
+         * regroup into one batch instead of running the first arrival alone */
+        if (!b->draining && sched_regroup_wait(&b->q, t, (size_t)c->max_batch_tokens,
+                                               (size_t)c->max_batch_requests, &wake))
+            return (long)((wake - t + 999) / 1000);
         size_t n = sched_take(&b->q, (size_t)c->max_batch_tokens, (size_t)c->max_batch_requests,
                               (unsigned)c->batch_turn, b->batch, (size_t)c->max_batch_requests);
         size_t k = 0;
@@ -415,6 +425,7 @@ static void stats_fill(struct broker *b, struct stats_snap *x) {
     s->forwards_total = b->forwards_total;
     s->computed_total = b->computed_total;
     s->expired_total = b->expired_total;
+    s->cancelled_total = b->cancelled_total;
     size_t nt = 0;
     for (int t = 0; t < N_TASK_SLOTS; t++) {
         size_t nc = 0;
@@ -438,12 +449,12 @@ static void stats_fill(struct broker *b, struct stats_snap *x) {
     }
     s->n_tasks = nt;
     s->tasks = x->tsp;
-    const struct hist *src[N_SNAP_HIST] = {&b->h_queue,        &b->h_total,      &b->h_tokenize,
-                                           &b->h_forward,      &b->h_post,       &b->h_batch_requests,
-                                           &b->h_batch_seqs,   &b->h_batch_tokens};
-    Socle__V1__Histogram **dst[N_SNAP_HIST] = {&s->queue_us,    &s->total_us,       &s->tokenize_us,
-                                               &s->forward_us,  &s->post_us,        &s->batch_requests,
-                                               &s->batch_seqs,  &s->batch_tokens};
+    const struct hist *src[N_SNAP_HIST] = {
+        &b->h_queue, &b->h_total,          &b->h_tokenize,   &b->h_forward,
+        &b->h_post,  &b->h_batch_requests, &b->h_batch_seqs, &b->h_batch_tokens};
+    Socle__V1__Histogram **dst[N_SNAP_HIST] = {&s->queue_us,   &s->total_us,    &s->tokenize_us,
+                                               &s->forward_us, &s->post_us,     &s->batch_requests,
+                                               &s->batch_seqs, &s->batch_tokens};
     for (size_t i = 0; i < N_SNAP_HIST; i++) {
         socle__v1__histogram__init(&x->h[i]);
         fill_hist(&x->h[i], src[i], x->bounds[i], x->counts[i]);
@@ -515,6 +526,8 @@ static uint64_t peek_id(const uint8_t *p, size_t n) {
     return 0;
 }
 
+static bool from_gone(struct broker *b, int fd);
+
 /* One client message, frames f[0..nf) (f[0] = routing id), nf_total frames received. */
 static void on_request(struct broker *b, zmq_msg_t *f, size_t nf, size_t nf_total) {
     uint64_t t_recv = now_us();
@@ -524,6 +537,10 @@ static void on_request(struct broker *b, zmq_msg_t *f, size_t nf, size_t nf_tota
     char msg[512];
     if (ident_len == 0 || ident_len > 255) {
         return; /* cannot be routed back (libzmq never gives such ids) */
+    }
+    if (b->mon && from_gone(b, zmq_msg_get(&f[0], ZMQ_SRCFD))) {
+        b->cancelled_total++; /* its one outcome: nobody is there to answer */
+        return;
     }
     if (nf_total != 4 || zmq_msg_size(&f[1]) != 0) {
         snprintf(msg, sizeof msg,
@@ -645,6 +662,7 @@ static void on_request(struct broker *b, zmq_msg_t *f, size_t nf, size_t nf_tota
     j->req = req;
     j->ident_len = (uint8_t)ident_len;
     memcpy(j->ident, ident, ident_len);
+    j->sched.src_fd = zmq_msg_get(&f[0], ZMQ_SRCFD); /* -1 for inproc (pipeline bridge) */
     j->hnext = NULL;
     *slot = j;
     b->n_inflight++;
@@ -710,8 +728,8 @@ static void on_back(struct broker *b) {
             return;
         wid[n < (int)sizeof wid - 1 ? n : (int)sizeof wid - 1] = '\0';
         /* the pointers of the batch this worker finished (none: its "ready") */
-        int m = zmq_recv(b->back, b->batch, (size_t)b->d->cfg.max_batch_requests * sizeof *b->batch,
-                         0);
+        int m =
+            zmq_recv(b->back, b->batch, (size_t)b->d->cfg.max_batch_requests * sizeof *b->batch, 0);
         unsigned idx = (unsigned)strtoul(wid + 1, NULL, 10);
         if (idx < b->d->n_workers && !b->ready_seen[idx]) {
             b->ready_seen[idx] = true;
@@ -719,14 +737,154 @@ static void on_back(struct broker *b) {
         }
         if (b->n_idle < b->d->n_workers)
             memcpy(b->idle[b->n_idle++], wid, sizeof wid);
-        for (size_t i = 0; m > 0 && i < (size_t)m / sizeof *b->batch; i++) {
+        size_t nb = m > 0 ? (size_t)m / sizeof *b->batch : 0;
+        uint64_t t_start = 0;
+        for (size_t i = 0; i < nb; i++) {
             struct job *j = b->batch[i];
             int stage = atomic_load_explicit(&j->stage, memory_order_acquire);
             if (stage != JOB_DONE) /* our invariant, not wire input */
                 slog(CFG_LOG_ERROR, "bug", "what=job_not_done stage=%d", stage);
+            if (i == 0)
+                t_start = j->sched.t_start_us;
             job_complete(b, j);
         }
+        if (nb) {
+            uint64_t t = now_us();
+            sched_batch_done(&b->q, t, nb, t > t_start ? t - t_start : 0);
+        }
     }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* clients that went away */
+
+/* Queued work of the connection on fd whose client disconnected: removed unanswered (nobody
+ * can receive the answer) and counted; work already at a worker finishes and its answer is
+ * dropped (dropped_replies). A descriptor is reused by the next connection, so this only
+ * acts when every queued job of fd has one routing id (two ids: an old and a new connection
+ * share the number, and which is which is unknown — leave both). */
+static void cancel_fd(struct broker *b, int fd) {
+    const struct job *first = NULL;
+    for (int l = 0; l < SCHED_N_LANES; l++) {
+        for (const struct job *j = b->q.head[l]; j; j = j->next) {
+            if (j->sched.src_fd != fd)
+                continue;
+            if (!first) {
+                first = j;
+            } else if (j->ident_len != first->ident_len ||
+                       memcmp(j->ident, first->ident, j->ident_len) != 0) {
+                slog(CFG_LOG_DEBUG, "cancel_skipped", "fd=%d reason=\"two connections\"", fd);
+                return;
+            }
+        }
+    }
+    size_t n = 0;
+    struct job *j;
+    while ((j = sched_pop_fd(&b->q, fd))) {
+        struct job **slot = inflight_slot(b, j->ident, j->ident_len, j->id);
+        if (*slot == j) {
+            *slot = j->hnext;
+            b->n_inflight--;
+        }
+        b->cancelled_total++;
+        n++;
+        job_free(j);
+    }
+    if (n)
+        slog(CFG_LOG_INFO, "cancelled", "reason=client_gone fd=%d requests=%zu", fd, n);
+}
+
+struct mon_event {
+    uint16_t event;
+    int fd;
+};
+
+/* Connection events of the front socket, all that are pending, in order. A DISCONNECTED
+ * followed by an ACCEPTED of the same descriptor in the same drain is not acted on: requests
+ * of the new connection may already be queued under that number. (An ACCEPTED is queued
+ * here before any message of its connection reaches the ROUTER, so a drain that sees no
+ * ACCEPTED for fd saw no request of a newer connection on fd either.) */
+static void on_monitor(struct broker *b) {
+    struct mon_event *ev = NULL;
+    size_t n = 0, cap = 0;
+    for (;;) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, b->mon, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&m);
+            break;
+        }
+        struct mon_event e = {0, -1};
+        if (zmq_msg_size(&m) >= 6) {
+            uint32_t v;
+            memcpy(&e.event, zmq_msg_data(&m), 2);
+            memcpy(&v, (const uint8_t *)zmq_msg_data(&m) + 2, 4);
+            e.fd = (int)v;
+        }
+        bool more = zmq_msg_more(&m);
+        zmq_msg_close(&m);
+        while (more) { /* the endpoint frame */
+            zmq_msg_init(&m);
+            more = zmq_msg_recv(&m, b->mon, 0) >= 0 && zmq_msg_more(&m);
+            zmq_msg_close(&m);
+        }
+        if (n == cap) {
+            struct mon_event *ne = realloc(ev, (cap ? 2 * cap : 64) * sizeof *ev);
+            if (!ne)
+                break; /* what is left stays queued for the next drain */
+            ev = ne;
+            cap = cap ? 2 * cap : 64;
+        }
+        ev[n++] = e;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int fd = ev[i].fd;
+        if (fd < 0)
+            continue;
+        if (ev[i].event == ZMQ_EVENT_ACCEPTED && (size_t)fd < b->n_gone)
+            b->gone[fd] = false;
+        if (ev[i].event != ZMQ_EVENT_DISCONNECTED)
+            continue;
+        bool reused = false;
+        for (size_t k = i + 1; k < n && !reused; k++)
+            reused = ev[k].event == ZMQ_EVENT_ACCEPTED && ev[k].fd == fd;
+        if (reused)
+            continue;
+        cancel_fd(b, fd);
+        /* requests of that connection not read yet are cancelled as they are read */
+        if ((size_t)fd >= b->n_gone) {
+            size_t nn = (size_t)fd * 2 + 64;
+            bool *ng = realloc(b->gone, nn * sizeof *ng);
+            if (!ng)
+                continue;
+            memset(ng + b->n_gone, 0, (nn - b->n_gone) * sizeof *ng);
+            b->gone = ng;
+            b->n_gone = nn;
+        }
+        b->gone[fd] = true;
+    }
+    free(ev);
+}
+
+/* Whether a request that came on fd came from a connection already closed. Its ACCEPTED was
+ * queued on the monitor before the request reached the ROUTER: drain the monitor first, so a
+ * newer connection that reuses the number is seen. */
+static bool from_gone(struct broker *b, int fd) {
+    if (fd < 0 || (size_t)fd >= b->n_gone || !b->gone[fd])
+        return false;
+    on_monitor(b);
+    return (size_t)fd < b->n_gone && b->gone[fd];
+}
+
+static void close_monitor(struct broker *b) {
+    int zero = 0;
+    if (b->front)
+        zmq_socket_monitor(b->front, NULL, 0);
+    if (b->mon) {
+        zmq_setsockopt(b->mon, ZMQ_LINGER, &zero, sizeof zero);
+        zmq_close(b->mon);
+    }
+    b->mon = NULL;
 }
 
 static void on_signal(struct broker *b) {
@@ -795,8 +953,7 @@ static int setup_front(struct broker *b) {
             return -1;
         }
         if (stale)
-            slog(CFG_LOG_WARN, "stale_socket_removed", "endpoint=%s",
-                 slog_q(q, sizeof q, eps[i]));
+            slog(CFG_LOG_WARN, "stale_socket_removed", "endpoint=%s", slog_q(q, sizeof q, eps[i]));
         char last[512];
         size_t ll = sizeof last;
         if (zmq_getsockopt(b->front, ZMQ_LAST_ENDPOINT, last, &ll) != 0)
@@ -809,6 +966,24 @@ static int setup_front(struct broker *b) {
     return 0;
 }
 
+/* Connection events of the front socket (libzmq's socket monitor; ZMQ_ROUTER_NOTIFY is a
+ * draft API absent from Debian's libzmq). Without it socled still works: the work of a
+ * client that went away is then computed and its answer dropped. */
+static void setup_monitor(struct broker *b) {
+    int unlimited = 0; /* an event dropped at a full pipe would be a missed cancellation */
+    if (zmq_socket_monitor(b->front, SOCLED_FRONT_MONITOR,
+                           ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) != 0 ||
+        !(b->mon = zmq_socket(b->d->zctx, ZMQ_PAIR)) ||
+        zmq_setsockopt(b->mon, ZMQ_RCVHWM, &unlimited, sizeof unlimited) != 0 ||
+        zmq_connect(b->mon, SOCLED_FRONT_MONITOR) != 0) {
+        slog(CFG_LOG_WARN, "monitor_failed",
+             "error=%s effect=\"work of clients that went away "
+             "is computed\"",
+             zmq_strerror(errno));
+        close_monitor(b);
+    }
+}
+
 static struct broker g_broker; /* one per process: signals and sockets are process-wide */
 
 int broker_bind(struct daemon *d) {
@@ -817,6 +992,7 @@ int broker_bind(struct daemon *d) {
     b->d = d;
     if (setup_front(b) != 0)
         goto fail;
+    setup_monitor(b);
     b->back = zmq_socket(d->zctx, ZMQ_ROUTER);
     if (!b->back || zmq_bind(b->back, SOCLED_WORKERS_ENDPOINT) != 0)
         goto fail;
@@ -855,6 +1031,7 @@ int broker_bind(struct daemon *d) {
     return 0;
 fail:;
     /* zmq_ctx_term in main waits for every socket: close ours, or a failed start hangs */
+    close_monitor(b);
     int zero = 0;
     if (b->front) {
         zmq_setsockopt(b->front, ZMQ_LINGER, &zero, sizeof zero);
@@ -901,14 +1078,17 @@ int broker_run(struct daemon *d, int sigfd) {
             rc = b->n_inflight ? 1 : 0;
             break;
         }
-        zmq_pollitem_t items[4] = {
-            {b->back, 0, ZMQ_POLLIN, 0},
-            {NULL, sigfd, ZMQ_POLLIN, 0},
-            {b->front, 0, ZMQ_POLLIN, 0},
+        /* the monitor before the front: a disconnect is acted on before requests that came
+         * after it are read */
+        zmq_pollitem_t items[5] = {
+            {b->back, 0, ZMQ_POLLIN, 0},    {NULL, sigfd, ZMQ_POLLIN, 0},
+            {b->mon, 0, ZMQ_POLLIN, 0},     {b->front, 0, ZMQ_POLLIN, 0},
             {b->metrics, 0, ZMQ_POLLIN, 0},
         };
+        if (!b->mon) /* keep the indices: an idle pollitem on the signal pipe in its place */
+            items[2] = (zmq_pollitem_t){NULL, sigfd, 0, 0};
         long timeout = b->draining ? 50 : next_timeout;
-        if (zmq_poll(items, b->metrics ? 4 : 3, timeout) < 0) {
+        if (zmq_poll(items, b->metrics ? 5 : 4, timeout) < 0) {
             if (errno == EINTR)
                 continue;
             if (errno == ETERM)
@@ -921,9 +1101,11 @@ int broker_run(struct daemon *d, int sigfd) {
             on_back(b);
         if (items[1].revents & ZMQ_POLLIN)
             on_signal(b);
-        if (items[2].revents & ZMQ_POLLIN)
+        if (b->mon && (items[2].revents & ZMQ_POLLIN))
+            on_monitor(b);
+        if (items[3].revents & ZMQ_POLLIN)
             on_front(b);
-        if (b->metrics && (items[3].revents & ZMQ_POLLIN))
+        if (b->metrics && (items[4].revents & ZMQ_POLLIN))
             on_metrics(b);
         if (b->q.n_jobs)
             expire_queued(b, now_us());
@@ -942,6 +1124,7 @@ int broker_run(struct daemon *d, int sigfd) {
          (unsigned long long)b->requests_total, (unsigned long long)b->responses_total,
          (unsigned long long)b->dropped_replies);
     free(b->buckets);
+    free(b->gone);
     free(b->idle);
     free(b->ready_seen);
     free(b->batch);
@@ -950,6 +1133,7 @@ int broker_run(struct daemon *d, int sigfd) {
         zmq_setsockopt(b->metrics, ZMQ_LINGER, &zero, sizeof zero);
         zmq_close(b->metrics);
     }
+    close_monitor(b);
     zmq_setsockopt(b->back, ZMQ_LINGER, &zero, sizeof zero);
     zmq_close(b->back);
     zmq_close(b->front); /* lingers up to 2 s to flush the last answers */

@@ -53,8 +53,9 @@ static const struct option_def options[] = {
      "directory of task adapters (reloaded on SIGHUP)"},
     {"workers", OPT_LONG, OFF(workers), "0", 0, 1024, NULL,
      "worker threads (0 = CPU cores / blas-threads)"},
-    {"blas-threads", OPT_LONG, OFF(blas_threads), "1", 1, 1024, NULL,
-     "OpenBLAS threads per sgemm call"},
+    {"blas-threads", OPT_LONG, OFF(blas_threads), "0", 0, 1024, NULL,
+     "OpenBLAS threads per sgemm call (0 = $OPENBLAS_NUM_THREADS if set, else CPU cores, at "
+     "most 4: one batch uses every core, docs/serving.md)"},
     {"max-frame-bytes", OPT_SIZE, OFF(max_frame_bytes), "16M", 0, 0, NULL,
      "largest request frame served; larger ones get RESOURCE_EXHAUSTED (suffixes k, M, G)"},
     {"hard-frame-bytes", OPT_SIZE, OFF(hard_frame_bytes), "256M", 0, 0, NULL,

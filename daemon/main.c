@@ -182,6 +182,13 @@ int main(int argc, char **argv) {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     if (cores < 1)
         cores = 1;
+    /* default: every core on one batch (a lone request gets the whole machine; under load
+     * batches are large enough for the threads to scale); more workers only past 4 cores */
+    if (d.cfg.blas_threads <= 0) {
+        const char *env = getenv("OPENBLAS_NUM_THREADS"); /* an explicit wish is kept */
+        long e = env ? atol(env) : 0;
+        d.cfg.blas_threads = e > 0 ? e : cores < 4 ? cores : 4;
+    }
     d.n_workers = d.cfg.workers > 0
                       ? (size_t)d.cfg.workers
                       : (size_t)(cores / d.cfg.blas_threads > 0 ? cores / d.cfg.blas_threads : 1);

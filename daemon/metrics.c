@@ -95,6 +95,11 @@ int metrics_render(const Socle__V1__StatsResult *s, char **out, size_t *len) {
     counter(&b, "socled_computed_total", "Requests that reached the model.", s->computed_total);
     counter(&b, "socled_expired_total",
             "Requests answered DEADLINE_EXCEEDED before reaching the model.", s->expired_total);
+    put(&b,
+        "# HELP socled_cancelled_total Accepted requests dropped from the queue unanswered, "
+        "never computed, by reason.\n# TYPE socled_cancelled_total counter\n"
+        "socled_cancelled_total{reason=\"client_gone\"} %llu\n",
+        (unsigned long long)s->cancelled_total);
     histogram(&b, "socled_queue_seconds", "Receipt to a worker picking the request up.",
               s->queue_us, 1e-6);
     histogram(&b, "socled_total_seconds", "Receipt to answer.", s->total_us, 1e-6);

@@ -100,6 +100,20 @@ struct job *sched_pop_expired(struct sched_queue *q, uint64_t now) {
     return NULL;
 }
 
+struct job *sched_pop_fd(struct sched_queue *q, int fd) {
+    for (int l = 0; fd >= 0 && l < SCHED_N_LANES; l++) {
+        struct job *prev = NULL;
+        for (struct job **p = &q->head[l]; *p; prev = *p, p = &(*p)->next) {
+            struct job *j = *p;
+            if (j->sched.src_fd == fd) {
+                unlink_job(q, l, p, prev);
+                return j;
+            }
+        }
+    }
+    return NULL;
+}
+
 struct job *sched_pop_any(struct sched_queue *q) {
     for (int l = 0; l < SCHED_N_LANES; l++) {
         if (q->head[l]) {
@@ -126,6 +140,21 @@ bool sched_ready(const struct sched_queue *q, uint64_t now, size_t max_tokens,
         return true;
     *wake_us = oldest + max_delay_us;
     return false;
+}
+
+void sched_batch_done(struct sched_queue *q, uint64_t now, size_t n_jobs, uint64_t run_us) {
+    uint64_t w = run_us / SCHED_REGROUP_DIV;
+    q->expect += n_jobs;
+    q->regroup_until_us = now + (w < SCHED_REGROUP_MAX_US ? w : SCHED_REGROUP_MAX_US);
+}
+
+bool sched_regroup_wait(const struct sched_queue *q, uint64_t now, size_t max_tokens,
+                        size_t max_jobs, uint64_t *wake_us) {
+    size_t want = max_jobs && q->expect > max_jobs ? max_jobs : q->expect;
+    if (!q->n_jobs || q->n_jobs >= want || q->tokens >= max_tokens || now >= q->regroup_until_us)
+        return false;
+    *wake_us = q->regroup_until_us;
+    return true;
 }
 
 size_t sched_take(struct sched_queue *q, size_t max_tokens, size_t max_jobs, unsigned batch_turn,
@@ -158,6 +187,7 @@ size_t sched_take(struct sched_queue *q, size_t max_tokens, size_t max_jobs, uns
         }
     }
 done:
+    q->expect = 0; /* the regroup is over: this batch took what came back */
     /* count the batches that left batch work waiting; the turn comes after batch_turn - 1 */
     if (batch_served)
         q->batches = 0;

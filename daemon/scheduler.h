@@ -28,6 +28,7 @@ enum { SCHED_LANE_INTERACTIVE = 0, SCHED_LANE_BATCH = 1, SCHED_N_LANES = 2 };
 struct sched_jobinfo {
     size_t est_tokens; /* admission estimate (sched_estimate_tokens) */
     int lane;
+    int src_fd; /* descriptor of the client connection it came on (ZMQ_SRCFD), -1 unknown */
     /* filled by the worker */
     bool computed;   /* reached the model (false: refused before, e.g. deadline) */
     bool batch_head; /* first job of its batch: carries the batch's sizes for the stats */
@@ -46,7 +47,14 @@ struct sched_queue {
      * into one long batch while the next frees up and serves a few clients alone (bimodal
      * latency under load). */
     size_t share_workers;
+    /* Regrouping (sched_batch_done / sched_regroup_wait): requests answered since the last
+     * batch left, and until when an idle worker waits for their clients' next requests. */
+    size_t expect;
+    uint64_t regroup_until_us;
 };
+
+/* Longest regroup wait (µs), and its share of the run time of the batch that just ended. */
+enum { SCHED_REGROUP_MAX_US = 20000, SCHED_REGROUP_DIV = 8 };
 
 /* Tokens a request will feed the model, estimated from its bytes before tokenizing (the broker
  * must stay cheap): per text, bytes / 4 + 2 specials — about what WordPiece/BPE give for
@@ -64,6 +72,9 @@ void sched_push(struct sched_queue *q, struct job *j);
 /* Remove and return one queued job whose deadline is at or before now, NULL when none. */
 struct job *sched_pop_expired(struct sched_queue *q, uint64_t now);
 
+/* Remove and return one queued job that came on connection fd (>= 0), NULL when none. */
+struct job *sched_pop_fd(struct sched_queue *q, int fd);
+
 /* Remove and return any queued job (draining), NULL when empty. */
 struct job *sched_pop_any(struct sched_queue *q);
 
@@ -71,6 +82,19 @@ struct job *sched_pop_any(struct sched_queue *q);
  * job waited max_delay_us. When not, *wake_us is when it will be (monotonic µs). */
 bool sched_ready(const struct sched_queue *q, uint64_t now, size_t max_tokens,
                  uint64_t max_delay_us, uint64_t *wake_us);
+
+/* A batch of n_jobs requests ended at now after running run_us: their clients may send their
+ * next requests at once (closed-loop callers), so sched_regroup_wait holds a partial batch
+ * for them a short while. */
+void sched_batch_done(struct sched_queue *q, uint64_t now, size_t n_jobs, uint64_t run_us);
+
+/* Whether an idle worker should wait before taking a batch because fewer requests are queued
+ * than were answered since the last batch left (min max_jobs) and the regroup window —
+ * min(run time of the last batch / SCHED_REGROUP_DIV, SCHED_REGROUP_MAX_US) after its end —
+ * is still open; *wake_us is then when it closes. A lone client never waits (1 answered, 1
+ * queued); a full token budget never waits. */
+bool sched_regroup_wait(const struct sched_queue *q, uint64_t now, size_t max_tokens,
+                        size_t max_jobs, uint64_t *wake_us);
 
 /* Take the next batch: jobs up to max_tokens estimated tokens (at least one job) and max_jobs
  * jobs, interactive lane first, topped up from the batch lane; after batch_turn - 1 batches in

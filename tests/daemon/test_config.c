@@ -47,7 +47,7 @@ int main(void) {
     CHECK(c.max_texts == 256);
     CHECK(c.max_text_bytes == 1u << 20);
     CHECK(c.max_queue_bytes == 256u << 20);
-    CHECK(c.workers == 0 && c.blas_threads == 1);
+    CHECK(c.workers == 0 && c.blas_threads == 0); /* 0 = auto (socled main) */
     CHECK(c.log_level == CFG_LOG_INFO);
     CHECK(!c.help && !c.model_dir);
     cfg_free(&c);

@@ -1,7 +1,7 @@
 /* test_sched_queue.c — the scheduler's queue alone (daemon/scheduler.c, label unit): lanes and
  * priorities, the batch-lane turn (no starvation), the token budget of a batch, the fair share
- * between workers, deadline expiry, and the batching-delay rule. The worker half of
- * scheduler.c is not exercised here (test_load_serving does, through socled); its few outside
+ * between workers, deadline expiry, the batching-delay rule and the regroup rule. The worker half
+ * of scheduler.c is not exercised here (test_load_serving does, through socled); its few outside
  * symbols are stubbed. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,6 +137,29 @@ int main(void) {
     CHECK(sched_ready(&q, 5100, 100, 0, &wake));
     sched_push(&q, mk(2, 0, 60, 5050, 0));
     CHECK(sched_ready(&q, 5100, 100, 1000, &wake));
+
+    /* regroup: a batch of 4 ended at 10000 after running 80000 µs → until 20000 (run / 8,
+     * capped at SCHED_REGROUP_MAX_US) an idle worker waits while fewer than 4 are queued */
+    memset(&q, 0, sizeof q);
+    sched_batch_done(&q, 10000, 4, 80000);
+    sched_push(&q, mk(1, 0, 10, 10100, 0));
+    CHECK(sched_regroup_wait(&q, 10100, 1000, 256, &wake) && wake == 20000);
+    CHECK(!sched_regroup_wait(&q, 20000, 1000, 256, &wake)); /* window closed */
+    CHECK(!sched_regroup_wait(&q, 10100, 1000, 1, &wake));   /* max 1 request per batch */
+    CHECK(!sched_regroup_wait(&q, 10100, 10, 256, &wake));   /* token budget already full */
+    for (int i = 2; i <= 4; i++)
+        sched_push(&q, mk(i, 0, 10, 10200, 0));
+    CHECK(!sched_regroup_wait(&q, 10200, 1000, 256, &wake)); /* all 4 back */
+    CHECK(sched_take(&q, 1000, 256, 0, b, 16) == 4 && q.expect == 0);
+    /* after that batch, one new arrival goes at once (nothing expected) */
+    sched_push(&q, mk(5, 0, 10, 10300, 0));
+    CHECK(!sched_regroup_wait(&q, 10300, 1000, 256, &wake));
+    sched_take(&q, 1000, 256, 0, b, 16);
+    /* a lone client: 1 answered, 1 queued → no wait; the window is capped */
+    sched_batch_done(&q, 50000, 1, 10000000);
+    CHECK(q.regroup_until_us == 50000 + SCHED_REGROUP_MAX_US);
+    sched_push(&q, mk(6, 0, 10, 50010, 0));
+    CHECK(!sched_regroup_wait(&q, 50010, 1000, 256, &wake));
 
     /* the admission estimate: bytes / 4 + 2 per text, never 0 */
     Socle__V1__Request req = SOCLE__V1__REQUEST__INIT;
