@@ -2,6 +2,7 @@
  *
  *   engine_bench forward --model DIR [--threads 1,2] [--batch 1,8,32] [--seq 128]
  *                        [--repeat 5] [--warmup 1] [--floor-repeat 3] [--no-floor] [--ops]
+ *                        [--no-pack]
  *   engine_bench check   --model DIR --ids IDS.txt --ref REF.f32 [--tol 1e-3] [--threads 1]
  *   engine_bench rss     --model DIR [--batch 1] [--seq 128] [--threads 1]
  *   engine_bench workers --model DIR [--workers 2] [--batch 1,8] [--seq 128] [--repeat 5]
@@ -23,6 +24,9 @@
  *   one (dlsym RTLD_NEXT) while timing each call and classifying it by shape (QKV, attention
  *   output, FFN up / down, scores, context, pooler). What is not inside sgemm is the
  *   element-wise work (softmax, GELU, LayerNorm, biases, embeddings): perf splits that.
+ * - forward --no-pack: the model loaded with pack_weights = false (float32 weights in place,
+ *   every product through OpenBLAS, the engine before its own sgemm): rows "socle_unpacked",
+ *   for the A/B in the same run.
  * - workers: the daemon's way to use the cores: N threads, each with its own context on the
  *   one shared model, each running `repeat` forwards of the batch with 1 OpenBLAS thread;
  *   throughput = all sequences / wall time (compare with `forward --threads N`).
@@ -108,12 +112,41 @@ void cblas_sgemm(OPENBLAS_CONST enum CBLAS_ORDER order, OPENBLAS_CONST enum CBLA
     acct.calls[o]++;
 }
 
+/* The engine's own sgemm on packed weights (engine/sgemm.c) runs the linear layers unless
+ * the model is loaded with pack_weights = false. The link wraps it (-Wl,--wrap, see
+ * bench/CMakeLists.txt): the engine's calls come here, are timed and classified like the
+ * cblas_sgemm calls above, and go on to the real one. Prototype as in engine/eng_impl.h,
+ * with the engine's private types left opaque (the enum passes as int). n = ldy and k = ldx
+ * in every call of the forward. */
+struct eng_pool;
+struct eng_pw;
+void __real_eng_sgemm_packed(struct eng_pool *pool, const struct eng_pw *w, const float *x,
+                             size_t ldx, size_t m, float *y, size_t ldy, const float *bias,
+                             int epi, float *scratch);
+void __wrap_eng_sgemm_packed(struct eng_pool *pool, const struct eng_pw *w, const float *x,
+                             size_t ldx, size_t m, float *y, size_t ldy, const float *bias,
+                             int epi, float *scratch);
+void __wrap_eng_sgemm_packed(struct eng_pool *pool, const struct eng_pw *w, const float *x,
+                             size_t ldx, size_t m, float *y, size_t ldy, const float *bias,
+                             int epi, float *scratch) {
+    if (!acct.on) {
+        __real_eng_sgemm_packed(pool, w, x, ldx, m, y, ldy, bias, epi, scratch);
+        return;
+    }
+    double t0 = bench_now();
+    __real_eng_sgemm_packed(pool, w, x, ldx, m, y, ldy, bias, epi, scratch);
+    enum op o = classify(CblasTrans, (blasint)m, (blasint)ldy, (blasint)ldx, (blasint)ldy);
+    acct.s[o] += bench_now() - t0;
+    acct.gflop[o] += 2.0 * (double)m * (double)ldy * (double)ldx / 1e9;
+    acct.calls[o]++;
+}
+
 struct opts {
     const char *cmd, *model, *ids, *ref;
     int threads[MAX_LIST], n_threads;
     int batch[MAX_LIST], n_batch;
     int seq, repeat, warmup, floor_repeat, workers;
-    bool floor, ops;
+    bool floor, ops, no_pack;
     double tol;
 };
 
@@ -134,6 +167,7 @@ static void usage(void) {
     fprintf(stderr,
             "usage: engine_bench forward --model DIR [--threads 1,2] [--batch 1,8,32] [--seq 128]\n"
             "                            [--repeat 5] [--warmup 1] [--floor-repeat 3] [--no-floor] [--ops]\n"
+            "                            [--no-pack]\n"
             "       engine_bench check --model DIR --ids IDS.txt --ref REF.f32 [--tol 1e-3]\n"
             "                          [--threads 1]\n"
             "       engine_bench rss --model DIR [--batch 1] [--seq 128] [--threads 1]\n"
@@ -168,6 +202,10 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
         }
         if (strcmp(k, "--ops") == 0) {
             o->ops = true;
+            continue;
+        }
+        if (strcmp(k, "--no-pack") == 0) {
+            o->no_pack = true;
             continue;
         }
         if (!v)
@@ -206,9 +244,12 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
     return 0;
 }
 
+static bool no_pack; /* --no-pack: weights in place, every product through OpenBLAS */
+
 static int load(const char *dir, struct eng_model **m) {
     char err[512] = "";
     struct eng_model_params p = eng_model_params_default();
+    p.pack_weights = !no_pack;
     int rc = eng_model_load(dir, &p, m, err, sizeof err);
     if (rc != ENG_OK)
         fprintf(stderr, "engine_bench: %s: %s (%s)\n", dir, eng_strerror(rc), err);
@@ -386,10 +427,11 @@ static int cmd_forward(const struct opts *o) {
             bench_stats_of(sorted, n, &cs);
             double gf = bench_bert_gflop(mi->n_layers, mi->d_model, mi->d_ff, bsz, o->seq);
             double gflops = gf / (s.median / 1e3);
-            printf("{\"impl\": \"socle\", \"threads\": %d, \"batch\": %d, \"seq\": %d, "
+            printf("{\"impl\": \"%s\", \"threads\": %d, \"batch\": %d, \"seq\": %d, "
                    "\"runs\": %d, \"ms_median\": %.3f, \"ms_min\": %.3f, \"ms_max\": %.3f, "
                    "\"spread_pct\": %.1f, \"seq_per_s\": %.3f, \"gflop\": %.3f, \"gflops\": %.2f",
-                   th, bsz, o->seq, n, s.median, s.min, s.max,
+                   o->no_pack ? "socle_unpacked" : "socle", th, bsz, o->seq, n, s.median, s.min,
+                   s.max,
                    100.0 * (s.max - s.min) / s.median, bsz / (s.median / 1e3), gf, gflops);
             if (o->floor)
                 printf(", \"sgemm_peak_gflops\": %.2f, \"frac_of_peak\": %.3f, "
@@ -709,6 +751,7 @@ int main(int argc, char **argv) {
         usage();
         return 2;
     }
+    no_pack = o.no_pack;
     if (strcmp(o.cmd, "forward") == 0)
         return cmd_forward(&o);
     if (strcmp(o.cmd, "check") == 0)

@@ -24,6 +24,7 @@
 #     ONNX Runtime against PyTorch (ort_bench.js --check);
 #  4. OpenBLAS sgemm on every shape of the forward (build/bench/sgemm_peak);
 #  5. per thread count: socle (engine_bench forward, which measures its own sgemm floor first;
+#     then the same with the weights not packed, --no-pack: every product through OpenBLAS;
 #     for n > 1 threads also n workers x 1 OpenBLAS thread, the daemon's layout),
 #     ONNX Runtime (defaults: spinning on), PyTorch best settings (OMP_WAIT_POLICY=passive; at
 #     2 threads also 1 torch thread + 2 OpenBLAS threads) and PyTorch defaults;
@@ -155,6 +156,9 @@ for t in $THREADS; do
         log "socle, $t thread(s)"
         "$BUILD/bench/engine_bench" forward --model "$MODEL" --threads "$t" --batch "$BATCH" \
             --seq "$SEQ" --repeat "$REPEAT" --warmup 1 $OPS | tee -a "$RES" >&2
+        log "socle, $t thread(s), weights not packed (OpenBLAS on the mapping: the A/B)"
+        "$BUILD/bench/engine_bench" forward --model "$MODEL" --threads "$t" --batch "$BATCH" \
+            --seq "$SEQ" --repeat "$REPEAT" --warmup 1 --no-floor --no-pack | tee -a "$RES" >&2
         if [ "$t" -gt 1 ]; then
             log "socle, $t workers x 1 OpenBLAS thread"
             "$BUILD/bench/engine_bench" workers --model "$MODEL" --workers "$t" --batch "$BATCH" \

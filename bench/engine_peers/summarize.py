@@ -91,6 +91,14 @@ def main():
             f"{fmt(b and b['seq_per_s'])} ({b['setting'] if b else '—'}) | {fmt(d and d['seq_per_s'])} | "
             f"{fmt(ratio(o))} | {fmt(ratio(b))} | {fmt(ratio(d))} |")
     out.append("")
+    unp = {(r["threads"], r["batch"]): r for r in recs
+           if r.get("impl") == "socle_unpacked" and "ms_median" in r}
+    if unp:
+        out.append("socle with pack_weights = false (OpenBLAS on the mapped weights), same run: " + ", ".join(
+            f"t{k[0]} b{k[1]} {fmt(unp[k]['seq_per_s'])} seq/s (packed/unpacked "
+            f"{fmt(socle[k]['seq_per_s'] / unp[k]['seq_per_s']) if k in socle else '—'})"
+            for k in sorted(unp)))
+        out.append("")
     out.append("Peers' spread (max−min)/median %: " + ", ".join(
         f"ORT t{k[0]} b{k[1]} {fmt(spread(ort[k]), 0)}" for k in sorted(ort)) + "; " + ", ".join(
         f"PyTorch-best t{k[0]} b{k[1]} {fmt(spread(tbest[k]), 0)}" for k in sorted(tbest)))

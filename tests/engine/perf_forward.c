@@ -77,7 +77,9 @@ int main(int argc, char **argv) {
         clk = CLOCK_PROCESS_CPUTIME_ID;
     char err[512];
     struct eng_model *m;
-    if (eng_model_load(argv[1], NULL, &m, err, sizeof err) != ENG_OK) {
+    struct eng_model_params mp = eng_model_params_default();
+    mp.pack_weights = !getenv("ENG_PERF_NO_PACK"); /* A/B: OpenBLAS on the mapped weights */
+    if (eng_model_load(argv[1], &mp, &m, err, sizeof err) != ENG_OK) {
         fprintf(stderr, "%s\n", err);
         return 1;
     }
