@@ -213,7 +213,6 @@ static void test_fit(bool mlp) {
     tr_head_free(h3);
 }
 
-
 /* Loss of a span (QA) or multi-label example: the backward functions with a
  * zero scale add nothing to grad. */
 enum kind { K_SPAN, K_MULTI };
@@ -347,8 +346,8 @@ static void test_fit_span(void) {
     }
     off[W] = W * T;
     g_rs = save;
-    struct tr_data tr = {.n = W, .feats = f, .label = st, .loss = TR_LOSS_SPAN,
-                         .label_end = en, .row_off = off};
+    struct tr_data tr = {
+        .n = W, .feats = f, .label = st, .loss = TR_LOSS_SPAN, .label_end = en, .row_off = off};
     struct tr_head_cfg cfg = {D, 1, false, 0, TR_ACT_TANH, 2};
     struct tr_fit_opts o = {0};
     o.epochs = 10;

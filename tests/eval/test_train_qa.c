@@ -174,8 +174,10 @@ int main(void) {
     /* --feature-cache: written then mapped, then mapped without the model; the
      * head is the in-memory run's (b) bit for bit */
     for (int k = 0; k < 2; k++) {
-        snprintf(cmd, sizeof(cmd), "%s --model %s %s --seed 7 --feature-cache %s/fc.bin "
-                 "--out %s/f%d/qa-a", train, model, data, tmp, tmp, k);
+        snprintf(cmd, sizeof(cmd),
+                 "%s --model %s %s --seed 7 --feature-cache %s/fc.bin "
+                 "--out %s/f%d/qa-a",
+                 train, model, data, tmp, tmp, k);
         CHECK(run(cmd) == 0);
         CHECK((strstr(g_out, "features: loaded from") != NULL) == (k == 1));
         snprintf(a, sizeof(a), "%s/f%d/qa-a/head.safetensors", tmp, k);
@@ -215,7 +217,8 @@ int main(void) {
                f1_train, em_eval, f1_eval);
         /* Same features, head and decoding rules (tasks/qa.c). The engine packs
          * batches differently, which could only flip a near-tie between spans. */
-        CHECK(em_train >= 0 && fabs(em_train - em_eval) < 0.005 && fabs(f1_train - f1_eval) < 0.005);
+        CHECK(em_train >= 0 && fabs(em_train - em_eval) < 0.005 &&
+              fabs(f1_train - f1_eval) < 0.005);
         snprintf(cmd, sizeof(cmd),
                  "%s --task qa --model %s --adapters %s/a --adapter qa-m "
                  "--data tests/data/eval/squad_tiny_dev.json",

@@ -402,8 +402,8 @@ struct featset {
     size_t n, cap;
     float *x;
     int32_t *y;
-    size_t *sent; /* NER: sentence index of each row */
-    size_t *word; /* NER: word index */
+    size_t *sent;      /* NER: sentence index of each row */
+    size_t *word;      /* NER: word index */
     struct fcache *fc; /* file-backed when set */
     const float *mx;   /* (n, row) rows in the mapped cache file */
     float *stage;      /* rows waiting to be written to the cache */
@@ -881,11 +881,12 @@ static void on_progress(const struct tr_epoch_info *e, void *ud) {
     fprintf(stderr, "epoch %2zu/%zu  loss %.4f  dev %s %.4f%s  %.2fs  %.0f ex/s  ETA %.0fs (max)\n",
             e->epoch, e->n_epochs, e->loss,
             o->task == T_NER  ? "F1"
-            : o->task == T_QA ? (o->qa_metric == 2 ? "-loss" : o->qa_metric ? "EM" : "F1")
+            : o->task == T_QA ? (o->qa_metric == 2 ? "-loss"
+                                 : o->qa_metric    ? "EM"
+                                                   : "F1")
             : o->metric_acc   ? "acc"
                               : "macro-F1",
-            e->dev_metric,
-            e->improved ? " *" : "", e->seconds, e->examples_per_s, eta);
+            e->dev_metric, e->improved ? " *" : "", e->seconds, e->examples_per_s, eta);
 }
 
 /* ---- data split ---- */
@@ -923,8 +924,7 @@ static void cache_key(const struct opts *o, const struct ev_labels *labels, size
                           "seq=%zu|stride=%zu|maxq=%zu|max=%zu|dev=%g|test=%g|seed=%llu|fmt=%s|"
                           "tf=%s|lf=%s|nh=%d",
                           o->model, (int)o->task, o->layers, (int)o->pool, max_seq, o->doc_stride,
-                          o->max_question_len,
-                          o->limits.max_examples, o->dev_ratio, o->test_ratio,
+                          o->max_question_len, o->limits.max_examples, o->dev_ratio, o->test_ratio,
                           (unsigned long long)o->seed, o->format ? o->format : "",
                           o->text_field ? o->text_field : "", o->label_field ? o->label_field : "",
                           (int)o->no_header);
@@ -962,8 +962,8 @@ struct fcache {
     const char *path;
     char tmp[4200];
     FILE *f;
-    uint64_t pos;           /* bytes written so far */
-    uint64_t rows_off[3];   /* file offset of each set's rows */
+    uint64_t pos;         /* bytes written so far */
+    uint64_t rows_off[3]; /* file offset of each set's rows */
     void *map;
     size_t map_len;
 };
@@ -1094,8 +1094,7 @@ static int fcache_finish(struct fcache *c, const char *key, size_t row,
     bool ok = true;
     for (int i = 0; ok && i < 3; i++) {
         uint64_t n = fs[i]->n;
-        ok = wr(c->f, &n, 8) && wr(c->f, &c->rows_off[i], 8) &&
-             wr(c->f, fs[i]->y, (size_t)n * 4);
+        ok = wr(c->f, &n, 8) && wr(c->f, &c->rows_off[i], 8) && wr(c->f, fs[i]->y, (size_t)n * 4);
         c->pos += 16 + n * 4;
         ok = ok && pad_to(c, 8) == 0;
         for (uint64_t k = 0; ok && k < n; k++) {
@@ -1243,8 +1242,8 @@ static int ml_read(const struct opts *o, const char *path, struct ev_cls_data *o
             goto done;
         }
         size_t k = 0;
-        while (k < (size_t)len && (line[k] == ' ' || line[k] == '\t' || line[k] == '\r' ||
-                                   line[k] == '\n'))
+        while (k < (size_t)len &&
+               (line[k] == ' ' || line[k] == '\t' || line[k] == '\r' || line[k] == '\n'))
             k++;
         if (k == (size_t)len)
             continue; /* empty lines are skipped */
@@ -1271,13 +1270,12 @@ static int ml_read(const struct opts *o, const char *path, struct ev_cls_data *o
         size_t total = 1;
         bool strs = true;
         for (size_t i = 0; i < n_l; i++) {
-            struct json_object *e = json_object_is_type(jl, json_type_array)
-                                        ? json_object_array_get_idx(jl, i)
-                                        : jl;
-            strs = strs && e && json_object_is_type(e, json_type_string) &&
-                   json_object_get_string_len(e) > 0 &&
-                   !memchr(json_object_get_string(e), ML_SEP,
-                           (size_t)json_object_get_string_len(e));
+            struct json_object *e =
+                json_object_is_type(jl, json_type_array) ? json_object_array_get_idx(jl, i) : jl;
+            strs =
+                strs && e && json_object_is_type(e, json_type_string) &&
+                json_object_get_string_len(e) > 0 &&
+                !memchr(json_object_get_string(e), ML_SEP, (size_t)json_object_get_string_len(e));
             total += (size_t)(strs ? json_object_get_string_len(e) : 0) + 1;
         }
         char *joined = strs ? malloc(total) : NULL, *text = strdup(json_object_get_string(jt));
@@ -1292,9 +1290,8 @@ static int ml_read(const struct opts *o, const char *path, struct ev_cls_data *o
         }
         size_t off = 0;
         for (size_t i = 0; i < n_l; i++) {
-            struct json_object *e = json_object_is_type(jl, json_type_array)
-                                        ? json_object_array_get_idx(jl, i)
-                                        : jl;
+            struct json_object *e =
+                json_object_is_type(jl, json_type_array) ? json_object_array_get_idx(jl, i) : jl;
             if (i)
                 joined[off++] = ML_SEP;
             size_t l = (size_t)json_object_get_string_len(e);
@@ -1390,8 +1387,7 @@ static int eval_ml(const struct tr_head *h, struct eval_ctx *e) {
     for (size_t r = 0; r < fs->n; r++) {
         tr_head_forward(h, featset_rows(fs) + r * row, lg, s);
         size_t un = 0;
-        ml_targets(e->cls->ex[fs->sent[r]].label, (struct ev_labels *)(uintptr_t)e->labels, t,
-                   &un);
+        ml_targets(e->cls->ex[fs->sent[r]].label, (struct ev_labels *)(uintptr_t)e->labels, t, &un);
         bool all = un == 0;
         unseen_fn += un; /* a label the head does not know is always missed */
         for (size_t l = 0; l < nl; l++) {
@@ -1587,8 +1583,8 @@ static int write_adapter(const struct opts *o, const struct backbone *b, const s
     snprintf(extra, sizeof(extra),
              "{\"tool\":\"socle-train\",\"train\":\"%s\",\"rows\":%zu,\"epochs\":%zu,"
              "\"best_epoch\":%zu,\"seed\":%llu,\"lr\":%g,\"batch\":%zu,\"dev_metric\":%.6f}",
-             base_name(o->train), rows, fr->epochs_run, fr->best_epoch,
-             (unsigned long long)o->seed, o->lr, o->batch, fr->best_dev);
+             base_name(o->train), rows, fr->epochs_run, fr->best_epoch, (unsigned long long)o->seed,
+             o->lr, o->batch, fr->best_dev);
     static const char *const pools[] = {"cls", "mean", "pooler"};
     bool cls = strcmp(task, "classify") == 0;
     struct tr_adapter_meta meta = {o->name ? o->name : base_name(o->out),
@@ -1639,8 +1635,8 @@ static void qa_enc_clear(struct qa_enc *e) {
 
 /* Encode the pair and plan the context windows. 1 = skipped (nothing to cut:
  * no context tokens, or a question longer than the sequence), 0 = ok, -1 = error. */
-static int qa_encode(const struct opts *o, const struct backbone *b, const char *q,
-                     const char *c, struct qa_enc *e) {
+static int qa_encode(const struct opts *o, const struct backbone *b, const char *q, const char *c,
+                     struct qa_enc *e) {
     struct tok_encode_params tp = tok_encode_params_default();
     tp.add_special_tokens = true;
     tp.use_file_truncation = false;
@@ -2133,8 +2129,8 @@ static int main_qa(struct opts *o) {
     if (!(part = calloc(n_ctx ? n_ctx : 1, 1)))
         goto done;
     split_indices(n_ctx, o->seed, n_dev, n_test, part);
-    if (qa_pick(&d_tr, part, 0, &s_tr) || qa_pick(o->dev ? &d_dv : &d_tr, o->dev ? NULL : part, 1,
-                                                  &s_dv) ||
+    if (qa_pick(&d_tr, part, 0, &s_tr) ||
+        qa_pick(o->dev ? &d_dv : &d_tr, o->dev ? NULL : part, 1, &s_dv) ||
         qa_pick(o->test ? &d_te : &d_tr, o->test ? NULL : part, 2, &s_te))
         goto done;
     if (!o->dev && !n_dev)
@@ -2181,7 +2177,8 @@ static int main_qa(struct opts *o) {
             "%zu+%zu questions in %.1fs; %.1f MiB\n",
             s_tr.n_q, s_tr.n_win, s_tr.fs.n, t_feat_train,
             (double)s_tr.n_q / (t_feat_train > 0 ? t_feat_train : 1), s_dv.n_q, s_te.n_q,
-            t_feat_eval, (double)(s_tr.fs.n + s_dv.fs.n + s_te.fs.n) * (double)row * 4.0 / 1048576.0);
+            t_feat_eval,
+            (double)(s_tr.fs.n + s_dv.fs.n + s_te.fs.n) * (double)row * 4.0 / 1048576.0);
     if (s_tr.n_bad + s_dv.n_bad + s_te.n_bad)
         fprintf(stderr,
                 "socle-train: warning: %zu/%zu/%zu train/dev/test questions whose first answer's "
@@ -2196,8 +2193,8 @@ static int main_qa(struct opts *o) {
     struct tr_head_cfg hc = {d, b.n_mix, o->mlp, o->hidden, o->act, 2};
     if (tr_head_new(&hc, o->seed, &h) != TR_OK)
         goto done;
-    struct qa_eval dev_e = {o, &s_dv, d_dv.n ? d_dv.version[0] == '2' : d_tr.version[0] == '2', 0,
-                            0, 0};
+    struct qa_eval dev_e = {o, &s_dv, d_dv.n ? d_dv.version[0] == '2' : d_tr.version[0] == '2',
+                            0, 0,     0};
     struct tr_fit_opts fo = {0};
     fo.epochs = o->epochs;
     fo.batch_size = o->batch;
@@ -2232,7 +2229,7 @@ static int main_qa(struct opts *o) {
         qa_print("dev", &dev_e);
     if (s_te.n_q) {
         struct qa_eval te_e = {o, &s_te, d_te.n ? d_te.version[0] == '2' : d_tr.version[0] == '2',
-                               0, 0, 0};
+                               0, 0,     0};
         if (qa_evaluate(h, &te_e) == 0)
             qa_print("test", &te_e);
     }
@@ -2331,8 +2328,8 @@ int main(int argc, char **argv) {
         ev_labels_clear(&types);
     }
     if (labels.n < (o.multi_label ? 1u : 2u)) {
-        fprintf(stderr, "socle-train: need at least %d labels, found %zu\n",
-                o.multi_label ? 1 : 2, labels.n);
+        fprintf(stderr, "socle-train: need at least %d labels, found %zu\n", o.multi_label ? 1 : 2,
+                labels.n);
         goto done;
     }
 
@@ -2368,13 +2365,19 @@ int main(int argc, char **argv) {
             fprintf(stderr,
                     "socle-train: warning: %zu dev %s with a label never seen in train: scored as "
                     "errors (the head cannot predict them)\n",
-                    unseen, ner ? "words" : o.multi_label ? "labels (in lists)" : "examples");
+                    unseen,
+                    ner             ? "words"
+                    : o.multi_label ? "labels (in lists)"
+                                    : "examples");
         fcache_begin(&fc, 2);
         if (n_te && compute_set_features(&o, &b, &te, &labels, &f_te, "test", &unseen) != 0)
             goto done;
         if (unseen)
             fprintf(stderr, "socle-train: warning: %zu test %s with a label never seen in train\n",
-                    unseen, ner ? "words" : o.multi_label ? "labels (in lists)" : "examples");
+                    unseen,
+                    ner             ? "words"
+                    : o.multi_label ? "labels (in lists)"
+                                    : "examples");
         if (o.cache && fcache_finish(&fc, ckey, b.n_mix * d, sets) != 0) {
             fprintf(stderr, "socle-train: cannot write the feature cache %s: %s\n", o.cache,
                     strerror(errno));

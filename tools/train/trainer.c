@@ -498,8 +498,8 @@ static double example_backward(const struct tr_head *h, const struct tr_data *da
                                 data->row_off[e + 1] - data->row_off[e], data->label[e],
                                 data->label_end[e], scale, grad, s, work);
     case TR_LOSS_SIGMOID:
-        return tr_head_backward_multi(h, data->feats + e * stride,
-                                      data->targets + e * h->cfg.n_out, scale, grad, s);
+        return tr_head_backward_multi(h, data->feats + e * stride, data->targets + e * h->cfg.n_out,
+                                      scale, grad, s);
     case TR_LOSS_SOFTMAX:
         break;
     }
