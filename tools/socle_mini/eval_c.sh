@@ -80,7 +80,7 @@ if [ "$SUBSET" = 1 ]; then ner=.first2000 qa=.every5; else ner= qa=; fi
 if want ner; then
     rm -f "$OUT"/wikiann_*.json
     for lang in en fr; do
-        train=../shared/data/ner/$lang/wikiann/train.txt
+        train=$HELD/wikiann_$lang.train.conll
         # none = word tag from its first piece, seqeval strict: the Python evaluation's reading;
         # first = the entities socled returns (HF aggregation first).
         run "wikiann_$lang$ner.none" --task ner --adapter ner --ner-aggregation none \

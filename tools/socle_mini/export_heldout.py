@@ -9,6 +9,7 @@ used in training. Formats (docs/evaluation.md):
   <same>.train.jsonl                                      the training parts, same format (for
                                                           socle-eval --baseline majority --train)
   wikiann_en.conll, wikiann_fr.conll                      word<TAB>tag, blank line between sentences
+  wikiann_en.train.conll, wikiann_fr.train.conll          the training parts (--baseline memo --train)
   squad.json, piaf.json                                   SQuAD v1.1 JSON of the held-out articles
   bbc_summary.jsonl                                       {"text": body, "summary": reference}
 
@@ -150,8 +151,9 @@ def main():
         counts[name + ".train"] = write_jsonl(o(name + ".train.jsonl"), train, labels)
     counts["bbc_summary"] = write_bbc_summary(o("bbc_summary.jsonl"))
     for lang in ("en", "fr"):
-        test = data.wikiann(lang)[1]
+        train, test = data.wikiann(lang)
         counts["wikiann_" + lang] = write_conll(o("wikiann_%s.conll" % lang), test)
+        counts["wikiann_%s.train" % lang] = write_conll(o("wikiann_%s.train.conll" % lang), train)
         if a.ner_first:
             write_conll(o("wikiann_%s.first%d.conll" % (lang, a.ner_first)), test[:a.ner_first])
     for name, arts, items in (("squad", squad_articles(), data.squad()[1]),
