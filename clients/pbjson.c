@@ -352,6 +352,25 @@ static int text_scalar(const ProtobufCFieldDescriptor *f, const void *p, struct 
     return pbjson_buf_put(b, buf, n);
 }
 
+/* [","]"name": — a protobuf field name is an identifier ([A-Za-z_][A-Za-z0-9_]*), which
+ * JSON never escapes: copied as it is. */
+static int put_key(struct pbjson_buf *b, const char *name, bool first) {
+    size_t n = strlen(name);
+    if (buf_reserve(b, n + 4) != 0)
+        return -1;
+    char *o = b->p + b->len;
+    if (!first)
+        *o++ = ',';
+    *o++ = '"';
+    memcpy(o, name, n);
+    o += n;
+    *o++ = '"';
+    *o++ = ':';
+    b->len = (size_t)(o - b->p);
+    b->p[b->len] = '\0';
+    return 0;
+}
+
 static int text_message(const ProtobufCMessage *m, const char *skip, struct pbjson_buf *b) {
     const ProtobufCMessageDescriptor *d = m->descriptor;
     const char *base = (const char *)m;
@@ -369,8 +388,7 @@ static int text_message(const ProtobufCMessage *m, const char *skip, struct pbjs
         if (f->type == PROTOBUF_C_TYPE_MESSAGE && f->label != PROTOBUF_C_LABEL_REPEATED &&
             !*(ProtobufCMessage *const *)p)
             continue; /* unset message: no key either */
-        if ((!first && PUT_LIT(b, ",") != 0) || pbjson_text_string(b, f->name, strlen(f->name)) ||
-            PUT_LIT(b, ":") != 0)
+        if (put_key(b, f->name, first) != 0)
             return -1;
         first = false;
         int rc = 0;
