@@ -185,6 +185,21 @@ int main(void) {
         CHECK(same_file(a, b));
     }
 
+    /* SQuAD 2.0: every window of an impossible question targets [CLS] ("") */
+    snprintf(cmd, sizeof(cmd),
+             "%s --model %s --task qa --train tests/data/eval/squad_tiny_v2.json --dev-ratio 0 "
+             "--max-seq-len 48 --doc-stride 16 --epochs 2 --quiet --print-targets --out %s/v2/qa",
+             train, model, tmp);
+    CHECK(run(cmd) == 0);
+    size_t n_imp = 0;
+    for (const char *p = g_out; (p = strstr(p, "target\timp")) != NULL; p++) {
+        const char *tab = strchr(p + 7, '\t');
+        tab = tab ? strchr(tab + 1, '\t') : NULL;
+        CHECK(tab && tab[1] == '\n');
+        n_imp++;
+    }
+    CHECK(n_imp >= 2);
+
     /* MLP over a mix of the last 2 hidden states, early stopping on dev loss */
     snprintf(cmd, sizeof(cmd),
              "%s --model %s %s --seed 3 --head mlp --hidden 8 --layers 2 --metric loss "

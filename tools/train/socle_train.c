@@ -2102,6 +2102,17 @@ static int qa_pick(const struct ev_qa_data *d, const uint8_t *part, uint8_t p, s
     return 0;
 }
 
+/* SQuAD 2.0 (the null answer competes, empty answers score): by version, as
+ * socle-eval decides, or by an impossible question. */
+static bool squad_v2(const struct ev_qa_data *d) {
+    if (strncmp(d->version, "v2", 2) == 0 || strncmp(d->version, "2", 1) == 0)
+        return true;
+    for (size_t i = 0; i < d->n; i++)
+        if (d->q[i].impossible)
+            return true;
+    return false;
+}
+
 static void qa_print(const char *what, const struct qa_eval *e) {
     printf("%-5s exact_match %.2f   f1 %.2f   loss %.4f   (%zu questions)\n", what, e->em, e->f1,
            e->loss, e->s->n_q);
@@ -2193,8 +2204,7 @@ static int main_qa(struct opts *o) {
     struct tr_head_cfg hc = {d, b.n_mix, o->mlp, o->hidden, o->act, 2};
     if (tr_head_new(&hc, o->seed, &h) != TR_OK)
         goto done;
-    struct qa_eval dev_e = {o, &s_dv, d_dv.n ? d_dv.version[0] == '2' : d_tr.version[0] == '2',
-                            0, 0,     0};
+    struct qa_eval dev_e = {o, &s_dv, squad_v2(o->dev ? &d_dv : &d_tr), 0, 0, 0};
     struct tr_fit_opts fo = {0};
     fo.epochs = o->epochs;
     fo.batch_size = o->batch;
@@ -2228,8 +2238,7 @@ static int main_qa(struct opts *o) {
     if (s_dv.n_q && qa_evaluate(h, &dev_e) == 0)
         qa_print("dev", &dev_e);
     if (s_te.n_q) {
-        struct qa_eval te_e = {o, &s_te, d_te.n ? d_te.version[0] == '2' : d_tr.version[0] == '2',
-                               0, 0,     0};
+        struct qa_eval te_e = {o, &s_te, squad_v2(o->test ? &d_te : &d_tr), 0, 0, 0};
         if (qa_evaluate(h, &te_e) == 0)
             qa_print("test", &te_e);
     }
