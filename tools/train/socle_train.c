@@ -60,6 +60,27 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* After training (Linux): resident memory split into anonymous (heap: features
+ * held in RAM) and file-backed (the mapped model and feature cache: clean pages
+ * the kernel may drop and read again), so the effect of --feature-cache shows. */
+static void mem_report(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long anon = -1, file = -1;
+    if (!f)
+        return;
+    while (fgets(line, sizeof(line), f)) {
+        if (!strncmp(line, "RssAnon:", 8))
+            anon = strtol(line + 8, NULL, 10);
+        else if (!strncmp(line, "RssFile:", 8))
+            file = strtol(line + 8, NULL, 10);
+    }
+    fclose(f);
+    if (anon >= 0 && file >= 0)
+        fprintf(stderr, "memory: %.0f MiB anonymous, %.0f MiB file-backed (model, feature cache)\n",
+                (double)anon / 1024.0, (double)file / 1024.0);
+}
+
 static void usage(FILE *f) {
     fprintf(
         f,
@@ -2231,6 +2252,7 @@ static int main_qa(struct opts *o) {
         goto done;
     }
     double t_fit = now_s() - t0;
+    mem_report();
     printf("trained %s qa head (%zu params) on %zu windows: %zu epochs in %.1fs (%.2fs/epoch), "
            "loss %.4f -> %.4f, best epoch %zu\n",
            o->mlp ? "mlp" : "linear", h->n_params, s_tr.n_win, fr.epochs_run, t_fit,
@@ -2436,6 +2458,7 @@ int main(int argc, char **argv) {
         goto done;
     }
     double t_fit = now_s() - t0;
+    mem_report();
     printf("trained %s head (%zu labels, %zu params) on %zu rows: %zu epochs in %.1fs "
            "(%.2fs/epoch), loss %.4f -> %.4f, best epoch %zu\n",
            o.mlp ? "mlp" : "linear", labels.n, h->n_params, f_tr.n, fr.epochs_run, t_fit,
