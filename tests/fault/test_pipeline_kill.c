@@ -25,12 +25,12 @@
 
 #include "tests/integ/harness.h"
 
-enum { N_DOCS = 3000, KILL_AT = 300, QUIET_MS = 3000 };
+enum { N_DOCS = 2000, KILL_AT = 300, QUIET_MS = 3000 };
 
-/* Long enough (~120 tokens) that the daemon is still busy when the sink reaches KILL_AT. */
+/* Long enough (~80 tokens) that the daemon is still busy when the sink reaches KILL_AT. */
 static size_t text_of(unsigned i, char *buf, size_t cap) {
     size_t n = 0;
-    for (int r = 0; r < 6 && n + 200 < cap; r++)
+    for (int r = 0; r < 4 && n + 200 < cap; r++)
         n += (size_t)snprintf(buf + n, cap - n,
                               "%sAda Lovelace met Charles Babbage in London, document %u, and they "
                               "wrote about the Analytical Engine.",
