@@ -3,14 +3,15 @@
  * argv: socled. One worker, at most 4 requests per batch, models/socle-mini.
  *
  * Phase 1 (RUN_MS): two batch-lane clients (priority -1) keep WINDOW classify requests each
- * in flight; an interactive probe (priority 0) sends one request at a time. The probe's p90
+ * in flight; an interactive probe (priority 0) sends one request at a time. The probe's median
  * latency must stay below a quarter of the batch lane's median latency (FIFO service would
- * make them equal: the probe would wait behind the whole backlog).
- * Phase 2 (4 windows of 1 s; up to 3 s on a machine too loaded to run 8 batches a second):
- * the batch flood goes on and two interactive clients flood too (WINDOW each in flight, more
- * than the worker can serve). Answers are counted per window: every window has batch-lane
- * answers (the batch-lane turn, --batch-turn 4, gives it about a quarter of the batches)
- * and interactive ones.
+ * make them equal: the probe would wait behind the whole backlog). Medians: a loaded machine
+ * gives single probes outliers.
+ * Phase 2 (RUN_MS, longer until 3 × GROUP answers on a loaded machine, at most 12 s): the
+ * batch flood goes on and two interactive clients flood too (WINDOW each in flight, more
+ * than the worker can serve). Progress per second is printed, and each second that held at
+ * least GROUP answers must hold answers of both lanes; every GROUP answers in a row (8
+ * batches) must too (the batch-lane turn, --batch-turn 4, gives it every 4th batch).
  * Every request gets exactly one answer, OK. Exits 77 when models/socle-mini is absent. */
 #include <pthread.h>
 #include <stdlib.h>
@@ -19,12 +20,19 @@
 
 #include "tests/integ/harness.h"
 
-enum { WINDOW = 32, RUN_MS = 4000, N_SEC = 4, N_FLOOD = 2, MAX_LAT = 1 << 17 };
+enum {
+    WINDOW = 32,
+    RUN_MS = 4000,
+    MAX_RUN2_MS = 12000,
+    GROUP = 32,
+    N_FLOOD = 2,
+    MAX_LAT = 1 << 17
+};
 
 static struct hx_daemon D;
 static volatile int g_phase; /* 1, 2; 3 = stop */
 static long g_t_phase2;      /* ms (hx_now_ms) when phase 2 began */
-static long g_win_ms = 1000; /* phase 2 counting window */
+static long g_answers2;      /* answers in phase 2, all clients (atomic) */
 
 static const char text[] = "The market rose sharply after news of a merger between two banks, "
                            "while football fans cheered their team in Paris and London.";
@@ -32,8 +40,9 @@ static const char text[] = "The market rose sharply after news of a merger betwe
 struct flood {
     int priority, index, errors;
     long sent, answered;
-    long per_sec[N_SEC]; /* answers in each window of phase 2 */
-    long *lat;           /* ms, phase 1 answers */
+    long *t2; /* ms since phase 2 began, per phase-2 answer */
+    size_t n2;
+    long *lat; /* ms, phase 1 answers */
     size_t n_lat;
 };
 
@@ -55,7 +64,8 @@ static void *flood_main(void *arg) {
     struct socle_client *c = hx_client(f->index % 2 ? D.tcp : D.ipc, 30000, 0);
     long *sent_at = calloc(MAX_LAT + 1, sizeof *sent_at);
     f->lat = calloc(MAX_LAT, sizeof *f->lat);
-    if (!c || !sent_at || !f->lat) {
+    f->t2 = calloc(MAX_LAT, sizeof *f->t2);
+    if (!c || !sent_at || !f->lat || !f->t2) {
         f->errors++;
         socle_client_free(c);
         free(sent_at);
@@ -93,9 +103,10 @@ static void *flood_main(void *arg) {
             phase = __atomic_load_n(&g_phase, __ATOMIC_ACQUIRE);
             if (phase == 1 && f->n_lat < MAX_LAT)
                 f->lat[f->n_lat++] = now - sent_at[r->id];
-            long s = phase == 2 ? (now - g_t_phase2) / g_win_ms : -1;
-            if (s >= 0 && s < N_SEC)
-                f->per_sec[s]++;
+            if (phase == 2 && f->n2 < MAX_LAT) {
+                f->t2[f->n2++] = now - g_t_phase2;
+                __atomic_add_fetch(&g_answers2, 1, __ATOMIC_RELAXED);
+            }
         }
         socle_response_free(r);
     }
@@ -167,57 +178,72 @@ int main(int argc, char **argv) {
         usleep(20000);
     }
     socle_client_free(pc);
-    /* The counting window: 1 s, longer on a machine so loaded that a second holds fewer than
-     * 8 batches (then one in 4 being the batch lane's is not sure to fall in every window);
-     * batches hold 4 requests. At most 3 s, so the test stays under 20 s. */
-    long answered1 = (long)np;
-    for (int i = 0; i < 2; i++)
-        answered1 += __atomic_load_n(&batch[i].answered, __ATOMIC_ACQUIRE);
-    double batches_per_s = answered1 / 4.0 / ((RUN_MS + 500) / 1000.0);
-    g_win_ms = batches_per_s > 8         ? 1000
-               : batches_per_s > 8 / 3.0 ? (long)(8000 / batches_per_s)
-                                         : 3000;
-    /* phase 2: interactive flood on top of the batch flood */
+    /* phase 2: interactive flood on top of the batch flood, RUN_MS and at least 3 groups of
+     * GROUP answers (a machine loaded by other work may run few batches a second) */
     g_t_phase2 = hx_now_ms();
     __atomic_store_n(&g_phase, 2, __ATOMIC_RELEASE);
-    usleep((useconds_t)(N_SEC * g_win_ms * 1000));
+    while (hx_now_ms() - g_t_phase2 < MAX_RUN2_MS &&
+           (hx_now_ms() - g_t_phase2 < RUN_MS ||
+            __atomic_load_n(&g_answers2, __ATOMIC_RELAXED) < 3 * GROUP))
+        usleep(10000);
+    long run2 = hx_now_ms() - g_t_phase2;
     __atomic_store_n(&g_phase, 3, __ATOMIC_RELEASE);
-    long bsec[N_SEC] = {0}, isec[N_SEC] = {0};
-    size_t nb = 0;
+    /* phase-2 answers of both lanes in time order: (ms << 1) | is_batch_lane */
+    long *ev = calloc(MAX_LAT * (2 + N_FLOOD), sizeof *ev);
+    size_t ne = 0, nb = 0;
     long *blat = calloc(2 * MAX_LAT, sizeof *blat);
-    for (int i = 0; i < 2; i++) {
-        pthread_join(tb[i], NULL);
-        CHECK(batch[i].errors == 0 && batch[i].answered == batch[i].sent);
-        for (int s = 0; s < N_SEC; s++)
-            bsec[s] += batch[i].per_sec[s];
-        memcpy(blat + nb, batch[i].lat, batch[i].n_lat * sizeof *blat);
-        nb += batch[i].n_lat;
-        free(batch[i].lat);
+    struct flood *all[2 + N_FLOOD];
+    pthread_t *ths[2 + N_FLOOD];
+    for (int i = 0; i < 2; i++)
+        all[i] = &batch[i], ths[i] = &tb[i];
+    for (int i = 0; i < N_FLOOD; i++)
+        all[2 + i] = &inter[i], ths[2 + i] = &ti[i];
+    for (int i = 0; i < 2 + N_FLOOD; i++) {
+        struct flood *f = all[i];
+        pthread_join(*ths[i], NULL);
+        CHECK(f->errors == 0 && f->answered == f->sent);
+        for (size_t k = 0; k < f->n2; k++)
+            ev[ne++] = f->t2[k] * 2 + (f->priority < 0);
+        if (f->priority < 0) {
+            memcpy(blat + nb, f->lat, f->n_lat * sizeof *blat);
+            nb += f->n_lat;
+        }
+        free(f->lat);
+        free(f->t2);
     }
-    for (int i = 0; i < N_FLOOD; i++) {
-        pthread_join(ti[i], NULL);
-        CHECK(inter[i].errors == 0 && inter[i].answered == inter[i].sent);
-        for (int s = 0; s < N_SEC; s++)
-            isec[s] += inter[i].per_sec[s];
-        free(inter[i].lat);
-    }
+    qsort(ev, ne, sizeof *ev, cmp_long);
     qsort(plat, np, sizeof *plat, cmp_long);
     qsort(blat, nb, sizeof *blat, cmp_long);
-    long p90 = np ? plat[np * 9 / 10] : -1, bmed = nb ? blat[nb / 2] : -1;
+    long p50 = np ? plat[np / 2] : -1, bmed = nb ? blat[nb / 2] : -1;
     fprintf(stderr,
-            "phase 1: interactive probe p50 %ld ms p90 %ld ms (%zu requests); batch "
-            "lane p50 %ld ms (%zu answers)\nphase 2 answers per %ld ms, batch lane:",
-            np ? plat[np / 2] : -1, p90, np, bmed, nb, g_win_ms);
-    for (int s = 0; s < N_SEC; s++)
-        fprintf(stderr, " %ld", bsec[s]);
-    fprintf(stderr, "; interactive:");
-    for (int s = 0; s < N_SEC; s++)
-        fprintf(stderr, " %ld", isec[s]);
+            "phase 1: interactive probe p50 %ld ms p90 %ld ms (%zu requests); batch lane p50 "
+            "%ld ms (%zu answers)\nphase 2 (%ld ms, %zu answers), per second: batch lane / "
+            "interactive:",
+            p50, np ? plat[np * 9 / 10] : -1, np, bmed, nb, run2, ne);
+    /* per second: printed; each second that held at least GROUP answers must hold both */
+    for (long sec = 0; sec * 1000 < run2; sec++) {
+        long b = 0, in = 0;
+        for (size_t k = 0; k < ne; k++)
+            if (ev[k] / 2 / 1000 == sec)
+                (ev[k] & 1) ? b++ : in++;
+        fprintf(stderr, " %ld/%ld", b, in);
+        if (b + in >= GROUP)
+            CHECK(b > 0 && in > 0);
+    }
     fprintf(stderr, "\n");
-    CHECK(np >= 10 && nb >= 10);
-    CHECK(p90 * 4 < bmed); /* the probe does not wait behind the batch backlog */
-    for (int s = 0; s < N_SEC; s++)
-        CHECK(bsec[s] > 0 && isec[s] > 0); /* both lanes progress in every window */
+    /* every GROUP answers in a row (8 batches of 4: two batch-lane turns) hold both lanes */
+    size_t groups = 0;
+    for (size_t g = 0; g + GROUP <= ne; g += GROUP, groups++) {
+        long b = 0;
+        for (size_t k = g; k < g + GROUP; k++)
+            b += ev[k] & 1;
+        if (b == 0 || b == GROUP)
+            fprintf(stderr, "answers %zu..%zu: %ld of the batch lane\n", g, g + GROUP - 1, b);
+        CHECK(b > 0 && b < GROUP);
+    }
+    CHECK(np >= 10 && nb >= 10 && groups >= 3);
+    CHECK(p50 * 4 < bmed); /* the probe does not wait behind the batch backlog */
+    free(ev);
     free(blat);
     int status = -1;
     CHECK(hx_stop(&D, 20000, &status) == 0 && status == 0);
