@@ -11,7 +11,9 @@
 #           window, nothing else (no JSON, no file, no resume); best of --window 64 and 256;
 #   batch   socle batch --task T --in docs.jsonl --out FILE (defaults: window, sync, priority).
 # Both go in the same priority lane (-1, batch's default). Prints each run and batch / best.
-# The socle batch output is checked: N lines, every id once, no error line.
+# The socle batch output is checked: N lines, every id once, no error line. Each run's line
+# (stderr, indented) also gives the client's and socled's CPU seconds: on a shared machine a
+# slow run with the same CPU was waiting for the machine, not working more.
 #
 # usage: bench/run_batch_bench.sh [BUILD_DIR (default build-batch-rel)] [N (10000)] [REPS (3)]
 #        CONFIGS="mini-ner mini-classify tiny-ner tiny-classify" (environment, default all),
@@ -70,6 +72,13 @@ start_daemon() { # model_dir [adapters_dir]
     done
 }
 
+# CPU seconds (user + system, all threads) socled has used so far, from /proc: a run whose
+# wall time grew while the daemon's CPU did not was waiting for the (shared) machine.
+daemon_cpu() {
+    awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / hz }' \
+        "/proc/$pid/stat"
+}
+
 stop_daemon() {
     kill "$pid"
     wait "$pid" 2>/dev/null || true
@@ -82,9 +91,12 @@ max() { awk -v a="$1" -v b="$2" 'BEGIN { print (b > a ? b : a) }'; }
 run_best() {
     local best=0 w line r
     for w in 64 256; do
+        local c0 c1
+        c0=$(daemon_cpu)
         line=$("$build/bench/batch_bench" "ipc://$dir/s.sock" --task "$1" --adapter "$2" \
             --in "$dir/docs.txt" --window $w)
-        echo "    $line" >&2
+        c1=$(daemon_cpu)
+        echo "    $line socled_cpu_s=$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.2f", b - a }')" >&2
         r=$(sed 's/.*docs_per_s=\([0-9.]*\).*/\1/' <<<"$line")
         best=$(max "$best" "$r")
     done
@@ -96,11 +108,14 @@ run_batch() {
     local out="$dir/results.jsonl" t0 t1 ad=()
     rm -f "$out"
     [ -n "$2" ] && ad=(--adapter "$2")
+    local c0 c1
+    c0=$(daemon_cpu)
     t0=$(date +%s.%N)
     local tm
     tm=$( { /usr/bin/time -f "%U %S" "$socle" --endpoint "ipc://$dir/s.sock" batch --task "$1" \
         "${ad[@]}" --in "$dir/docs.jsonl" --out "$out" --no-progress; } 2>&1 >/dev/null)
     t1=$(date +%s.%N)
+    c1=$(daemon_cpu)
     local lines ids errs
     lines=$(wc -l <"$out")
     ids=$(sed 's/^{"id":\([0-9]*\),.*/\1/' "$out" | sort -un | wc -l)
@@ -111,7 +126,7 @@ run_batch() {
     fi
     local r
     r=$(awk -v n="$n" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", n / (b - a) }')
-    echo "    socle batch task=$1 docs=$n wall_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }') docs_per_s=$r client_cpu_s(user sys)=$tm" >&2
+    echo "    socle batch task=$1 docs=$n wall_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }') docs_per_s=$r client_cpu_s(user sys)=$tm socled_cpu_s=$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.2f", b - a }')" >&2
     echo "$r"
 }
 
