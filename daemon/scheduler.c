@@ -144,7 +144,9 @@ bool sched_ready(const struct sched_queue *q, uint64_t now, size_t max_tokens,
 
 void sched_batch_done(struct sched_queue *q, uint64_t now, size_t n_jobs, uint64_t run_us) {
     uint64_t w = run_us / SCHED_REGROUP_DIV;
-    q->expect += n_jobs;
+    /* what waits now (requests that came while the batch ran and missed it) plus what will
+     * come back: counting only the latter left one straggler behind every batch for good */
+    q->expect = (q->expect ? q->expect : q->n_jobs) + n_jobs;
     q->regroup_until_us = now + (w < SCHED_REGROUP_MAX_US ? w : SCHED_REGROUP_MAX_US);
 }
 

@@ -47,8 +47,9 @@ struct sched_queue {
      * into one long batch while the next frees up and serves a few clients alone (bimodal
      * latency under load). */
     size_t share_workers;
-    /* Regrouping (sched_batch_done / sched_regroup_wait): requests answered since the last
-     * batch left, and until when an idle worker waits for their clients' next requests. */
+    /* Regrouping (sched_batch_done / sched_regroup_wait): requests queued at the end of the
+     * first batch since the last one left plus those answered since, and until when an idle
+     * worker waits for them. */
     size_t expect;
     uint64_t regroup_until_us;
 };
@@ -89,7 +90,8 @@ bool sched_ready(const struct sched_queue *q, uint64_t now, size_t max_tokens,
 void sched_batch_done(struct sched_queue *q, uint64_t now, size_t n_jobs, uint64_t run_us);
 
 /* Whether an idle worker should wait before taking a batch because fewer requests are queued
- * than were answered since the last batch left (min max_jobs) and the regroup window —
+ * than were queued when the first of the batches answered since the last one left ended, plus
+ * the requests those batches answered (min max_jobs), and the regroup window —
  * min(run time of the last batch / SCHED_REGROUP_DIV, SCHED_REGROUP_MAX_US) after its end —
  * is still open; *wake_us is then when it closes. A lone client never waits (1 answered, 1
  * queued); a full token budget never waits. */

@@ -155,6 +155,15 @@ int main(void) {
     sched_push(&q, mk(5, 0, 10, 10300, 0));
     CHECK(!sched_regroup_wait(&q, 10300, 1000, 256, &wake));
     sched_take(&q, 1000, 256, 0, b, 16);
+    /* a straggler: 1 request queued while a batch of 3 ran → wait for 1 + 3, not 3 */
+    sched_push(&q, mk(7, 0, 10, 30000, 0));
+    sched_batch_done(&q, 30100, 3, 80000);
+    for (int i = 8; i <= 9; i++)
+        sched_push(&q, mk(i, 0, 10, 30200, 0));
+    CHECK(sched_regroup_wait(&q, 30200, 1000, 256, &wake)); /* 3 queued of 4 */
+    sched_push(&q, mk(10, 0, 10, 30300, 0));
+    CHECK(!sched_regroup_wait(&q, 30300, 1000, 256, &wake));
+    CHECK(sched_take(&q, 1000, 256, 0, b, 16) == 4);
     /* a lone client: 1 answered, 1 queued → no wait; the window is capped */
     sched_batch_done(&q, 50000, 1, 10000000);
     CHECK(q.regroup_until_us == 50000 + SCHED_REGROUP_MAX_US);
