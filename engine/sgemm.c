@@ -241,7 +241,9 @@ int eng_sgemm_isa(void) {
     if (isa_forced >= 0)
         return isa_forced;
 #ifdef ENG_X86
-    __builtin_cpu_init();
+    /* No __builtin_cpu_init(): libgcc's constructor has run by the time any code calls this
+     * (it is needed only in ifunc resolvers), and calling it from every thread would write
+     * the CPU model concurrently. */
     if (__builtin_cpu_supports("avx512f"))
         return ENG_ISA_AVX512;
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
