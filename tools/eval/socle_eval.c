@@ -29,7 +29,12 @@
 #endif
 #ifdef SOCLE_HAVE_CLIENT
 #include "clients/socle.h"
+
 #endif
+
+/* NER ignore list that drops no token ("" is no label): token-level evaluation
+ * needs the O tokens too. */
+__attribute__((unused)) static const char *const KEEP_ALL_LABELS[] = {""};
 
 enum task { T_NONE, T_CLASSIFY, T_NER, T_QA, T_SUMMARIZE };
 enum baseline { B_NONE, B_MAJORITY, B_LEAD3, B_OVERLAP, B_MEMO };
@@ -1273,6 +1278,10 @@ static int pr_run_lib(struct predictor *p, enum task t, size_t n, const char *co
     } else if (t == T_NER) {
         req.kind = TASK_NER;
         req.opts.ner.aggregation = p->o->ner_tokens ? TASK_AGG_NONE : TASK_AGG_FIRST;
+        if (p->o->ner_tokens) { /* every token, O included: see pr_word_tags */
+            req.opts.ner.ignore_labels = KEEP_ALL_LABELS;
+            req.opts.ner.n_ignore = 1;
+        }
     } else if (t == T_SUMMARIZE) {
         req.kind = TASK_SUMMARIZE;
         req.opts.summarize.max_sentences = p->o->sum_sentences;
@@ -1364,6 +1373,10 @@ static int pr_run_client(struct predictor *p, enum task t, size_t n, const char 
         nr.texts = bd;
         nr.aggregation = p->o->ner_tokens ? SOCLE__V1__AGGREGATION__AGGREGATION_NONE
                                           : SOCLE__V1__AGGREGATION__AGGREGATION_FIRST;
+        if (p->o->ner_tokens) {
+            nr.n_ignore_labels = 1;
+            nr.ignore_labels = (char **)(uintptr_t)KEEP_ALL_LABELS;
+        }
         req.task_case = SOCLE__V1__REQUEST__TASK_NER;
         req.ner = &nr;
     } else {
@@ -1602,8 +1615,10 @@ static int score_ner_result(struct ev_ner *s, const struct pr_out *r, const stru
     bool ok = true;
     /* Token labels (aggregation none): a word takes the tag of its first
      * sub-token as HF word_ids define it (a lone "▁" piece before the word
-     * included), as-is (B-X / I-X), and seqeval decodes. socled drops O tokens,
-     * so the labelled tokens are all there is. */
+     * included), as-is (B-X / I-X / O), and seqeval decodes. The request asks
+     * for every token (ignore list {""}), O included: with the default list
+     * {"O"} a word whose first piece (a lone "▁") is O would take its second
+     * piece's tag instead. */
     if (tokens && ok && ne) {
         size_t *ts = malloc(ne * sizeof(*ts));
         const char **tt = malloc(ne * sizeof(*tt)), **wt = malloc((nt ? nt : 1) * sizeof(*wt));
