@@ -56,6 +56,9 @@ static const struct option_def options[] = {
     {"blas-threads", OPT_LONG, OFF(blas_threads), "0", 0, 1024, NULL,
      "OpenBLAS threads per sgemm call (0 = $OPENBLAS_NUM_THREADS if set, else CPU cores, at "
      "most 4: one batch uses every core, docs/serving.md)"},
+    {"elastic-threads", OPT_BOOL, OFF(elastic_threads), "true", 0, 0, NULL,
+     "workers divide the cores among the forwards running: alone, a forward uses blas-threads "
+     "threads; under load each runs on fewer (default: 2 x cores / blas-threads workers)"},
     {"max-frame-bytes", OPT_SIZE, OFF(max_frame_bytes), "16M", 0, 0, NULL,
      "largest request frame served; larger ones get RESOURCE_EXHAUSTED (suffixes k, M, G)"},
     {"hard-frame-bytes", OPT_SIZE, OFF(hard_frame_bytes), "256M", 0, 0, NULL,

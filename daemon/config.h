@@ -36,6 +36,7 @@ struct socled_config {
     char *adapters_dir;   /* --adapters */
     long workers;         /* 0 = auto */
     long blas_threads;
+    bool elastic_threads; /* workers divide the cores among running forwards */
     size_t max_frame_bytes;  /* frames above: RESOURCE_EXHAUSTED answer */
     size_t hard_frame_bytes; /* frames above: peer disconnected by libzmq (0 = no cap) */
     long max_texts;

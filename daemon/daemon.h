@@ -41,6 +41,11 @@ struct daemon {
     char **endpoints; /* as bound (tcp port "*" resolved) */
     size_t n_endpoints;
     size_t n_workers;
+    /* Elastic threads (docs/serving.md): each worker's engine context owns blas_threads
+     * threads; a forward uses clamp(cores / busy workers, 1, blas_threads) of them, so a lone
+     * request gets every core and concurrent batches split the cores instead of
+     * oversubscribing them. NULL when off (one worker, or one thread per worker). */
+    struct elastic_threads *elastic;
     uint64_t t_start_us;
 #ifdef SOCLE_HAVE_TOKENIZER
     struct tok_tokenizer *tok_owned; /* loaded by us from --tokenizer */

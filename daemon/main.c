@@ -189,14 +189,22 @@ int main(int argc, char **argv) {
         long e = env ? atol(env) : 0;
         d.cfg.blas_threads = e > 0 ? e : cores < 4 ? cores : 4;
     }
-    d.n_workers = d.cfg.workers > 0
-                      ? (size_t)d.cfg.workers
-                      : (size_t)(cores / d.cfg.blas_threads > 0 ? cores / d.cfg.blas_threads : 1);
+    /* elastic: twice the workers that fit at full width (at most one per core), so a batch
+     * starts while another runs; the cores are divided among the running forwards */
+    long fit = cores / d.cfg.blas_threads > 0 ? cores / d.cfg.blas_threads : 1;
+    long auto_workers = d.cfg.elastic_threads ? (2 * fit < cores ? 2 * fit : cores) : fit;
+    d.n_workers = (size_t)(d.cfg.workers > 0 ? d.cfg.workers : auto_workers > 0 ? auto_workers : 1);
+    struct elastic_threads elastic = {.cores = (int)cores, .max_threads = (int)d.cfg.blas_threads};
+    atomic_init(&elastic.running, 0);
+    if (d.cfg.elastic_threads && d.n_workers > 1 && d.cfg.blas_threads > 1)
+        d.elastic = &elastic;
 #ifdef SOCLE_HAVE_TASKS
-    eng_set_blas_threads((int)d.cfg.blas_threads);
+    /* elastic: the contexts own their threads; OpenBLAS (small products only) runs on one */
+    eng_set_blas_threads(d.elastic ? 1 : (int)d.cfg.blas_threads);
 #endif
-    slog(CFG_LOG_INFO, "start", "version=%s pid=%ld workers=%zu blas_threads=%ld", SOCLED_VERSION,
-         (long)getpid(), d.n_workers, d.cfg.blas_threads);
+    slog(CFG_LOG_INFO, "start", "version=%s pid=%ld workers=%zu blas_threads=%ld elastic=%s",
+         SOCLED_VERSION, (long)getpid(), d.n_workers, d.cfg.blas_threads,
+         d.elastic ? "on" : "off");
     int exit_code = 1;
     struct worker_thread *ws = calloc(d.n_workers, sizeof *ws);
     size_t started = 0;

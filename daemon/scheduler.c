@@ -11,6 +11,19 @@
 #endif
 
 /* ------------------------------------------------------------------------------------------ */
+/* elastic threads (worker threads) */
+
+int elastic_enter(struct elastic_threads *e) {
+    int running = atomic_fetch_add_explicit(&e->running, 1, memory_order_relaxed) + 1;
+    int n = e->cores / running;
+    return n < 1 ? 1 : n > e->max_threads ? e->max_threads : n;
+}
+
+void elastic_leave(struct elastic_threads *e) {
+    atomic_fetch_sub_explicit(&e->running, 1, memory_order_relaxed);
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* queue (broker thread) */
 
 static size_t est_texts(const ProtobufCBinaryData *t, size_t n) {
@@ -320,7 +333,11 @@ static void run_forwards(const struct daemon *d, struct task_worker *tw, struct 
         struct eng_batch b = {nb, lens, ids, types};
         struct eng_output o;
         uint64_t t0 = now_us();
+        if (d->elastic)
+            eng_ctx_set_active_threads(ctx, elastic_enter(d->elastic));
         int erc = eng_ctx_forward(ctx, &b, want, &o);
+        if (d->elastic)
+            elastic_leave(d->elastic);
         uint64_t dt = now_us() - t0;
         head->sched.n_forwards++;
         head->sched.batch_seqs += (uint32_t)nb;

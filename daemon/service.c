@@ -30,6 +30,8 @@ int worker_state_new(const struct daemon *d, struct worker_state **out, char *er
             free(ws);
             return -1;
         }
+        if (d->elastic) /* its own threads; each forward then uses its share (scheduler.c) */
+            eng_ctx_set_threads(task_worker_ctx(ws->tw), (int)d->cfg.blas_threads);
     }
 #else
     (void)d;

@@ -124,6 +124,13 @@ int eng_ctx_forward(struct eng_ctx *ctx, const struct eng_batch *batch, unsigned
  * against a forward running on the same ctx. ENG_EINVAL if n < 0. */
 int eng_ctx_set_threads(struct eng_ctx *ctx, int n);
 
+/* How many of those threads the next forwards use (0 = all, default): a server that runs
+ * several contexts on a few cores lowers it while the other contexts are busy and raises
+ * it when they are idle, without starting or stopping threads (eng_ctx_set_threads would
+ * restart them). A context with helper threads keeps its multi-thread code path at any
+ * active count, so outputs are bit-identical whatever n. ENG_EINVAL if n < 0. */
+int eng_ctx_set_active_threads(struct eng_ctx *ctx, int n);
+
 /* Message naming the problem of the last failed eng_ctx_forward on ctx ("" after
  * success). Owned by ctx, valid until its next forward. */
 const char *eng_ctx_last_error(const struct eng_ctx *ctx);

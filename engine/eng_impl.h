@@ -129,6 +129,11 @@ struct eng_pool;
 int eng_pool_new(int n_threads, struct eng_pool **out);
 void eng_pool_free(struct eng_pool *p);
 int eng_pool_threads(const struct eng_pool *p);
+/* Threads that join the next runs: min(n, eng_pool_threads); n <= 0 = all. Caller's thread
+ * only, between runs. Helpers past the limit stay asleep. */
+void eng_pool_set_active(struct eng_pool *p, int n);
+/* Threads that join a run now (1 for a NULL pool): what work splits should count on. */
+int eng_pool_active(const struct eng_pool *p);
 /* fn over [0, n) in chunks of `chunk` (the last one shorter) claimed by the
  * caller and whichever helpers wake in time; returns when every chunk is done.
  * p may be NULL (runs inline, one call). */

@@ -49,6 +49,7 @@ struct eng_ctx {
     float *all;               /* (n_layers + 1, max_tokens, d_model), allocated on first use */
     int32_t *pos;             /* (max_tokens) position id of each token */
     int threads_req;          /* eng_ctx_set_threads: 0 = follow eng_get_blas_threads() */
+    int active_req;           /* eng_ctx_set_active_threads: 0 = every thread */
     struct eng_pool *helpers; /* threads for the element-wise loops, or NULL */
     size_t par_min;           /* smallest loop (floats) handed to the helpers */
     float *attn_scratch;      /* (threads, eng_k_attention_scratch(max_seq, d_head)) */
@@ -164,6 +165,13 @@ int eng_ctx_set_threads(struct eng_ctx *c, int n) {
     return ENG_OK;
 }
 
+int eng_ctx_set_active_threads(struct eng_ctx *c, int n) {
+    if (!c || n < 0)
+        return ENG_EINVAL;
+    c->active_req = n;
+    return ENG_OK;
+}
+
 /* Bring the helper pool to the wanted size (before a forward). A pool that
  * cannot be made leaves the loops on the calling thread: slower, not wrong. */
 static void ctx_threads(struct eng_ctx *c) {
@@ -175,8 +183,10 @@ static void ctx_threads(struct eng_ctx *c) {
         c->helpers = NULL;
         return;
     }
-    if (c->helpers && eng_pool_threads(c->helpers) == want)
+    if (c->helpers && eng_pool_threads(c->helpers) == want) {
+        eng_pool_set_active(c->helpers, c->active_req);
         return;
+    }
     eng_pool_free(c->helpers);
     c->helpers = NULL;
     free(c->attn_scratch);
@@ -186,6 +196,7 @@ static void ctx_threads(struct eng_ctx *c) {
     if (!c->attn_scratch || ctx_gemm_scratch(c, want) != ENG_OK ||
         eng_pool_new(want, &c->helpers) != ENG_OK)
         c->helpers = NULL;
+    eng_pool_set_active(c->helpers, c->active_req);
 }
 
 /* Row-parallel element-wise loops. Under par_min (64k) floats the hand-off to
@@ -223,8 +234,8 @@ static void run_rows(struct eng_ctx *c, const struct rows_job *j, size_t rows) {
         rows_fn((void *)(uintptr_t)j, 0, rows, 0);
     else
         eng_pool_run(c->helpers, rows,
-                     (rows + 4 * (size_t)eng_pool_threads(c->helpers) - 1) /
-                         (4 * (size_t)eng_pool_threads(c->helpers)),
+                     (rows + 4 * (size_t)eng_pool_active(c->helpers) - 1) /
+                         (4 * (size_t)eng_pool_active(c->helpers)),
                      rows_fn, (void *)(uintptr_t)j);
 }
 

@@ -25,6 +25,7 @@ struct eng_pool {
     pthread_cond_t go, done;
     pthread_t *th; /* (n_helpers) */
     int n_helpers; /* started; the caller is thread 0 */
+    int active;    /* threads that join a run (caller included), 1 .. n_helpers + 1 */
     unsigned long gen;
     bool open;  /* the current job still accepts helpers */
     int joined; /* helpers working on the current job */
@@ -62,7 +63,7 @@ static void *helper_main(void *arg) {
         if (p->quit)
             break;
         seen = p->gen;
-        if (!p->open) /* woke too late: the caller did it all */
+        if (!p->open || h.idx >= p->active) /* woke too late, or not asked this time */
             continue;
         p->joined++;
         eng_pool_fn fn = p->fn;
@@ -111,11 +112,23 @@ int eng_pool_new(int n_threads, struct eng_pool **out) {
         p->n_helpers++;
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+    p->active = p->n_helpers + 1;
     *out = p;
     return ENG_OK;
 }
 
 int eng_pool_threads(const struct eng_pool *p) { return p ? p->n_helpers + 1 : 1; }
+
+void eng_pool_set_active(struct eng_pool *p, int n) {
+    if (!p)
+        return;
+    int all = p->n_helpers + 1;
+    pthread_mutex_lock(&p->mu); /* helpers read it under the mutex when a run starts */
+    p->active = n <= 0 || n > all ? all : n;
+    pthread_mutex_unlock(&p->mu);
+}
+
+int eng_pool_active(const struct eng_pool *p) { return p ? p->active : 1; }
 
 void eng_pool_free(struct eng_pool *p) {
     if (!p)
@@ -136,7 +149,7 @@ void eng_pool_free(struct eng_pool *p) {
 void eng_pool_run(struct eng_pool *p, size_t n, size_t chunk, eng_pool_fn fn, void *arg) {
     if (chunk == 0)
         chunk = 1;
-    if (!p || p->n_helpers == 0 || n <= chunk) {
+    if (!p || p->active <= 1 || n <= chunk) {
         if (n > 0)
             fn(arg, 0, n, 0);
         return;

@@ -391,6 +391,6 @@ void eng_sgemm_packed(struct eng_pool *pool, const struct eng_pw *w, const float
     struct gemm_job j = {.w = w, .x = x, .ldx = ldx, .m = m, .y = y, .ldy = ldy, .bias = bias,
                          .epi = bias ? epi : ENG_EPI_NONE, .scratch = scratch, .kern = pick_kernel()};
     size_t panels = (w->n + NR - 1) / NR;
-    size_t t = (size_t)eng_pool_threads(pool);
+    size_t t = (size_t)eng_pool_active(pool);
     eng_pool_run(pool, panels, (panels + t - 1) / t, gemm_share, &j);
 }

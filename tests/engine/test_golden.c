@@ -200,16 +200,21 @@ int main(int argc, char **argv) {
      * max_seq_len tokens (the fixtures are smaller than the default chunk)
      * (2-5: two threads, attention by eng_k_attention on the helpers); 6: mode
      * 5 again with 3 threads on every element-wise loop, whose outputs must be
-     * bit-identical to mode 5's. */
+     * bit-identical to mode 5's; 7: the 3-thread context with only 1 thread active
+     * (eng_ctx_set_active_threads, what socled does under load): bit-identical too. */
     float *hidden5 = NULL;
     size_t d = (size_t)in->d_model;
-    for (int mode = 0; mode < 7; mode++) {
+    for (int mode = 0; mode < 8; mode++) {
         eng_ctx_set_threads(ctx, mode < 2 ? 1 : 2);
         if (mode == 5)
             eng_ctx_shrink_chunk(ctx, 0);
         if (mode == 6) {
             eng_ctx_set_threads(ctx, 3);
             eng_ctx_set_par_min(ctx, 0);
+        }
+        if (mode == 7) {
+            eng_ctx_set_threads(ctx, 3);
+            eng_ctx_set_active_threads(ctx, 1);
         }
         size_t before = n_bad;
         for (size_t s = 0; s < ids.n_seqs; s++)
@@ -223,8 +228,8 @@ int main(int argc, char **argv) {
         size_t next = 0;
         while (next < ids.n_seqs) {
             size_t k = mode == 0                             ? 1
-                       : mode == 1 || mode == 5 || mode == 6 ? ids.n_seqs
-                                                             : 1 + rnd(ids.n_seqs - next);
+                       : mode == 1 || mode >= 5 ? ids.n_seqs
+                                                : 1 + rnd(ids.n_seqs - next);
             if (k > ids.n_seqs - next)
                 k = ids.n_seqs - next;
             size_t nt = 0;
@@ -251,8 +256,9 @@ int main(int argc, char **argv) {
                 hidden5 = malloc(nt * d * sizeof *hidden5);
                 memcpy(hidden5, o.last_hidden, nt * d * sizeof *hidden5);
             }
-            if (mode == 6 && memcmp(hidden5, o.last_hidden, nt * d * sizeof *hidden5) != 0) {
-                fprintf(stderr, "3 helper threads changed the results\n");
+            if (mode >= 6 && memcmp(hidden5, o.last_hidden, nt * d * sizeof *hidden5) != 0) {
+                fprintf(stderr, "%s changed the results\n",
+                        mode == 6 ? "3 helper threads" : "1 active thread of 3");
                 n_bad++;
             }
             for (size_t i = 0, tok = 0; i < k; tok += blen[i], i++) {
@@ -266,6 +272,7 @@ int main(int argc, char **argv) {
                : mode == 1 ? "one packed batch"
                : mode == 5 ? "one batch, layers in chunks of max_seq_len tokens"
                : mode == 6 ? "same with 3 threads, bit-identical"
+               : mode == 7 ? "same with 1 of 3 threads active, bit-identical"
                            : "random sub-batches",
                n_bad - before);
     }

@@ -1,6 +1,7 @@
 /* test_sched_queue.c — the scheduler's queue alone (daemon/scheduler.c, label unit): lanes and
  * priorities, the batch-lane turn (no starvation), the token budget of a batch, the fair share
- * between workers, deadline expiry, the batching-delay rule and the regroup rule. The worker half
+ * between workers, deadline expiry, the batching-delay rule, the regroup rule and the elastic
+ * threads' share. The worker half
  * of scheduler.c is not exercised here (test_load_serving does, through socled); its few outside
  * symbols are stubbed. */
 #include <stdio.h>
@@ -60,6 +61,27 @@ int main(void) {
     struct sched_queue q;
     struct job *b[16];
     char s[256];
+
+    /* elastic threads: alone a forward gets blas-threads (capped by the cores), then the cores
+     * are divided among the running forwards, never below one thread each */
+    struct elastic_threads el = {.cores = 2, .max_threads = 2};
+    atomic_init(&el.running, 0);
+    CHECK(elastic_enter(&el) == 2); /* alone: both cores */
+    CHECK(elastic_enter(&el) == 1); /* a second forward: one core */
+    CHECK(elastic_enter(&el) == 1); /* a third (more workers than cores): still one */
+    elastic_leave(&el);
+    elastic_leave(&el);
+    CHECK(elastic_enter(&el) == 1); /* the first still runs */
+    elastic_leave(&el);
+    elastic_leave(&el);
+    CHECK(atomic_load(&el.running) == 0 && elastic_enter(&el) == 2);
+    elastic_leave(&el);
+    struct elastic_threads e16 = {.cores = 16, .max_threads = 4};
+    atomic_init(&e16.running, 0);
+    int got[8];
+    for (int i = 0; i < 8; i++)
+        got[i] = elastic_enter(&e16);
+    CHECK(got[0] == 4 && got[3] == 4 && got[4] == 3 && got[5] == 2 && got[7] == 2);
 
     /* priorities: interactive lane first, higher priority first, FIFO among equals */
     memset(&q, 0, sizeof q);
