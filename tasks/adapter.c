@@ -324,8 +324,11 @@ int task_head_load_mem(const char *json, size_t json_len, const uint8_t *stb, si
         h->kind = TASK_NER;
     } else if (task && strcmp(task, "qa") == 0) {
         h->kind = TASK_QA;
+    } else if (task && strcmp(task, "summarize") == 0) {
+        h->kind = TASK_SUMMARIZE; /* a sentence scorer on mean-pooled sentence states */
     } else {
-        rc = errf(err, errlen, TASK_EFORMAT, "adapter.json: task must be classify, ner or qa");
+        rc = errf(err, errlen, TASK_EFORMAT,
+                  "adapter.json: task must be classify, ner, qa or summarize");
         goto fail;
     }
     json_object *v;
@@ -364,8 +367,29 @@ int task_head_load_mem(const char *json, size_t json_len, const uint8_t *stb, si
         }
         h->multi_label = json_object_get_boolean(v);
     }
+    if (h->kind == TASK_SUMMARIZE) {
+        /* P(label "summary") is a sentence's salience; the summarizer pools each sentence by
+         * the mean of its rows (tasks/job.c), so the head must have been trained on that */
+        const char *pl = jstr(root, "pooling");
+        size_t k = 0;
+        while (k < h->n_labels && strcmp(h->labels[k], "summary") != 0)
+            k++;
+        if (h->n_labels < 2 || k == h->n_labels || h->multi_label) {
+            rc = errf(err, errlen, TASK_EFORMAT,
+                      "adapter.json: a summarize adapter needs 2+ labels, one of them \"summary\"");
+            goto fail;
+        }
+        if (pl && strcmp(pl, "mean") != 0) {
+            rc = errf(err, errlen, TASK_EFORMAT,
+                      "adapter.json: a summarize adapter's pooling must be mean");
+            goto fail;
+        }
+        h->score_label = k;
+    }
     /* pooling */
-    h->pool = h->kind == TASK_CLASSIFY ? TASK_HPOOL_CLS : TASK_HPOOL_TOKEN;
+    h->pool = h->kind == TASK_CLASSIFY    ? TASK_HPOOL_CLS
+              : h->kind == TASK_SUMMARIZE ? TASK_HPOOL_MEAN
+                                          : TASK_HPOOL_TOKEN;
     const char *pool = jstr(root, "pooling");
     if (h->kind == TASK_CLASSIFY && pool) {
         if (strcmp(pool, "cls") == 0)

@@ -34,6 +34,31 @@ static void activate(float *x, size_t n, enum task_head_act act) {
     }
 }
 
+/* [pooler dense + tanh] [dense + activation] out, on one pooled vector v (d_model);
+ * mid holds d_hidden floats, p d_model. */
+static void vector_head(const struct task_head *h, const float *v, float *mid, float *p,
+                        float *out) {
+    size_t d = h->d_model;
+    if (h->pool == TASK_HPOOL_POOLER) {
+        eng_linear(v, h->pool_w, h->pool_b, p, 1, d, d);
+        activate(p, d, TASK_ACT_TANH);
+        v = p;
+    }
+    if (h->mlp) {
+        eng_linear(v, h->dense_w, h->dense_b, mid, 1, h->d_hidden, d);
+        activate(mid, h->d_hidden, h->act);
+        v = mid;
+    }
+    eng_linear(v, h->out_w, h->out_b, out, 1, h->n_out, h->d_in);
+}
+
+float task_head_salience(const struct task_head *h, const float *v, float *scratch) {
+    float *mid = scratch, *p = mid + (h->d_hidden ? h->d_hidden : 1), *out = p + h->d_model;
+    vector_head(h, v, mid, p, out);
+    task_softmax(out, h->n_out);
+    return out[h->score_label];
+}
+
 int task_head_apply(const struct task_head *h, const struct task_hidden *hid, size_t n,
                     int n_model_layers, enum task_pooling pooling, float *scratch, float *out) {
     size_t d = h->d_model;
@@ -69,19 +94,8 @@ int task_head_apply(const struct task_head *h, const struct task_hidden *hid, si
     }
 
     if (h->kind == TASK_CLASSIFY) {
-        float *v = vec, *p = vec + d;
-        task_pool(x, n, d, h->pool == TASK_HPOOL_MEAN ? TASK_POOL_MEAN : TASK_POOL_CLS, v);
-        if (h->pool == TASK_HPOOL_POOLER) {
-            eng_linear(v, h->pool_w, h->pool_b, p, 1, d, d);
-            activate(p, d, TASK_ACT_TANH);
-            v = p;
-        }
-        if (h->mlp) {
-            eng_linear(v, h->dense_w, h->dense_b, mid, 1, h->d_hidden, d);
-            activate(mid, h->d_hidden, h->act);
-            v = mid;
-        }
-        eng_linear(v, h->out_w, h->out_b, out, 1, h->n_out, h->d_in);
+        task_pool(x, n, d, h->pool == TASK_HPOOL_MEAN ? TASK_POOL_MEAN : TASK_POOL_CLS, vec);
+        vector_head(h, vec, mid, vec + d, out);
         return TASK_OK;
     }
 

@@ -914,15 +914,23 @@ static int finish_summarize(struct task_job *j, struct req_st *rs, struct text_s
     size_t d = (size_t)j->info->d_model, n = t->n_sents;
     size_t k = task_summary_count(n, o->max_sentences, o->ratio);
     float lambda = o->mmr_lambda > 0.0f ? o->mmr_lambda : 0.7f;
+    const struct task_head *h = rs->head;
+    bool scored = h->out_w != NULL; /* a trained adapter: salience = its P(summary) */
     float *emb = malloc(n * d * sizeof(float));
     size_t *chosen = malloc(k * sizeof(size_t));
     float *cent = malloc(k * sizeof(float));
+    float *sal = scored ? malloc(n * sizeof(float)) : NULL;
+    float *scratch = scored ? malloc(task_head_scratch(h, 1) * sizeof(float)) : NULL;
     int rc = TASK_ENOMEM;
-    if (!emb || !chosen || !cent)
+    if (!emb || !chosen || !cent || (scored && (!sal || !scratch)))
         goto done;
-    for (size_t s = 0; s < n; s++)
-        memcpy(emb + s * d, j->units[t->first_unit + s].out, d * sizeof(float));
-    if ((rc = task_mmr_select(emb, n, d, k, lambda, chosen, cent)) != TASK_OK)
+    for (size_t s = 0; s < n; s++) {
+        const float *v = j->units[t->first_unit + s].out;
+        memcpy(emb + s * d, v, d * sizeof(float));
+        if (scored)
+            sal[s] = task_head_salience(h, v, scratch);
+    }
+    if ((rc = task_mmr_select(emb, n, d, k, lambda, sal, chosen, cent)) != TASK_OK)
         goto done;
     rc = TASK_ENOMEM;
     if (!(res->u.sentences = calloc(k, sizeof(*res->u.sentences))))
@@ -935,6 +943,8 @@ done:
     free(emb);
     free(chosen);
     free(cent);
+    free(sal);
+    free(scratch);
     return rc;
 }
 

@@ -49,8 +49,8 @@ size_t task_summary_count(size_t n, size_t max_sentences, float ratio) {
     return k;
 }
 
-int task_mmr_select(float *emb, size_t n, size_t d, size_t k, float lambda, size_t *chosen,
-                    float *centrality) {
+int task_mmr_select(float *emb, size_t n, size_t d, size_t k, float lambda,
+                    const float *salience, size_t *chosen, float *centrality) {
     if (k > n)
         k = n;
     if (k == 0)
@@ -69,7 +69,7 @@ int task_mmr_select(float *emb, size_t n, size_t d, size_t k, float lambda, size
     }
     task_l2_normalize(centroid, d);
     for (size_t i = 0; i < n; i++) {
-        c[i] = task_dot(emb + i * d, centroid, d);
+        c[i] = salience ? salience[i] : task_dot(emb + i * d, centroid, d);
         maxsim[i] = 0.0f;
     }
     for (size_t r = 0; r < k; r++) {

@@ -147,11 +147,12 @@ int task_sentences_split(const char *text, size_t len, struct task_span **out, s
 /* ---- summarization (summarize.c) ---- */
 
 /* MMR over n sentence embeddings (n, d) (normalized here, in place):
- * centrality c_i = cos(e_i, centroid of the normalized embeddings); greedily pick
+ * salience c_i = the given salience[i] (a trained summarize adapter's P(summary)), or when
+ * salience is NULL cos(e_i, centroid of the normalized embeddings); greedily pick
  * argmax lambda * c_i - (1 - lambda) * max_{j chosen} cos(e_i, e_j) (ties: lower index).
- * Writes k chosen indices in original (ascending) order and their centralities. */
-int task_mmr_select(float *emb, size_t n, size_t d, size_t k, float lambda, size_t *chosen,
-                    float *centrality);
+ * Writes k chosen indices in original (ascending) order and their saliences. */
+int task_mmr_select(float *emb, size_t n, size_t d, size_t k, float lambda,
+                    const float *salience, size_t *chosen, float *centrality);
 /* Number of sentences to keep out of n for the options (0 = defaults). */
 size_t task_summary_count(size_t n, size_t max_sentences, float ratio);
 
@@ -188,6 +189,7 @@ struct task_head {
     float *dense_w, *dense_b; /* (d_hidden, d_model), (d_hidden) when mlp */
     size_t n_out, d_in;
     float *out_w, *out_b; /* (n_out, d_in), (n_out); NULL for builtin heads */
+    size_t score_label;   /* summarize adapters: the label whose probability is the salience */
 };
 
 void task_head_free(struct task_head *h);
@@ -219,6 +221,9 @@ struct task_hidden {
  * (n, n_out); embed/summarize: out (d_model), pooled with `pooling`. scratch must
  * hold task_head_scratch(h, n) floats. */
 size_t task_head_scratch(const struct task_head *h, size_t n);
+/* A summarize adapter's salience of a sentence from its pooled vector v (d_model):
+ * softmax of the head's outputs, at h->score_label. scratch: task_head_scratch(h, 1). */
+float task_head_salience(const struct task_head *h, const float *v, float *scratch);
 int task_head_apply(const struct task_head *h, const struct task_hidden *hid, size_t n,
                     int n_model_layers, enum task_pooling pooling, float *scratch, float *out);
 

@@ -124,6 +124,30 @@ int main(void) {
     CHECK(run(cmd) == 0);
     check_loss_decreased("classify mlp mean");
 
+    /* --task summarize: each document's sentences (the summarizer's splitter) become
+     * examples, "summary" when the reference holds them (2 of the 5 in each of the 16
+     * documents, glued without a space as in BBC News Summary); the adapter loads as a
+     * summarize adapter and scores the summarizer's sentences (socle-eval --model). */
+    snprintf(cmd, sizeof(cmd),
+             "%s --model %s --task summarize --train tests/data/eval/summ_tiny.jsonl "
+             "--dev-ratio 0.2 --epochs 8 --batch 8 --lr 0.01 --patience 0 --seed 3 --quiet "
+             "--out %s/s/summ-a",
+             train, model, tmp);
+    CHECK(run(cmd) == 0);
+    CHECK(strstr(g_out, "summarize: 16 documents -> 80 sentences, 32 in the references") != NULL);
+    check_loss_decreased("summarize linear");
+    snprintf(a, sizeof(a), "%s/s/summ-a/adapter.json", tmp);
+    js = slurp(a, &jl);
+    CHECK(js && strstr(js, "\"task\": \"summarize\"") && strstr(js, "\"pooling\": \"mean\"") &&
+          strstr(js, "\"summary\""));
+    free(js);
+    snprintf(cmd, sizeof(cmd),
+             "%s --task summarize --model %s --adapters %s/s --adapter summ-a "
+             "--data tests/data/eval/summ_tiny.jsonl --sentences 2 --json",
+             eval, model, tmp);
+    CHECK(run(cmd) == 0);
+    CHECK(strstr(g_out, "\"rouge2\"") != NULL);
+
     /* --feature-cache: the first run writes the features to the file and trains
      * through its mapping, the second maps it without running the model; both
      * give the in-memory run's head bit for bit (b). The old spelling works too. */

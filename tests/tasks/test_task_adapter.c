@@ -241,6 +241,18 @@ static void test_validation(const char *dir) {
          "\"head\":\"mlp\"}",
          lin, 2, 0, TASK_EFORMAT, "dense.weight missing"},
         {"not json", lin, 2, 0, TASK_EFORMAT, "not a JSON object"},
+        /* summarize adapters: a sentence scorer, salience = P("summary") */
+        {"{\"format\":\"socle-adapter/"
+         "1\",\"name\":\"x\",\"task\":\"summarize\",\"labels\":[\"a\",\"summary\",\"c\"],"
+         "\"pooling\":\"mean\"}",
+         lin, 2, 0, TASK_OK, NULL},
+        {"{\"format\":\"socle-adapter/"
+         "1\",\"name\":\"x\",\"task\":\"summarize\",\"labels\":[\"a\",\"b\",\"c\"]}",
+         lin, 2, 0, TASK_EFORMAT, "one of them \"summary\""},
+        {"{\"format\":\"socle-adapter/"
+         "1\",\"name\":\"x\",\"task\":\"summarize\",\"labels\":[\"a\",\"summary\",\"c\"],"
+         "\"pooling\":\"cls\"}",
+         lin, 2, 0, TASK_EFORMAT, "pooling must be mean"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         CHECK(fx_write_adapter(g_root, "v", cases[i].json, cases[i].t, cases[i].n, cases[i].f16) ==
@@ -262,6 +274,19 @@ static void test_validation(const char *dir) {
                   h->pool == TASK_HPOOL_MEAN);
         if (i == 3 && h)
             CHECK(h->kind == TASK_NER && h->scheme == TASK_SCHEME_BIOES);
+        if (cases[i].rc == TASK_OK && h && h->kind == TASK_SUMMARIZE) {
+            float v[32], scratch[256];
+            for (int k = 0; k < 32; k++)
+                v[k] = (float)k / 32.0f;
+            float logits[3] = {b[0], b[1], b[2]};
+            for (int r = 0; r < 3; r++)
+                for (int k = 0; k < 32; k++)
+                    logits[r] += w[r * 32 + k] * v[k];
+            double z = exp(logits[0]) + exp(logits[1]) + exp(logits[2]);
+            CHECK(h->score_label == 1 && h->pool == TASK_HPOOL_MEAN);
+            CHECK(task_head_scratch(h, 1) <= 256);
+            CHECK(close_to(task_head_salience(h, v, scratch), (float)(exp(logits[1]) / z)));
+        }
         task_head_free(h);
     }
     (void)info;

@@ -174,6 +174,28 @@ int main(void) {
     CHECK(n_ents > 0);
     task_response_free(nresp);
 
+    /* The summarize adapter: each reference sentence is a one-sentence text, so the
+     * summarizer encodes exactly the reference ids and its score is the adapter's
+     * salience, softmax(logits)["summary"] of the mean-pooled states (finalize.py). */
+    for (size_t i = 0; i < n; i++) {
+        json_object *e = json_object_array_get_idx(sents, i), *ad, *v;
+        json_object_object_get_ex(e, "adapters", &ad);
+        CHECK(json_object_object_get_ex(ad, "summarize-bbc", &v) &&
+              json_object_array_length(v) == 2);
+        double l0 = json_object_get_double(json_object_array_get_idx(v, 0)),
+               l1 = json_object_get_double(json_object_array_get_idx(v, 1));
+        double want = 1.0 / (1.0 + exp(l0 - l1)); /* labels: other, summary */
+        struct task_request sr = {.kind = TASK_SUMMARIZE, .adapter = "summarize-bbc",
+                                  .n_texts = 1, .texts = &texts[i], .text_lens = &lens[i]};
+        struct task_response *sresp = NULL;
+        CHECK(task_run(rt, w, &sr, &sresp, err, sizeof(err)) == TASK_OK);
+        const struct task_result *r = sresp ? &sresp->results[0] : NULL;
+        CHECK(r && r->status == TASK_OK && r->n_items == 1);
+        if (r && r->status == TASK_OK && r->n_items == 1)
+            cmp(r->u.sentences[0].score, want, "summarize-bbc", i, 0);
+        task_response_free(sresp);
+    }
+
     /* QA pairs. */
     size_t nq = json_object_array_length(qas);
     for (size_t i = 0; i < nq; i++) {

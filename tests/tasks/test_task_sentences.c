@@ -94,7 +94,7 @@ static void test_mmr(void) {
     float c[4];
 #define RESET() (e[0] = 1, e[1] = 0, e[2] = 1, e[3] = 0, e[4] = .8f, e[5] = .6f, e[6] = 0, e[7] = 1)
     RESET();
-    CHECK(task_mmr_select(e, 4, 2, 3, 1.0f, ch, c) == TASK_OK);
+    CHECK(task_mmr_select(e, 4, 2, 3, 1.0f, NULL, ch, c) == TASK_OK);
     /* lambda 1 = pure centrality: s2, then s0 (tie with s1, lower index), then s1. */
     CHECK(ch[0] == 0 && ch[1] == 1 && ch[2] == 2);
     CHECK_NEAR(c[0], 0.868243, 1e-5);
@@ -102,12 +102,25 @@ static void test_mmr(void) {
     RESET();
     /* lambda .5: s2; then s0 (.434-.4 = .034); then s3 (.248-.3 = -.052) beats the
      * duplicate s1 (.434-.5 = -.066): redundancy control. Output in text order. */
-    task_mmr_select(e, 4, 2, 3, 0.5f, ch, c);
+    task_mmr_select(e, 4, 2, 3, 0.5f, NULL, ch, c);
     CHECK(ch[0] == 0 && ch[1] == 2 && ch[2] == 3);
     CHECK_NEAR(c[2], 0.496139, 1e-5);
     RESET();
-    task_mmr_select(e, 4, 2, 10, 0.5f, ch, c); /* k > n: all, in order */
+    task_mmr_select(e, 4, 2, 10, 0.5f, NULL, ch, c); /* k > n: all, in order */
     CHECK(ch[0] == 0 && ch[1] == 1 && ch[2] == 2 && ch[3] == 3);
+    /* a trained adapter's salience replaces centrality: lambda 1 takes the 2 most salient
+     * (s3 .9, s1 .6) whatever the centroid says. lambda .5, 3 picks: s3; then s1 (.3 - 0)
+     * over s0 (.25 - 0) and s2 (.05 - .5 * .6); then s0 (.25 - .5 * 1 = -.25) over s2
+     * (.05 - .5 * .8 = -.35): redundancy is still measured on the embeddings. */
+    float sal[4] = {0.5f, 0.6f, 0.1f, 0.9f};
+    RESET();
+    task_mmr_select(e, 4, 2, 2, 1.0f, sal, ch, c);
+    CHECK(ch[0] == 1 && ch[1] == 3);
+    CHECK_NEAR(c[0], 0.6, 1e-6);
+    CHECK_NEAR(c[1], 0.9, 1e-6);
+    RESET();
+    task_mmr_select(e, 4, 2, 3, 0.5f, sal, ch, c);
+    CHECK(ch[0] == 0 && ch[1] == 1 && ch[2] == 3);
 
     CHECK(task_summary_count(10, 0, 0.0f) == 3);
     CHECK(task_summary_count(10, 0, 0.25f) == 3);

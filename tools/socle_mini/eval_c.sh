@@ -99,10 +99,13 @@ if want qa; then
 fi
 
 if want sum; then
-    # The tasks library's extractive summarizer (centrality + MMR) picks as many sentences as
-    # lead-3, from the same sentence splitter; reference and summaries one sentence per line.
-    run bbc_summary --task summarize --data "$HELD/bbc_summary.jsonl" --sentences "$SENTENCES" \
-        --baseline lead3 --rouge-stem
+    # The tasks library's extractive summarizer picks as many sentences as lead-3, from the
+    # same sentence splitter; reference and summaries one sentence per line. Salience: the
+    # trained summarize-bbc adapter (the default), then the unsupervised centrality.
+    run bbc_summary --task summarize --adapter summarize-bbc --data "$HELD/bbc_summary.jsonl" \
+        --sentences "$SENTENCES" --baseline lead3 --rouge-stem
+    run bbc_summary.unsupervised --task summarize --adapter default-summarize \
+        --data "$HELD/bbc_summary.jsonl" --sentences "$SENTENCES" --baseline lead3 --rouge-stem
 fi
 
 echo "total $(($(date +%s) - T_START)) s" | tee -a "$OUT/times.txt"

@@ -12,6 +12,8 @@ used in training. Formats (docs/evaluation.md):
   wikiann_en.train.conll, wikiann_fr.train.conll          the training parts (--baseline memo --train)
   squad.json, piaf.json                                   SQuAD v1.1 JSON of the held-out articles
   bbc_summary.jsonl                                       {"text": body, "summary": reference}
+  bbc_summary.train.jsonl, bbc_summary.dev.jsonl          the training part's 1,580 + 200 articles
+                                                          (socle-train --task summarize; choice)
 
 bbc_summary.jsonl holds the same 445 held-out BBC articles as bbc.jsonl. "text" is the article
 without its first line (the title: the reference summaries are drawn from the body only);
@@ -91,11 +93,13 @@ def split_reference(summary, body):
     return out
 
 
-def write_bbc_summary(path):
-    held = data._split(data.bbc_records(), 445)[1]
+def write_bbc_summary(path, part=1, rows=None):
+    held = data._split(data.bbc_records(), 445)[part]
     # The same articles, in the same order, as bbc.jsonl (data.bbc()'s held-out part).
-    if [r["article"] for r in held] != [t for t, _ in data.bbc()[1]]:
-        raise SystemExit("bbc_summary: held-out articles differ from data.bbc()'s")
+    if [r["article"] for r in held] != [t for t, _ in data.bbc()[part]]:
+        raise SystemExit("bbc_summary: articles differ from data.bbc()'s")
+    if rows is not None:
+        held = held[rows]
     with open(path, "w", encoding="utf-8") as f:
         for r in held:
             title, _, body = r["article"].partition("\n")
@@ -150,6 +154,10 @@ def main():
         counts[name] = write_jsonl(o(name + ".jsonl"), test, labels)
         counts[name + ".train"] = write_jsonl(o(name + ".train.jsonl"), train, labels)
     counts["bbc_summary"] = write_bbc_summary(o("bbc_summary.jsonl"))
+    # the training part (1,780 articles) for a summarize adapter: 1,580 to train on, the
+    # last 200 to choose with (ROUGE on whole documents)
+    counts["bbc_summary.train"] = write_bbc_summary(o("bbc_summary.train.jsonl"), 0, slice(0, 1580))
+    counts["bbc_summary.dev"] = write_bbc_summary(o("bbc_summary.dev.jsonl"), 0, slice(1580, None))
     for lang in ("en", "fr"):
         train, test = data.wikiann(lang)
         counts["wikiann_" + lang] = write_conll(o("wikiann_%s.conll" % lang), test)

@@ -100,6 +100,13 @@ def main():
                 e["adapters"][name] = rnd(lg)
                 p = torch.softmax(lg, -1)
                 print("%-10s %-40s %s (%.2f)" % (name, s[:40], aj["labels"][int(p.argmax())], float(p.max())))
+            elif aj["task"] == "summarize":
+                # the summarizer encodes each sentence alone and pools the mean of its rows
+                # (specials included); salience = P("summary")
+                lg = hd(h[0].mean(0))
+                e["adapters"][name] = rnd(lg)
+                p = torch.softmax(lg, -1)[aj["labels"].index("summary")]
+                print("%-10s %-40s salience %.3f" % (name[:10], s[:40], float(p)))
             elif aj["task"] == "ner":
                 lg = hd(h[0])
                 e["adapters"][name] = [rnd(r) for r in lg]

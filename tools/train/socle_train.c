@@ -45,6 +45,7 @@ struct opts {
     double lr, wd, warmup, dev_ratio, test_ratio;
     uint64_t seed;
     bool mlp, lr_set, multi_label, ml_macro;
+    bool summarize, pool_set; /* --task summarize: a sentence scorer trained as classify */
     double threshold; /* multi-label decision threshold of the dev metric */
     enum tr_act act;
     /* qa */
@@ -84,7 +85,8 @@ static void mem_report(void) {
 static void usage(FILE *f) {
     fprintf(
         f,
-        "usage: socle-train --model DIR --task classify|ner|qa --train FILE --out DIR [options]\n"
+        "usage: socle-train --model DIR --task classify|ner|qa|summarize --train FILE --out DIR "
+        "[options]\n"
         "\n"
         "data\n"
         "  --dev FILE / --test FILE   evaluation sets (default: --dev-ratio of train)\n"
@@ -92,6 +94,10 @@ static void usage(FILE *f) {
         "  --test-ratio R             held-out test share of train when no --test (default 0)\n"
         "  --format F                 jsonl | csv | tsv (classify), conll | spans (ner);\n"
         "                             qa: SQuAD JSON v1.1 / v2.0 (dev/test split by context)\n"
+        "                             summarize: JSONL {\"text\", \"summary\"}: each sentence\n"
+        "                             (the summarizer's splitter) is an example, labelled\n"
+        "                             summary when the reference contains it, else other;\n"
+        "                             mean pooling; the adapter scores sentences for socled\n"
         "  --text-field F --label-field F --no-header   as socle-eval\n"
         "  --labels a,b,c             fixed label set and order (default: from train, sorted)\n"
         "  --multi-label              classify: JSONL \"label\" is a list; sigmoid + binary\n"
@@ -170,12 +176,13 @@ static int parse_args(int argc, char **argv, struct opts *o) {
             usage(stdout);
             exit(0);
         } else if (ARG("--task")) {
-            o->task = !strcmp(v, "classify") ? T_CLASSIFY
-                      : !strcmp(v, "ner")    ? T_NER
-                      : !strcmp(v, "qa")     ? T_QA
-                                             : T_NONE;
+            o->summarize = !strcmp(v, "summarize");
+            o->task = !strcmp(v, "classify") || o->summarize ? T_CLASSIFY
+                      : !strcmp(v, "ner")                    ? T_NER
+                      : !strcmp(v, "qa")                     ? T_QA
+                                                             : T_NONE;
             if (o->task == T_NONE) {
-                fprintf(stderr, "socle-train: --task classify|ner|qa\n");
+                fprintf(stderr, "socle-train: --task classify|ner|qa|summarize\n");
                 return -1;
             }
         } else if (ARG("--model"))
@@ -218,6 +225,7 @@ static int parse_args(int argc, char **argv, struct opts *o) {
             else
                 goto bad;
         } else if (ARG("--pooling")) {
+            o->pool_set = true;
             if (!strcmp(v, "cls"))
                 o->pool = P_CLS;
             else if (!strcmp(v, "mean"))
@@ -326,9 +334,18 @@ static int parse_args(int argc, char **argv, struct opts *o) {
                 "socle-train: --task, --model, --train and --out are required (see --help)\n");
         return -1;
     }
-    if (o->multi_label && o->task != T_CLASSIFY) {
+    if (o->multi_label && (o->task != T_CLASSIFY || o->summarize)) {
         fprintf(stderr, "socle-train: --multi-label is for --task classify\n");
         return -1;
+    }
+    if (o->summarize) { /* the summarizer pools each sentence by its mean (tasks/job.c) */
+        if (o->pool_set && o->pool != P_MEAN) {
+            fprintf(stderr, "socle-train: --task summarize pools by the mean (no --pooling)\n");
+            return -1;
+        }
+        o->pool = P_MEAN;
+        if (!o->labels)
+            o->labels = "other,summary";
     }
     if (o->pool == P_POOLER && o->layers > 1) {
         fprintf(stderr, "socle-train: --pooling pooler reads the last layer only (no --layers)\n");
@@ -1444,9 +1461,94 @@ done:
     return rc;
 }
 
+/* ---- summarize: the sentences of {text, summary} documents as classify examples ---- */
+
+/* s[0 .. n) without white space: the BBC references glue their sentences together. */
+static char *squeeze(const char *s, size_t n) {
+    char *o = malloc(n + 1), *w = o;
+    for (size_t i = 0; o && i < n; i++)
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\n' && s[i] != '\r')
+            *w++ = s[i];
+    if (o)
+        *w = '\0';
+    return o;
+}
+
+static int summ_push(struct ev_cls_data *d, const char *text, size_t len, bool in, size_t line) {
+    if (d->n == d->cap) {
+        size_t cap = d->cap ? 2 * d->cap : 1024;
+        struct ev_cls_example *ex = realloc(d->ex, cap * sizeof(*ex));
+        if (!ex)
+            return -1;
+        d->ex = ex;
+        d->cap = cap;
+    }
+    char *t = malloc(len + 1), *l = strdup(in ? "summary" : "other");
+    if (!t || !l) {
+        free(t);
+        free(l);
+        return -1;
+    }
+    memcpy(t, text, len);
+    t[len] = '\0';
+    d->ex[d->n++] = (struct ev_cls_example){t, l, line};
+    return 0;
+}
+
+/* JSONL {"text": document, "summary": reference} (--text-field, --label-field): each
+ * document is cut by the summarizer's own splitter (task_sentences_split); a sentence is
+ * "summary" when it occurs in the reference (white space ignored, 10+ characters), else
+ * "other". Examples are sentences, so --dev-ratio splits sentences, not documents. */
+static int summ_read(const struct opts *o, const char *path, struct ev_cls_data *out) {
+    char err[512];
+    struct ev_cls_read_opts ro = {0};
+    ro.format = EV_CLS_JSONL;
+    ro.text_field = o->text_field;
+    ro.label_field = o->label_field ? o->label_field : "summary";
+    ro.limits = o->limits;
+    struct ev_cls_data docs = {0};
+    if (ev_cls_read(path, &ro, &docs, err, sizeof(err)) != EV_OK) {
+        fprintf(stderr, "socle-train: %s\n", err);
+        return -1;
+    }
+    memset(out, 0, sizeof(*out));
+    size_t pos = 0, unmatched = 0;
+    int rc = 0;
+    for (size_t i = 0; i < docs.n && rc == 0; i++) {
+        const char *text = docs.ex[i].text;
+        struct task_span *sp = NULL;
+        size_t ns = 0, hits = 0;
+        char *ref = squeeze(docs.ex[i].label, strlen(docs.ex[i].label));
+        if (!ref || task_sentences_split(text, strlen(text), &sp, &ns) != TASK_OK)
+            rc = -1;
+        for (size_t s = 0; rc == 0 && s < ns; s++) {
+            size_t len = sp[s].end - sp[s].start;
+            char *key = squeeze(text + sp[s].start, len);
+            bool in = key && strlen(key) >= 10 && strstr(ref, key);
+            hits += in;
+            rc = key && summ_push(out, text + sp[s].start, len, in, docs.ex[i].line) == 0 ? 0 : -1;
+            free(key);
+        }
+        unmatched += rc == 0 && hits == 0;
+        pos += hits;
+        free(sp);
+        free(ref);
+    }
+    if (rc != 0)
+        fprintf(stderr, "socle-train: %s: out of memory\n", path);
+    else
+        printf("summarize: %zu documents -> %zu sentences, %zu in the references (%zu documents "
+               "with none)\n",
+               docs.n, out->n, pos, unmatched);
+    ev_cls_data_clear(&docs);
+    return rc;
+}
+
 static int load_set(const struct opts *o, const char *path, struct dataset *d) {
     char err[512];
     memset(d, 0, sizeof(*d));
+    if (o->summarize)
+        return summ_read(o, path, &d->cls);
     if (o->task == T_CLASSIFY && o->multi_label)
         return ml_read(o, path, &d->cls);
     if (o->task == T_CLASSIFY) {
@@ -1607,7 +1709,7 @@ static int write_adapter(const struct opts *o, const struct backbone *b, const s
              base_name(o->train), rows, fr->epochs_run, fr->best_epoch, (unsigned long long)o->seed,
              o->lr, o->batch, fr->best_dev);
     static const char *const pools[] = {"cls", "mean", "pooler"};
-    bool cls = strcmp(task, "classify") == 0;
+    bool cls = strcmp(task, "classify") == 0 || strcmp(task, "summarize") == 0;
     struct tr_adapter_meta meta = {o->name ? o->name : base_name(o->out),
                                    task,
                                    b->info->model_type,
@@ -2474,7 +2576,7 @@ int main(int argc, char **argv) {
     }
 
     /* adapter */
-    if (write_adapter(&o, &b, h, ner ? "ner" : "classify", labels.n,
+    if (write_adapter(&o, &b, h, ner ? "ner" : o.summarize ? "summarize" : "classify", labels.n,
                       (const char *const *)labels.names, &fr, f_tr.n) != 0)
         goto done;
     rc = 0;
