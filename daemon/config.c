@@ -52,10 +52,11 @@ static const struct option_def options[] = {
     {"adapters", OPT_STR, OFF(adapters_dir), NULL, 0, 0, NULL,
      "directory of task adapters (reloaded on SIGHUP)"},
     {"workers", OPT_LONG, OFF(workers), "0", 0, 1024, NULL,
-     "worker threads (0 = CPU cores / blas-threads)"},
+     "worker threads (0 = 2 x cores / blas-threads, at most cores, with elastic-threads; "
+     "else cores / blas-threads)"},
     {"blas-threads", OPT_LONG, OFF(blas_threads), "0", 0, 1024, NULL,
-     "OpenBLAS threads per sgemm call (0 = $OPENBLAS_NUM_THREADS if set, else CPU cores, at "
-     "most 4: one batch uses every core, docs/serving.md)"},
+     "threads of one forward running alone (0 = $OPENBLAS_NUM_THREADS if set, else CPU "
+     "cores, at most 4; docs/serving.md)"},
     {"elastic-threads", OPT_BOOL, OFF(elastic_threads), "true", 0, 0, NULL,
      "workers divide the cores among the forwards running: alone, a forward uses blas-threads "
      "threads; under load each runs on fewer (default: 2 x cores / blas-threads workers)"},
