@@ -353,10 +353,15 @@ static int prep_text(struct task_job *j, size_t r, size_t ti) {
         }
         const struct tok_encoding *e = t->enc;
         const struct task_qa_opts *o = &q->opts.qa;
-        size_t seq_len = o->max_seq_len ? o->max_seq_len : 384;
+        const struct task_head *h = rs->head; /* its training windows, else HF's defaults */
+        size_t seq_len = o->max_seq_len      ? o->max_seq_len
+                         : h->qa_max_seq_len ? h->qa_max_seq_len
+                                             : 384;
         if (seq_len > max_seq)
             seq_len = max_seq;
-        size_t max_q = o->max_question_len ? o->max_question_len : 64;
+        size_t max_q = o->max_question_len      ? o->max_question_len
+                       : h->qa_max_question_len ? h->qa_max_question_len
+                                                : 64;
         size_t first = NONE, last = 0, n_q = 0;
         for (size_t i = 0; i < e->n_tokens; i++) {
             if (e->sequence_ids[i] == 1) {
@@ -401,7 +406,7 @@ static int prep_text(struct task_job *j, size_t r, size_t ti) {
             return TASK_OK;
         }
         size_t width = seq_len - t->n_pre - t->n_suf;
-        size_t stride = o->doc_stride ? o->doc_stride : 128;
+        size_t stride = o->doc_stride ? o->doc_stride : h->qa_doc_stride ? h->qa_doc_stride : 128;
         if (stride >= width)
             stride = width / 2; /* HF would refuse; we keep windows moving forward */
         return prep_windows(j, r, ti, width, stride, 0);

@@ -190,6 +190,9 @@ struct task_head {
     size_t n_out, d_in;
     float *out_w, *out_b; /* (n_out, d_in), (n_out); NULL for builtin heads */
     size_t score_label;   /* summarize adapters: the label whose probability is the salience */
+    /* qa adapters: the windows it was trained on (adapter.json "qa"; 0 = not recorded): the
+     * defaults of requests that do not set them */
+    size_t qa_max_seq_len, qa_doc_stride, qa_max_question_len;
 };
 
 void task_head_free(struct task_head *h);

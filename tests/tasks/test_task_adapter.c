@@ -241,6 +241,13 @@ static void test_validation(const char *dir) {
          "\"head\":\"mlp\"}",
          lin, 2, 0, TASK_EFORMAT, "dense.weight missing"},
         {"not json", lin, 2, 0, TASK_EFORMAT, "not a JSON object"},
+        /* qa adapters may record their training windows (socled's defaults for them) */
+        {"{\"format\":\"socle-adapter/1\",\"name\":\"x\",\"task\":\"qa\","
+         "\"qa\":{\"max_seq_len\":0}}",
+         qa_bad, 2, 0, TASK_EFORMAT, "qa.max_seq_len must be a positive integer"},
+        {"{\"format\":\"socle-adapter/1\",\"name\":\"x\",\"task\":\"qa\","
+         "\"qa\":{\"doc_stride\":\"16\"}}",
+         qa_bad, 2, 0, TASK_EFORMAT, "qa.doc_stride must be a positive integer"},
         /* summarize adapters: a sentence scorer, salience = P("summary") */
         {"{\"format\":\"socle-adapter/"
          "1\",\"name\":\"x\",\"task\":\"summarize\",\"labels\":[\"a\",\"summary\",\"c\"],"

@@ -186,6 +186,14 @@ int tr_adapter_write(const char *dir, const struct tr_adapter_meta *m, const str
     }
     if (m->scheme)
         json_object_object_add(j, "scheme", json_object_new_string(m->scheme));
+    if (m->qa_max_seq_len) { /* socled's defaults for requests to this adapter */
+        struct json_object *q = json_object_new_object();
+        json_object_object_add(q, "max_seq_len", json_object_new_int64((int64_t)m->qa_max_seq_len));
+        json_object_object_add(q, "doc_stride", json_object_new_int64((int64_t)m->qa_doc_stride));
+        json_object_object_add(q, "max_question_len",
+                               json_object_new_int64((int64_t)m->qa_max_question_len));
+        json_object_object_add(j, "qa", q);
+    }
     if (m->extra_json) {
         struct json_object *x = json_tokener_parse(m->extra_json);
         if (x)

@@ -1723,7 +1723,15 @@ static int write_adapter(const struct opts *o, const struct backbone *b, const s
                                    n_li,
                                    strcmp(task, "ner") == 0 ? "IOB2" : NULL,
                                    strchr(o->train, '"') ? NULL : extra,
-                                   cls && o->multi_label};
+                                   cls && o->multi_label,
+                                   0,
+                                   0,
+                                   0};
+    if (strcmp(task, "qa") == 0) { /* the windows it was trained on: socled's defaults */
+        meta.qa_max_seq_len = b->max_seq;
+        meta.qa_doc_stride = o->doc_stride;
+        meta.qa_max_question_len = o->max_question_len;
+    }
     char err[512] = "";
     int st = tr_adapter_write(o->out, &meta, h, err, sizeof(err));
     free(layer_idx);

@@ -185,6 +185,8 @@ struct tr_adapter_meta {
     const char *scheme;     /* ner: "IOB2" */
     const char *extra_json; /* optional: a JSON object merged in as "training" */
     bool multi_label;       /* classify: independent sigmoids ("multi_label": true) */
+    /* qa: the windows trained on, written as "qa": {...} when qa_max_seq_len > 0 */
+    size_t qa_max_seq_len, qa_doc_stride, qa_max_question_len;
 };
 
 /* Write <dir>/adapter.json and <dir>/head.safetensors (the directory is created
