@@ -185,8 +185,9 @@ int main(void) {
     /* Multi-label (JSONL label lists, sigmoid + BCE per label): the loss decreases,
      * same seed = same bytes, the adapter says multi_label; a list holding a
      * number is refused with its line. */
-    const char *ml_args = "--task classify --multi-label --train tests/data/eval/cls_ml_tiny.jsonl "
-                          "--dev-ratio 0.2 --epochs 20 --batch 8 --lr 0.02 --patience 0 --quiet";
+#define ML_OPTS "--dev-ratio 0.2 --epochs 20 --batch 8 --lr 0.02 --patience 0 --quiet"
+    const char *ml_args =
+        "--task classify --multi-label --train tests/data/eval/cls_ml_tiny.jsonl " ML_OPTS;
     for (int k = 0; k < 2; k++) {
         snprintf(cmd, sizeof(cmd), "%s --model %s %s --seed 3 --out %s/m%d/ml-a", train, model,
                  ml_args, tmp, k);
@@ -203,6 +204,21 @@ int main(void) {
     js = slurp(a, &jl);
     CHECK(js && strstr(js, "\"multi_label\": true") && strstr(js, "\"politics\""));
     free(js);
+    /* the same examples as CSV (label cells "a | b", empty = no label): the same head */
+    snprintf(cmd, sizeof(cmd),
+             "%s --model %s --task classify --multi-label --train tests/data/eval/cls_ml_tiny.csv "
+             ML_OPTS " --seed 3 --out %s/m3/ml-a",
+             train, model, tmp);
+    CHECK(run(cmd) == 0);
+    snprintf(a, sizeof(a), "%s/m0/ml-a/head.safetensors", tmp);
+    snprintf(c, sizeof(c), "%s/m3/ml-a/head.safetensors", tmp);
+    CHECK(same_file(a, c));
+    snprintf(cmd, sizeof(cmd),
+             "%s --model %s --task classify --multi-label --train tests/data/eval/cls_ml_bad.csv "
+             "--out %s/m2/x",
+             train, model, tmp);
+    CHECK(run(cmd) == 1);
+    CHECK(strstr(g_out, "cls_ml_bad.csv:3: empty label in the label list") != NULL);
     snprintf(cmd, sizeof(cmd),
              "%s --model %s --task classify --multi-label --train tests/data/eval/cls_ml_bad.jsonl "
              "--out %s/m2/x",

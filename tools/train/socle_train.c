@@ -47,6 +47,7 @@ struct opts {
     bool mlp, lr_set, multi_label, ml_macro;
     bool summarize, pool_set; /* --task summarize: a sentence scorer trained as classify */
     double threshold; /* multi-label decision threshold of the dev metric */
+    char label_sep;   /* multi-label CSV/TSV: separator inside the label column ('|') */
     enum tr_act act;
     /* qa */
     size_t doc_stride, max_question_len, max_answer_len;
@@ -102,6 +103,8 @@ static void usage(FILE *f) {
         "  --labels a,b,c             fixed label set and order (default: from train, sorted)\n"
         "  --multi-label              classify: JSONL \"label\" is a list; sigmoid + binary\n"
         "                             cross-entropy per label, adapter \"multi_label\": true\n"
+        "                             CSV/TSV: the label column lists the labels separated\n"
+        "                             by --label-sep C (default '|'); empty = no label\n"
         "  --threshold X              multi-label decision threshold of the dev metric (0.5)\n"
         "  --max-examples N --max-bytes N\n"
         "head\n"
@@ -166,6 +169,7 @@ static int parse_args(int argc, char **argv, struct opts *o) {
     o->doc_stride = 128;
     o->threshold = 0.5;
     o->max_question_len = 64;
+    o->label_sep = '|';
     o->max_answer_len = 15;
     o->progress = isatty(2);
     for (int i = 1; i < argc; i++) {
@@ -267,6 +271,10 @@ static int parse_args(int argc, char **argv, struct opts *o) {
             o->lang_fr = !strcmp(v, "fr");
         } else if (!strcmp(a, "--print-targets")) {
             o->print_targets = true;
+        } else if (ARG("--label-sep")) {
+            if (strlen(v) != 1 || v[0] == '\n' || v[0] == '\x1f')
+                goto bad;
+            o->label_sep = v[0];
         } else if (!strcmp(a, "--multi-label")) {
             o->multi_label = true;
         } else if (ARG("--layers")) {
@@ -1544,13 +1552,79 @@ static int summ_read(const struct opts *o, const char *path, struct ev_cls_data 
     return rc;
 }
 
+/* CSV/TSV multi-label data: the classify reader (same columns, header, quoting rules), then
+ * each label cell "a|b" becomes the list a, b (pieces trimmed; an empty cell = no label; an
+ * empty piece is refused). */
+static int ml_read_table(const struct opts *o, const char *path, enum ev_cls_format fmt,
+                         struct ev_cls_data *out) {
+    char err[512];
+    struct ev_cls_read_opts ro = {0};
+    ro.format = fmt;
+    ro.text_field = o->text_field;
+    ro.label_field = o->label_field;
+    ro.no_header = o->no_header;
+    ro.label_optional = true;
+    ro.limits = o->limits;
+    if (ev_cls_read(path, &ro, out, err, sizeof(err)) != EV_OK) {
+        fprintf(stderr, "socle-train: %s\n", err);
+        return -1;
+    }
+    for (size_t i = 0; i < out->n; i++) {
+        struct ev_cls_example *e = &out->ex[i];
+        if (!e->label && !(e->label = strdup("")))
+            return -1;
+        char *w = e->label;
+        const char *r = e->label;
+        bool any = false;
+        while (*r == ' ')
+            r++;
+        if (!*r) { /* an empty cell: no label */
+            *w = '\0';
+            continue;
+        }
+        for (;;) {
+            const char *end = strchr(r, o->label_sep);
+            size_t len = end ? (size_t)(end - r) : strlen(r);
+            while (len && (*r == ' ' || *r == '\t'))
+                r++, len--;
+            while (len && (r[len - 1] == ' ' || r[len - 1] == '\t'))
+                len--;
+            if (!len || memchr(r, ML_SEP, len)) {
+                fprintf(stderr, "socle-train: %s:%zu: empty label in the label list\n", path,
+                        e->line);
+                return -1;
+            }
+            if (any)
+                *w++ = ML_SEP;
+            memmove(w, r, len); /* w never passes r: pieces only shrink */
+            w += len;
+            any = true;
+            if (!end)
+                break;
+            r = end + 1;
+        }
+        *w = '\0';
+    }
+    return 0;
+}
+
+static bool ends_with(const char *s, const char *suf) {
+    size_t n = strlen(s), m = strlen(suf);
+    return n >= m && strcmp(s + n - m, suf) == 0;
+}
+
 static int load_set(const struct opts *o, const char *path, struct dataset *d) {
     char err[512];
     memset(d, 0, sizeof(*d));
     if (o->summarize)
         return summ_read(o, path, &d->cls);
-    if (o->task == T_CLASSIFY && o->multi_label)
+    if (o->task == T_CLASSIFY && o->multi_label) {
+        bool csv = o->format ? !strcmp(o->format, "csv") : ends_with(path, ".csv");
+        bool tsv = o->format ? !strcmp(o->format, "tsv") : ends_with(path, ".tsv");
+        if (csv || tsv)
+            return ml_read_table(o, path, csv ? EV_CLS_CSV : EV_CLS_TSV, &d->cls);
         return ml_read(o, path, &d->cls);
+    }
     if (o->task == T_CLASSIFY) {
         struct ev_cls_read_opts ro = {0};
         ro.format = o->format && !strcmp(o->format, "csv")     ? EV_CLS_CSV
