@@ -12,6 +12,7 @@ used in training. Formats (docs/evaluation.md):
   wikiann_en.train.conll, wikiann_fr.train.conll          the training parts (--baseline memo --train)
   squad.json, piaf.json                                   SQuAD v1.1 JSON of the held-out articles
   bbc_summary.jsonl                                       {"text": body, "summary": reference}
+  qa.train.json                                           SQuAD parts 1-3 + PIAF's training part
   bbc_summary.train.jsonl, bbc_summary.dev.jsonl          the training part's 1,580 + 200 articles
                                                           (socle-train --task summarize; choice)
 
@@ -176,6 +177,18 @@ def main():
             sub = every_kth_question(arts, a.qa_every)
             counts["%s.every%d" % (name, a.qa_every)] = write_squad(
                 o("%s.every%d.json" % (name, a.qa_every)), sub, "1.1")
+    # the QA training parts (SQuAD parts 1-3, PIAF minus its 38 held-out articles) in one
+    # SQuAD v1.1 file, for socle-train --task qa
+    train_arts = []
+    for k in range(1, 4):
+        with open(data._p("qa/en/squad_v1.1_dev/dev-v1.1.part%dof4.json" % k), encoding="utf-8") as f:
+            train_arts += json.load(f)["data"]
+    with open(data._p("qa/fr/piaf_v1.0/piaf-v1.0.json"), encoding="utf-8") as f:
+        train_arts += data._split(json.load(f)["data"], 38)[0]
+    ids = {qa["id"] for ar in train_arts for p in ar["paragraphs"] for qa in p["qas"]}
+    if ids != {it["id"] for it in data.squad()[0] + data.piaf()[0]}:
+        raise SystemExit("qa.train: questions differ from data.py's training parts")
+    counts["qa.train"] = write_squad(o("qa.train.json"), train_arts, "1.1")
     json.dump(counts, sys.stdout, indent=1)
     print()
 
