@@ -193,7 +193,7 @@ int main(int argc, char **argv) {
      * starts while another runs; the cores are divided among the running forwards */
     long fit = cores / d.cfg.blas_threads > 0 ? cores / d.cfg.blas_threads : 1;
     long auto_workers = d.cfg.elastic_threads ? (2 * fit < cores ? 2 * fit : cores) : fit;
-    d.n_workers = (size_t)(d.cfg.workers > 0 ? d.cfg.workers : auto_workers > 0 ? auto_workers : 1);
+    d.n_workers = (size_t)(d.cfg.workers > 0 ? d.cfg.workers : auto_workers);
     struct elastic_threads elastic = {.cores = (int)cores, .max_threads = (int)d.cfg.blas_threads};
     atomic_init(&elastic.running, 0);
     if (d.cfg.elastic_threads && d.n_workers > 1 && d.cfg.blas_threads > 1)

@@ -390,18 +390,18 @@ int task_head_load_mem(const char *json, size_t json_len, const uint8_t *stb, si
         /* {"max_seq_len": 384, "doc_stride": 128, "max_question_len": 64}, each optional */
         static const char *const keys[] = {"max_seq_len", "doc_stride", "max_question_len"};
         size_t *dst[] = {&h->qa_max_seq_len, &h->qa_doc_stride, &h->qa_max_question_len};
+        bool obj = json_object_is_type(v, json_type_object);
         for (int k = 0; k < 3; k++) {
-            json_object *x;
-            if (!json_object_is_type(v, json_type_object) ||
-                (json_object_object_get_ex(v, keys[k], &x) &&
-                 (!json_object_is_type(x, json_type_int) || json_object_get_int64(x) < 1 ||
-                  json_object_get_int64(x) > 1000000))) {
+            json_object *x = NULL;
+            if (obj && !json_object_object_get_ex(v, keys[k], &x))
+                continue;
+            int64_t n = x && json_object_is_type(x, json_type_int) ? json_object_get_int64(x) : 0;
+            if (n < 1 || n > 1000000) {
                 rc = errf(err, errlen, TASK_EFORMAT,
                           "adapter.json: qa.%s must be a positive integer", keys[k]);
                 goto fail;
             }
-            if (json_object_object_get_ex(v, keys[k], &x))
-                *dst[k] = (size_t)json_object_get_int64(x);
+            *dst[k] = (size_t)n;
         }
     }
     /* pooling */

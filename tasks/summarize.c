@@ -64,7 +64,7 @@ int task_mmr_select(float *emb, size_t n, size_t d, size_t k, float lambda,
         goto done;
     for (size_t i = 0; i < n; i++) {
         task_l2_normalize(emb + i * d, d);
-        for (size_t j = 0; j < d; j++)
+        for (size_t j = 0; !salience && j < d; j++) /* the centroid only serves centrality */
             centroid[j] += emb[i * d + j];
     }
     task_l2_normalize(centroid, d);

@@ -221,7 +221,7 @@ void ev_cls_data_clear(struct ev_cls_data *d) {
     memset(d, 0, sizeof(*d));
 }
 
-static int cls_push(struct ev_cls_data *d, char *text, char *label, size_t line) {
+int ev_cls_push(struct ev_cls_data *d, char *text, char *label, size_t line) {
     if (d->n == d->cap) {
         size_t cap = d->cap ? 2 * d->cap : 256;
         struct ev_cls_example *ne = realloc(d->ex, cap * sizeof(*ne));
@@ -283,7 +283,7 @@ static int cls_read_jsonl(const char *path, FILE *f, const struct ev_cls_read_op
         }
         char *text = xstrndup(json_object_get_string(jt), (size_t)json_object_get_string_len(jt));
         json_object_put(obj);
-        if (!text || cls_push(out, text, label, r.lineno) != EV_OK) {
+        if (!text || ev_cls_push(out, text, label, r.lineno) != EV_OK) {
             free(text);
             free(label);
             st = EV_ENOMEM;
@@ -521,7 +521,7 @@ static int cls_read_table(const char *path, FILE *f, bool csv, const struct ev_c
             st = fail(err, errlen, EV_EFORMAT, "%s:%zu: empty label", path, first);
             goto done;
         }
-        if (cls_push(out, text, label, first) != EV_OK) {
+        if (ev_cls_push(out, text, label, first) != EV_OK) {
             free(text);
             free(label);
             st = EV_ENOMEM;
@@ -538,7 +538,7 @@ done:
     return st;
 }
 
-static bool ends_with(const char *s, const char *suf) {
+bool ev_ends_with(const char *s, const char *suf) {
     size_t n = strlen(s), k = strlen(suf);
     return n >= k && strcmp(s + n - k, suf) == 0;
 }
@@ -555,8 +555,8 @@ int ev_cls_read(const char *path, const struct ev_cls_read_opts *opts, struct ev
         return st;
     enum ev_cls_format fmt = opts->format;
     if (fmt == EV_CLS_AUTO)
-        fmt = ends_with(path, ".jsonl") || ends_with(path, ".json") ? EV_CLS_JSONL
-              : ends_with(path, ".csv")                             ? EV_CLS_CSV
+        fmt = ev_ends_with(path, ".jsonl") || ev_ends_with(path, ".json") ? EV_CLS_JSONL
+              : ev_ends_with(path, ".csv")                          ? EV_CLS_CSV
                                                                     : EV_CLS_TSV;
     if (fmt == EV_CLS_JSONL)
         st = cls_read_jsonl(path, f, opts, &lim, out, err, errlen);

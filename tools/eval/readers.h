@@ -73,6 +73,10 @@ struct ev_cls_data {
 int ev_cls_read(const char *path, const struct ev_cls_read_opts *opts, struct ev_cls_data *out,
                 char *err, size_t errlen);
 void ev_cls_data_clear(struct ev_cls_data *d);
+/* Append one example, taking ownership of text and label (EV_ENOMEM: nothing taken). */
+int ev_cls_push(struct ev_cls_data *d, char *text, char *label, size_t line);
+/* s ends with suf (file extensions). */
+bool ev_ends_with(const char *s, const char *suf);
 
 /* ---- NER: CoNLL ---- */
 

@@ -1483,23 +1483,12 @@ static char *squeeze(const char *s, size_t n) {
 }
 
 static int summ_push(struct ev_cls_data *d, const char *text, size_t len, bool in, size_t line) {
-    if (d->n == d->cap) {
-        size_t cap = d->cap ? 2 * d->cap : 1024;
-        struct ev_cls_example *ex = realloc(d->ex, cap * sizeof(*ex));
-        if (!ex)
-            return -1;
-        d->ex = ex;
-        d->cap = cap;
-    }
-    char *t = malloc(len + 1), *l = strdup(in ? "summary" : "other");
-    if (!t || !l) {
+    char *t = strndup(text, len), *l = strdup(in ? "summary" : "other");
+    if (!t || !l || ev_cls_push(d, t, l, line) != EV_OK) {
         free(t);
         free(l);
         return -1;
     }
-    memcpy(t, text, len);
-    t[len] = '\0';
-    d->ex[d->n++] = (struct ev_cls_example){t, l, line};
     return 0;
 }
 
@@ -1608,19 +1597,14 @@ static int ml_read_table(const struct opts *o, const char *path, enum ev_cls_for
     return 0;
 }
 
-static bool ends_with(const char *s, const char *suf) {
-    size_t n = strlen(s), m = strlen(suf);
-    return n >= m && strcmp(s + n - m, suf) == 0;
-}
-
 static int load_set(const struct opts *o, const char *path, struct dataset *d) {
     char err[512];
     memset(d, 0, sizeof(*d));
     if (o->summarize)
         return summ_read(o, path, &d->cls);
     if (o->task == T_CLASSIFY && o->multi_label) {
-        bool csv = o->format ? !strcmp(o->format, "csv") : ends_with(path, ".csv");
-        bool tsv = o->format ? !strcmp(o->format, "tsv") : ends_with(path, ".tsv");
+        bool csv = o->format ? !strcmp(o->format, "csv") : ev_ends_with(path, ".csv");
+        bool tsv = o->format ? !strcmp(o->format, "tsv") : ev_ends_with(path, ".tsv");
         if (csv || tsv)
             return ml_read_table(o, path, csv ? EV_CLS_CSV : EV_CLS_TSV, &d->cls);
         return ml_read(o, path, &d->cls);
@@ -1640,7 +1624,7 @@ static int load_set(const struct opts *o, const char *path, struct dataset *d) {
             return -1;
         }
     } else if ((o->format && !strcmp(o->format, "spans")) ||
-               (!o->format && strlen(path) > 6 && !strcmp(path + strlen(path) - 6, ".jsonl"))) {
+               (!o->format && ev_ends_with(path, ".jsonl"))) {
         /* JSONL with character spans: words = runs of non-space, IOB2 from the spans */
         struct ev_span_data sd;
         if (ev_spans_read(path, &o->limits, &sd, err, sizeof(err)) != EV_OK) {
