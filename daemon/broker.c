@@ -47,6 +47,12 @@ struct hist {
     const double *bounds; /* NULL = hist_bounds (µs) */
 };
 
+/* A client connection's descriptor as the front socket's monitor reports it. */
+struct conn_fd {
+    uint32_t gen; /* connections accepted on this descriptor so far: the current one's number */
+    bool gone;    /* the current one closed, no newer one accepted yet */
+};
+
 struct broker {
     struct daemon *d;
     void *front, *back;
@@ -62,8 +68,8 @@ struct broker {
     struct job **batch; /* (max-batch-requests) scratch for dispatch */
     void *metrics;      /* ZMQ_STREAM socket for GET /metrics, or NULL */
     void *mon;          /* PAIR receiving the front socket's connect/disconnect events, or NULL */
-    bool *gone;         /* (n_gone) gone[fd]: that connection closed, no newer one accepted yet */
-    size_t n_gone;
+    struct conn_fd *fds; /* (n_fds) by descriptor: which connection, and whether it closed */
+    size_t n_fds;
     /* in-flight table: (routing id, request id) → job */
     struct job **buckets;
     size_t n_buckets, n_inflight;
@@ -526,7 +532,7 @@ static uint64_t peek_id(const uint8_t *p, size_t n) {
     return 0;
 }
 
-static bool from_gone(struct broker *b, int fd);
+static const struct conn_fd *conn_of(struct broker *b, int fd);
 
 /* One client message, frames f[0..nf) (f[0] = routing id), nf_total frames received. */
 static void on_request(struct broker *b, zmq_msg_t *f, size_t nf, size_t nf_total) {
@@ -538,7 +544,9 @@ static void on_request(struct broker *b, zmq_msg_t *f, size_t nf, size_t nf_tota
     if (ident_len == 0 || ident_len > 255) {
         return; /* cannot be routed back (libzmq never gives such ids) */
     }
-    if (b->mon && from_gone(b, zmq_msg_get(&f[0], ZMQ_SRCFD))) {
+    int src_fd = zmq_msg_get(&f[0], ZMQ_SRCFD); /* -1 for inproc (pipeline bridge) */
+    const struct conn_fd *conn = b->mon ? conn_of(b, src_fd) : NULL;
+    if (conn && conn->gone) {
         b->cancelled_total++; /* its one outcome: nobody is there to answer */
         return;
     }
@@ -662,7 +670,8 @@ static void on_request(struct broker *b, zmq_msg_t *f, size_t nf, size_t nf_tota
     j->req = req;
     j->ident_len = (uint8_t)ident_len;
     memcpy(j->ident, ident, ident_len);
-    j->sched.src_fd = zmq_msg_get(&f[0], ZMQ_SRCFD); /* -1 for inproc (pipeline bridge) */
+    j->sched.src_fd = src_fd;
+    j->sched.src_gen = conn ? conn->gen : 0;
     j->hnext = NULL;
     *slot = j;
     b->n_inflight++;
@@ -760,27 +769,12 @@ static void on_back(struct broker *b) {
 
 /* Queued work of the connection on fd whose client disconnected: removed unanswered (nobody
  * can receive the answer) and counted; work already at a worker finishes and its answer is
- * dropped (dropped_replies). A descriptor is reused by the next connection, so this only
- * acts when every queued job of fd has one routing id (two ids: an old and a new connection
- * share the number, and which is which is unknown — leave both). */
-static void cancel_fd(struct broker *b, int fd) {
-    const struct job *first = NULL;
-    for (int l = 0; l < SCHED_N_LANES; l++) {
-        for (const struct job *j = b->q.head[l]; j; j = j->next) {
-            if (j->sched.src_fd != fd)
-                continue;
-            if (!first) {
-                first = j;
-            } else if (j->ident_len != first->ident_len ||
-                       memcmp(j->ident, first->ident, j->ident_len) != 0) {
-                slog(CFG_LOG_DEBUG, "cancel_skipped", "fd=%d reason=\"two connections\"", fd);
-                return;
-            }
-        }
-    }
+ * dropped (dropped_replies). Jobs carry the connection's number on fd (gen), so a newer
+ * connection that reuses the descriptor keeps its work. */
+static void cancel_fd(struct broker *b, int fd, uint32_t gen) {
     size_t n = 0;
     struct job *j;
-    while ((j = sched_pop_fd(&b->q, fd))) {
+    while ((j = sched_pop_fd(&b->q, fd, gen))) {
         struct job **slot = inflight_slot(b, j->ident, j->ident_len, j->id);
         if (*slot == j) {
             *slot = j->hnext;
@@ -794,32 +788,41 @@ static void cancel_fd(struct broker *b, int fd) {
         slog(CFG_LOG_INFO, "cancelled", "reason=client_gone fd=%d requests=%zu", fd, n);
 }
 
-struct mon_event {
-    uint16_t event;
-    int fd;
-};
+/* The state of descriptor fd, grown on demand; NULL for -1 or out of memory. */
+static struct conn_fd *conn_at(struct broker *b, int fd) {
+    if (fd < 0)
+        return NULL;
+    if ((size_t)fd >= b->n_fds) {
+        size_t nn = (size_t)fd * 2 + 64;
+        struct conn_fd *nf = realloc(b->fds, nn * sizeof *nf);
+        if (!nf)
+            return NULL;
+        memset(nf + b->n_fds, 0, (nn - b->n_fds) * sizeof *nf);
+        b->fds = nf;
+        b->n_fds = nn;
+    }
+    return &b->fds[fd];
+}
 
-/* Connection events of the front socket, all that are pending, in order. A DISCONNECTED
- * followed by an ACCEPTED of the same descriptor in the same drain is not acted on: requests
- * of the new connection may already be queued under that number. (An ACCEPTED is queued
- * here before any message of its connection reaches the ROUTER, so a drain that sees no
- * ACCEPTED for fd saw no request of a newer connection on fd either.) */
+/* Connection events of the front socket, all that are pending, in order. libzmq queues a
+ * connection's ACCEPTED before any of its messages reaches the ROUTER, and its DISCONNECTED
+ * before it closes the descriptor (so before the number can be reused): taken in order, the
+ * events say which connection holds each descriptor, whatever the delay of this drain. */
 static void on_monitor(struct broker *b) {
-    struct mon_event *ev = NULL;
-    size_t n = 0, cap = 0;
     for (;;) {
         zmq_msg_t m;
         zmq_msg_init(&m);
         if (zmq_msg_recv(&m, b->mon, ZMQ_DONTWAIT) < 0) {
             zmq_msg_close(&m);
-            break;
+            return;
         }
-        struct mon_event e = {0, -1};
+        uint16_t event = 0;
+        int fd = -1;
         if (zmq_msg_size(&m) >= 6) {
             uint32_t v;
-            memcpy(&e.event, zmq_msg_data(&m), 2);
+            memcpy(&event, zmq_msg_data(&m), 2);
             memcpy(&v, (const uint8_t *)zmq_msg_data(&m) + 2, 4);
-            e.fd = (int)v;
+            fd = (int)v;
         }
         bool more = zmq_msg_more(&m);
         zmq_msg_close(&m);
@@ -828,52 +831,26 @@ static void on_monitor(struct broker *b) {
             more = zmq_msg_recv(&m, b->mon, 0) >= 0 && zmq_msg_more(&m);
             zmq_msg_close(&m);
         }
-        if (n == cap) {
-            struct mon_event *ne = realloc(ev, (cap ? 2 * cap : 64) * sizeof *ev);
-            if (!ne)
-                break; /* what is left stays queued for the next drain */
-            ev = ne;
-            cap = cap ? 2 * cap : 64;
+        struct conn_fd *c = conn_at(b, fd);
+        if (!c)
+            continue;
+        if (event == ZMQ_EVENT_ACCEPTED) {
+            c->gen++;
+            c->gone = false;
+        } else if (event == ZMQ_EVENT_DISCONNECTED && !c->gone) {
+            cancel_fd(b, fd, c->gen);
+            c->gone = true; /* its requests not read yet are cancelled as they are read */
         }
-        ev[n++] = e;
     }
-    for (size_t i = 0; i < n; i++) {
-        int fd = ev[i].fd;
-        if (fd < 0)
-            continue;
-        if (ev[i].event == ZMQ_EVENT_ACCEPTED && (size_t)fd < b->n_gone)
-            b->gone[fd] = false;
-        if (ev[i].event != ZMQ_EVENT_DISCONNECTED)
-            continue;
-        bool reused = false;
-        for (size_t k = i + 1; k < n && !reused; k++)
-            reused = ev[k].event == ZMQ_EVENT_ACCEPTED && ev[k].fd == fd;
-        if (reused)
-            continue;
-        cancel_fd(b, fd);
-        /* requests of that connection not read yet are cancelled as they are read */
-        if ((size_t)fd >= b->n_gone) {
-            size_t nn = (size_t)fd * 2 + 64;
-            bool *ng = realloc(b->gone, nn * sizeof *ng);
-            if (!ng)
-                continue;
-            memset(ng + b->n_gone, 0, (nn - b->n_gone) * sizeof *ng);
-            b->gone = ng;
-            b->n_gone = nn;
-        }
-        b->gone[fd] = true;
-    }
-    free(ev);
 }
 
-/* Whether a request that came on fd came from a connection already closed. Its ACCEPTED was
- * queued on the monitor before the request reached the ROUTER: drain the monitor first, so a
- * newer connection that reuses the number is seen. */
-static bool from_gone(struct broker *b, int fd) {
-    if (fd < 0 || (size_t)fd >= b->n_gone || !b->gone[fd])
-        return false;
+/* The connection a request came on, after the pending connection events (its ACCEPTED is
+ * among them if it is new); NULL when unknown (inproc, or no memory). */
+static const struct conn_fd *conn_of(struct broker *b, int fd) {
+    if (fd < 0)
+        return NULL;
     on_monitor(b);
-    return (size_t)fd < b->n_gone && b->gone[fd];
+    return conn_at(b, fd);
 }
 
 static void close_monitor(struct broker *b) {
@@ -1124,7 +1101,7 @@ int broker_run(struct daemon *d, int sigfd) {
          (unsigned long long)b->requests_total, (unsigned long long)b->responses_total,
          (unsigned long long)b->dropped_replies);
     free(b->buckets);
-    free(b->gone);
+    free(b->fds);
     free(b->idle);
     free(b->ready_seen);
     free(b->batch);

@@ -113,12 +113,12 @@ struct job *sched_pop_expired(struct sched_queue *q, uint64_t now) {
     return NULL;
 }
 
-struct job *sched_pop_fd(struct sched_queue *q, int fd) {
+struct job *sched_pop_fd(struct sched_queue *q, int fd, uint32_t gen) {
     for (int l = 0; fd >= 0 && l < SCHED_N_LANES; l++) {
         struct job *prev = NULL;
         for (struct job **p = &q->head[l]; *p; prev = *p, p = &(*p)->next) {
             struct job *j = *p;
-            if (j->sched.src_fd == fd) {
+            if (j->sched.src_fd == fd && j->sched.src_gen == gen) {
                 unlink_job(q, l, p, prev);
                 return j;
             }

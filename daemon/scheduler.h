@@ -30,6 +30,7 @@ struct sched_jobinfo {
     size_t est_tokens; /* admission estimate (sched_estimate_tokens) */
     int lane;
     int src_fd; /* descriptor of the client connection it came on (ZMQ_SRCFD), -1 unknown */
+    uint32_t src_gen; /* which connection on src_fd: the broker counts accepts per descriptor */
     /* filled by the worker */
     bool computed;   /* reached the model (false: refused before, e.g. deadline) */
     bool batch_head; /* first job of its batch: carries the batch's sizes for the stats */
@@ -75,7 +76,7 @@ void sched_push(struct sched_queue *q, struct job *j);
 struct job *sched_pop_expired(struct sched_queue *q, uint64_t now);
 
 /* Remove and return one queued job that came on connection fd (>= 0), NULL when none. */
-struct job *sched_pop_fd(struct sched_queue *q, int fd);
+struct job *sched_pop_fd(struct sched_queue *q, int fd, uint32_t gen);
 
 /* Remove and return any queued job (draining), NULL when empty. */
 struct job *sched_pop_any(struct sched_queue *q);
