@@ -87,19 +87,48 @@ void eng_pw_put(struct eng_pw *pw, size_t col0, const float *w, size_t rows) {
 /* ---- packing x (per call) ------------------------------------------------- */
 
 /* x rows [0, mc) × columns [0, kc) (leading dimension ldx) into micro-panels of MR rows:
- * xp[g][i][r] = x[g·MR + r][i]; rows past mc are zero (the kernel computes all MR rows). */
+ * xp[g][i][r] = x[g·MR + r][i]; rows past mc are zero (the kernel computes all MR rows).
+ * Full micro-panels go 4 columns at a time through three 4 × 4 transposes in SSE registers
+ * (x86-64's baseline): the element-by-element copy cost ~1.3 cycles a float, 5 % of a
+ * 2-thread forward at 128 rows, where each thread packs all of x for a quarter of the
+ * output columns of the attention-output and FFN-down products. Same values either way. */
+static void pack_x_scalar(float *restrict dst, const float *x, size_t ldx, size_t rows,
+                          size_t i0, size_t kc) {
+    for (size_t r = 0; r < MR; r++)
+        for (size_t i = i0; i < kc; i++)
+            dst[i * MR + r] = r < rows ? x[r * ldx + i] : 0.0f;
+}
+
+#ifdef ENG_X86
+static void pack_x_group(float *restrict dst, const float *x, size_t ldx, size_t kc) {
+    size_t i = 0;
+    for (; i + 4 <= kc; i += 4) {
+        float *d = dst + i * MR;
+        for (size_t r = 0; r < MR; r += 4) {
+            __m128 a = _mm_loadu_ps(x + r * ldx + i), b = _mm_loadu_ps(x + (r + 1) * ldx + i);
+            __m128 c = _mm_loadu_ps(x + (r + 2) * ldx + i), e = _mm_loadu_ps(x + (r + 3) * ldx + i);
+            _MM_TRANSPOSE4_PS(a, b, c, e); /* a = column i of rows r..r+3, b = column i+1, ... */
+            _mm_storeu_ps(d + r, a);
+            _mm_storeu_ps(d + MR + r, b);
+            _mm_storeu_ps(d + 2 * MR + r, c);
+            _mm_storeu_ps(d + 3 * MR + r, e);
+        }
+    }
+    if (i < kc)
+        pack_x_scalar(dst, x, ldx, MR, i, kc);
+}
+#else
+static void pack_x_group(float *restrict dst, const float *x, size_t ldx, size_t kc) {
+    pack_x_scalar(dst, x, ldx, MR, 0, kc);
+}
+#endif
+
 static void pack_x(float *restrict xp, const float *x, size_t ldx, size_t mc, size_t kc) {
     for (size_t g = 0; g < mc; g += MR) {
-        size_t rows = mc - g < MR ? mc - g : MR;
-        float *dst = xp + g * kc;
-        for (size_t r = 0; r < rows; r++) {
-            const float *src = x + (g + r) * ldx;
-            for (size_t i = 0; i < kc; i++)
-                dst[i * MR + r] = src[i];
-        }
-        for (size_t r = rows; r < MR; r++)
-            for (size_t i = 0; i < kc; i++)
-                dst[i * MR + r] = 0.0f;
+        if (mc - g >= MR)
+            pack_x_group(xp + g * kc, x + g * ldx, ldx, kc);
+        else
+            pack_x_scalar(xp + g * kc, x + g * ldx, ldx, mc - g, 0, kc);
     }
 }
 
@@ -113,11 +142,11 @@ struct pf_range {
 };
 
 typedef void (*kern_fn)(size_t kc, const float *xp, const float *wp, float *c, size_t ldc,
-                        bool add, struct pf_range pf);
+                        bool add, struct pf_range *pf);
 
 /* Portable: same FMA chain per element as the vector kernels (fmaf), so same bits. */
 static void kern_scalar(size_t kc, const float *xp, const float *wp, float *c, size_t ldc,
-                        bool add, struct pf_range pf) {
+                        bool add, struct pf_range *pf) {
     (void)pf;
     float acc[MR][NR];
     memset(acc, 0, sizeof acc);
@@ -135,7 +164,8 @@ static void kern_scalar(size_t kc, const float *xp, const float *wp, float *c, s
 __attribute__((target("avx512f,fma"))) static void kern_avx512(size_t kc, const float *xp,
                                                                 const float *wp, float *c,
                                                                 size_t ldc, bool add,
-                                                                struct pf_range pf) {
+                                                                struct pf_range *pfr) {
+    struct pf_range pf = *pfr;
 #define Z(r) __m512 a##r##0 = _mm512_setzero_ps(), a##r##1 = _mm512_setzero_ps()
     Z(0);
     Z(1);
@@ -247,11 +277,11 @@ __attribute__((target("avx2,fma"))) static void kern_avx2_6x16(size_t kc, const 
 
 __attribute__((target("avx2,fma"))) static void kern_avx2(size_t kc, const float *xp,
                                                           const float *wp, float *c, size_t ldc,
-                                                          bool add, struct pf_range pf) {
-    kern_avx2_6x16(kc, xp, wp, c, ldc, add, &pf);
-    kern_avx2_6x16(kc, xp, wp + 16, c + 16, ldc, add, &pf);
-    kern_avx2_6x16(kc, xp + 6, wp, c + 6 * ldc, ldc, add, &pf);
-    kern_avx2_6x16(kc, xp + 6, wp + 16, c + 6 * ldc + 16, ldc, add, &pf);
+                                                          bool add, struct pf_range *pf) {
+    kern_avx2_6x16(kc, xp, wp, c, ldc, add, pf);
+    kern_avx2_6x16(kc, xp, wp + 16, c + 16, ldc, add, pf);
+    kern_avx2_6x16(kc, xp + 6, wp, c + 6 * ldc, ldc, add, pf);
+    kern_avx2_6x16(kc, xp + 6, wp + 16, c + 6 * ldc + 16, ldc, add, pf);
 }
 #endif
 
@@ -314,7 +344,7 @@ size_t eng_sgemm_scratch_floats(void) { return (size_t)XP_FLOATS + (size_t)MR * 
 
 /* One micro-tile, through a bounded copy when it sticks out of y (last rows / columns). */
 static void tile(const struct gemm_job *j, size_t kc, const float *xp, const float *wp, float *c,
-                 size_t rows, size_t cols, bool add, float *tmp, struct pf_range pf) {
+                 size_t rows, size_t cols, bool add, float *tmp, struct pf_range *pf) {
     if (rows == MR && cols == NR) {
         j->kern(kc, xp, wp, c, j->ldy, add, pf);
         return;
@@ -454,7 +484,7 @@ static void gemm_share(void *arg, size_t p0, size_t p1, int tid) {
                             struct pf_range pf =
                                 pf_for(j, &nx, nx.q0 + (p - s.q0), nq1, gi, n_tiles, kc);
                             tile(j, kc, xs + g * kc, wp, j->y + (s.i0 + g) * j->ldy + p * NR,
-                                 rows, cols, s.b0 + s.k0 > 0, tmp, pf);
+                                 rows, cols, s.b0 + s.k0 > 0, tmp, &pf);
                         }
                     }
                 }
