@@ -160,11 +160,13 @@ static void kern_scalar(size_t kc, const float *xp, const float *wp, float *c, s
 }
 
 #ifdef ENG_X86
-/* 12 × 32: 24 zmm accumulators, 2 for the panel row, the x values broadcast from memory. */
-__attribute__((target("avx512f,fma"))) static void kern_avx512(size_t kc, const float *xp,
-                                                                const float *wp, float *c,
-                                                                size_t ldc, bool add,
-                                                                struct pf_range *pfr) {
+/* R × 32 (R = 12, 8 or 4 rows): 2R zmm accumulators, 2 for the panel row, the x values
+ * broadcast from memory. R is a constant in each instance below (the unused accumulators
+ * vanish); R < 12 serves the last micro-panel of x (128 rows = 10 × 12 + 8: the 12-row kernel
+ * spent 3 % of the products on 4 zero rows). Each row is the same FMA chain whatever R. */
+__attribute__((target("avx512f,fma"), always_inline)) static inline void
+kern_avx512_rows(const int R, size_t kc, const float *xp, const float *wp, float *c, size_t ldc,
+                 bool add, struct pf_range *pfr) {
     struct pf_range pf = *pfr;
 #define Z(r) __m512 a##r##0 = _mm512_setzero_ps(), a##r##1 = _mm512_setzero_ps()
     Z(0);
@@ -180,8 +182,8 @@ __attribute__((target("avx512f,fma"))) static void kern_avx512(size_t kc, const 
     Z(10);
     Z(11);
 #undef Z
-    /* y's tile is read (add) or written after the loop: start its 24 lines on their way. */
-    for (int r = 0; r < MR; r++) {
+    /* y's tile is read (add) or written after the loop: start its lines on their way. */
+    for (int r = 0; r < R; r++) {
         _mm_prefetch((const char *)(c + r * ldc), _MM_HINT_T0);
         _mm_prefetch((const char *)(c + r * ldc + 16), _MM_HINT_T0);
     }
@@ -200,9 +202,11 @@ __attribute__((target("avx512f,fma"))) static void kern_avx512(size_t kc, const 
         const float *x = xp + i * MR;
 #define F(r)                                                                                       \
     do {                                                                                           \
-        const __m512 xr = _mm512_set1_ps(x[r]);                                                    \
-        a##r##0 = _mm512_fmadd_ps(xr, b0, a##r##0);                                                \
-        a##r##1 = _mm512_fmadd_ps(xr, b1, a##r##1);                                                \
+        if ((r) < R) {                                                                             \
+            const __m512 xr = _mm512_set1_ps(x[r]);                                                \
+            a##r##0 = _mm512_fmadd_ps(xr, b0, a##r##0);                                            \
+            a##r##1 = _mm512_fmadd_ps(xr, b1, a##r##1);                                            \
+        }                                                                                          \
     } while (0)
         F(0);
         F(1);
@@ -220,13 +224,15 @@ __attribute__((target("avx512f,fma"))) static void kern_avx512(size_t kc, const 
     }
 #define S(r)                                                                                       \
     do {                                                                                           \
-        float *cr = c + (r) * ldc;                                                                 \
-        if (add) {                                                                                 \
-            a##r##0 = _mm512_add_ps(_mm512_loadu_ps(cr), a##r##0);                                \
-            a##r##1 = _mm512_add_ps(_mm512_loadu_ps(cr + 16), a##r##1);                           \
+        if ((r) < R) {                                                                             \
+            float *cr = c + (r) * ldc;                                                             \
+            if (add) {                                                                             \
+                a##r##0 = _mm512_add_ps(_mm512_loadu_ps(cr), a##r##0);                            \
+                a##r##1 = _mm512_add_ps(_mm512_loadu_ps(cr + 16), a##r##1);                       \
+            }                                                                                      \
+            _mm512_storeu_ps(cr, a##r##0);                                                         \
+            _mm512_storeu_ps(cr + 16, a##r##1);                                                    \
         }                                                                                          \
-        _mm512_storeu_ps(cr, a##r##0);                                                             \
-        _mm512_storeu_ps(cr + 16, a##r##1);                                                        \
     } while (0)
     S(0);
     S(1);
@@ -242,6 +248,18 @@ __attribute__((target("avx512f,fma"))) static void kern_avx512(size_t kc, const 
     S(11);
 #undef S
 }
+
+#define KERN_AVX512(name, R)                                                                       \
+    __attribute__((target("avx512f,fma"))) static void name(size_t kc, const float *xp,           \
+                                                             const float *wp, float *c,           \
+                                                             size_t ldc, bool add,                \
+                                                             struct pf_range *pf) {               \
+        kern_avx512_rows(R, kc, xp, wp, c, ldc, add, pf);                                         \
+    }
+KERN_AVX512(kern_avx512, 12)
+KERN_AVX512(kern_avx512_8, 8)
+KERN_AVX512(kern_avx512_4, 4)
+#undef KERN_AVX512
 
 /* 6 rows × 16 columns (12 ymm accumulators of 16): four calls cover a 12 × 32 tile. */
 __attribute__((target("avx2,fma"))) static void kern_avx2_6x16(size_t kc, const float *xp,
@@ -312,18 +330,22 @@ int eng_sgemm_force_isa(int isa) {
     return ENG_OK;
 }
 
-static kern_fn pick_kernel(void) {
+/* kern[0]: the MR-row kernel; kern[1], kern[2]: 8 and 4 rows, or NULL (then the MR-row one,
+ * through the bounded copy). */
+static void pick_kernels(kern_fn kern[3]) {
+    kern[0] = kern_scalar, kern[1] = kern[2] = NULL;
 #ifdef ENG_X86
     switch (eng_sgemm_isa()) {
     case ENG_ISA_AVX512:
-        return kern_avx512;
+        kern[0] = kern_avx512, kern[1] = kern_avx512_8, kern[2] = kern_avx512_4;
+        break;
     case ENG_ISA_AVX2:
-        return kern_avx2;
+        kern[0] = kern_avx2;
+        break;
     default:
         break;
     }
 #endif
-    return kern_scalar;
 }
 
 /* ---- the blocked product -------------------------------------------------- */
@@ -337,21 +359,28 @@ struct gemm_job {
     const float *bias;
     enum eng_epilogue epi;
     float *scratch;
-    kern_fn kern;
+    kern_fn kern[3]; /* pick_kernels */
 };
 
 size_t eng_sgemm_scratch_floats(void) { return (size_t)XP_FLOATS + (size_t)MR * NR; }
 
-/* One micro-tile, through a bounded copy when it sticks out of y (last rows / columns). */
+/* One micro-tile on the narrowest kernel that covers its rows, through a bounded copy when it
+ * sticks out of y (last rows / columns). */
 static void tile(const struct gemm_job *j, size_t kc, const float *xp, const float *wp, float *c,
                  size_t rows, size_t cols, bool add, float *tmp, struct pf_range *pf) {
-    if (rows == MR && cols == NR) {
-        j->kern(kc, xp, wp, c, j->ldy, add, pf);
+    kern_fn kern = j->kern[0];
+    size_t kr = MR;
+    if (rows <= 4 && j->kern[2])
+        kern = j->kern[2], kr = 4;
+    else if (rows <= 8 && j->kern[1])
+        kern = j->kern[1], kr = 8;
+    if (rows == kr && cols == NR) {
+        kern(kc, xp, wp, c, j->ldy, add, pf);
         return;
     }
     for (size_t r = 0; r < rows && add; r++)
         memcpy(tmp + r * NR, c + r * j->ldy, cols * sizeof(float));
-    j->kern(kc, xp, wp, tmp, NR, add, pf);
+    kern(kc, xp, wp, tmp, NR, add, pf);
     for (size_t r = 0; r < rows; r++)
         memcpy(c + r * j->ldy, tmp + r * NR, cols * sizeof(float));
 }
@@ -505,7 +534,8 @@ void eng_sgemm_packed(struct eng_pool *pool, const struct eng_pw *w, const float
             memset(y + i * ldy, 0, w->n * sizeof(float));
     }
     struct gemm_job j = {.w = w, .x = x, .ldx = ldx, .m = m, .y = y, .ldy = ldy, .bias = bias,
-                         .epi = bias ? epi : ENG_EPI_NONE, .scratch = scratch, .kern = pick_kernel()};
+                         .epi = bias ? epi : ENG_EPI_NONE, .scratch = scratch};
+    pick_kernels(j.kern);
     size_t panels = (w->n + NR - 1) / NR;
     size_t t = (size_t)eng_pool_active(pool);
     eng_pool_run(pool, panels, (panels + t - 1) / t, gemm_share, &j);
