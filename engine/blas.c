@@ -16,14 +16,6 @@ void eng_gemm_nt(size_t m, size_t n, size_t k, float alpha, const float *a, size
                 a, (blasint)lda, b, (blasint)ldb, beta, c, (blasint)ldc);
 }
 
-void eng_gemm_nn(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *b,
-                 size_t ldb, float *c, size_t ldc) {
-    if (m == 0 || n == 0)
-        return;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)m, (blasint)n, (blasint)k, 1.0f,
-                a, (blasint)lda, b, (blasint)ldb, 0.0f, c, (blasint)ldc);
-}
-
 void eng_linear(const float *x, const float *w, const float *b, float *y, size_t m, size_t n,
                 size_t k) {
     if (m == 0 || n == 0)

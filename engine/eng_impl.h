@@ -171,9 +171,6 @@ int eng_sgemm_force_isa(int isa);
 /* C (m, n) (ldc) = alpha * A (m, k) (lda) . B^T where B is (n, k) (ldb) + beta * C. */
 void eng_gemm_nt(size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
                  const float *b, size_t ldb, float beta, float *c, size_t ldc);
-/* C (m, n) (ldc) = A (m, k) (lda) . B (k, n) (ldb). */
-void eng_gemm_nn(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *b,
-                 size_t ldb, float *c, size_t ldc);
 
 /* y (rows, n) = LayerNorm(y + bias + res) with gain g, shift b. res may be NULL;
  * bias may be NULL only when res is. */

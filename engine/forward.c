@@ -2,11 +2,11 @@
  *
  * DESIGN: all sequences of a batch are concatenated into one (n_tokens, d_model)
  * matrix, so every linear layer is a single sgemm with M = n_tokens and no
- * padding is ever computed. Only attention looks at sequence boundaries: for
- * each sequence and head, scores = Q K^T (one sgemm reading Q and K in place
- * from the fused (n_tokens, 3 d_model) projection buffer through its leading
- * dimension), softmax, then P V (one sgemm writing straight into its columns of
- * the attention output). Bias, residual and LayerNorm are fused into one pass
+ * padding is ever computed. Only attention looks at sequence boundaries: each
+ * (sequence, head) pair is one call of eng_k_attention (kernels.c: Q K^T,
+ * softmax, P V, reading Q, K and V in place from the fused (n_tokens, 3 d_model)
+ * projection buffer and writing straight into its columns of the attention
+ * output), the pairs shared out over the context's threads. Bias, residual and LayerNorm are fused into one pass
  * after each sgemm (kernels.c). All scratch memory is allocated by eng_ctx_new
  * for max_tokens and reused; the model is only read, so any number of contexts
  * may run on one model at once.
@@ -43,7 +43,6 @@ struct eng_ctx {
     size_t max_tokens, max_seq, chunk;
     float *x, *a, *t, *u;
     float *cls, *pool, *hid;
-    float *scores;            /* (max_seq, max_seq) one head of one sequence */
     float *logits;            /* (max_tokens, max(n_labels, 2)) */
     float *start, *end;       /* (max_tokens) QA */
     float *all;               /* (n_layers + 1, max_tokens, d_model), allocated on first use */
@@ -69,7 +68,6 @@ void eng_ctx_free(struct eng_ctx *c) {
     free(c->cls);
     free(c->pool);
     free(c->hid);
-    free(c->scores);
     free(c->logits);
     free(c->start);
     free(c->end);
@@ -133,13 +131,13 @@ int eng_ctx_new(const struct eng_model *m, size_t max_tokens, struct eng_ctx **o
     c->cls = alloc_f(max_tokens, d, 1);
     c->pool = alloc_f(max_tokens, d, 1);
     c->hid = alloc_f(max_tokens, d, 1);
-    c->scores = alloc_f(c->max_seq, c->max_seq, 1);
+    c->attn_scratch = alloc_f(1, eng_k_attention_scratch(c->max_seq, d / (size_t)in->n_heads), 1);
     c->logits = alloc_f(max_tokens, nl, 1);
     c->start = alloc_f(max_tokens, 1, 1);
     c->end = alloc_f(max_tokens, 1, 1);
     c->pos = malloc(max_tokens * sizeof *c->pos);
     c->seq_off = malloc((max_tokens + 1) * sizeof *c->seq_off);
-    if (!c->x || !c->a || !c->t || !c->u || !c->cls || !c->pool || !c->hid || !c->scores ||
+    if (!c->x || !c->a || !c->t || !c->u || !c->cls || !c->pool || !c->hid || !c->attn_scratch ||
         !c->logits || !c->start || !c->end || !c->pos || !c->seq_off ||
         ctx_gemm_scratch(c, 1) != ENG_OK) {
         eng_ctx_free(c);
@@ -189,12 +187,14 @@ static void ctx_threads(struct eng_ctx *c) {
     }
     eng_pool_free(c->helpers);
     c->helpers = NULL;
-    free(c->attn_scratch);
     const struct eng_model_info *in = &c->m->info;
     size_t per = eng_k_attention_scratch(c->max_seq, (size_t)(in->d_model / in->n_heads));
-    c->attn_scratch = alloc_f((size_t)want, per, 1);
-    if (!c->attn_scratch || ctx_gemm_scratch(c, want) != ENG_OK ||
-        eng_pool_new(want, &c->helpers) != ENG_OK)
+    float *scratch = alloc_f((size_t)want, per, 1); /* the old one (>= 1 thread's) kept on failure */
+    if (!scratch)
+        return;
+    free(c->attn_scratch);
+    c->attn_scratch = scratch;
+    if (ctx_gemm_scratch(c, want) != ENG_OK || eng_pool_new(want, &c->helpers) != ENG_OK)
         c->helpers = NULL;
     eng_pool_set_active(c->helpers, c->active_req);
 }
@@ -367,38 +367,24 @@ static void attn_fn(void *arg, size_t b, size_t e, int tid) {
 }
 
 /* Attention of sequences seq_len[0 .. n_seqs): Q|K|V rows in c->a, output rows
- * in c->u. One thread: per head two OpenBLAS sgemms and a softmax. With
- * helpers: eng_k_attention on every thread (the order of the sums differs from
- * the sgemm path: results agree to float rounding, and are identical for any
- * number of threads >= 2). */
+ * in c->u, every (sequence, head) pair by eng_k_attention, on the context's
+ * threads when it has helpers. No BLAS: the result is the same whatever the
+ * thread count (the OpenBLAS path used with one thread until 2026-11-27 was
+ * slower than the kernel and gave other bits). */
 static void attention(struct eng_ctx *c, const size_t *seq_len, size_t n_seqs) {
     const struct eng_model_info *in = &c->m->info;
     size_t d = (size_t)in->d_model, H = (size_t)in->n_heads, dh = d / H;
-    float scale = 1.0f / sqrtf((float)dh);
-    if (c->helpers) {
-        size_t t = 0;
-        for (size_t s = 0; s < n_seqs; s++) {
-            c->seq_off[s] = t;
-            t += seq_len[s];
-        }
-        struct attn_job j = {
-            .c = c, .seq_len = seq_len, .n_heads = H, .d_head = dh, .scale = scale};
-        eng_pool_run(c->helpers, n_seqs * H, 1, attn_fn, &j);
-        return;
-    }
-    size_t t0 = 0;
+    size_t t = 0;
     for (size_t s = 0; s < n_seqs; s++) {
-        size_t L = seq_len[s];
-        const float *q = c->a + t0 * 3 * d; /* (L, 3 d) Q | K | V */
-        for (size_t h = 0; h < H; h++) {
-            eng_gemm_nt(L, L, dh, scale, q + h * dh, 3 * d, q + d + h * dh, 3 * d, 0.0f, c->scores,
-                        L);
-            eng_k_softmax_rows(c->scores, L, L, L);
-            eng_gemm_nn(L, dh, L, c->scores, L, q + 2 * d + h * dh, 3 * d, c->u + t0 * d + h * dh,
-                        d);
-        }
-        t0 += L;
+        c->seq_off[s] = t;
+        t += seq_len[s];
     }
+    struct attn_job j = {
+        .c = c, .seq_len = seq_len, .n_heads = H, .d_head = dh, .scale = 1.0f / sqrtf((float)dh)};
+    if (c->helpers)
+        eng_pool_run(c->helpers, n_seqs * H, 1, attn_fn, &j);
+    else
+        attn_fn(&j, 0, n_seqs * H, 0);
 }
 
 static enum eng_epilogue act_epilogue(enum eng_act act) {

@@ -16,7 +16,9 @@
  * binary itself stays baseline x86-64: no -march=native). Without FMA
  * contraction (-std=c11 sets -ffp-contract=off) every clone computes the same
  * IEEE operations in the same order, so results are bit-identical across
- * machines. */
+ * machines. Fused multiply-adds are written out as fmaf where they pay (the
+ * erf and exp polynomials, attention): one rounding on every machine, a vector
+ * FMA in the AVX2 / AVX-512 clones, libm's exact fmaf in the baseline one. */
 /* Not under ThreadSanitizer: the clones are chosen by ifunc resolvers that the
  * dynamic loader runs before the TSan runtime is initialized, and the
  * instrumented resolver crashes every binary linking the engine at start. */
@@ -92,27 +94,27 @@ static inline float erf_poly(float z) {
     a = a < 4.0f ? a : 4.0f;
     float u = a * a;
     float p = 7.958780497e-05f;
-    p = p * u - 8.041438518e-04f;
-    p = p * u + 5.191826903e-03f;
-    p = p * u - 2.685562939e-02f;
-    p = p * u + 1.128362844e-01f;
-    p = p * u - 3.761262975e-01f;
-    p = p * u + 1.128379166e+00f;
+    p = fmaf(p, u, -8.041438518e-04f);
+    p = fmaf(p, u, 5.191826903e-03f);
+    p = fmaf(p, u, -2.685562939e-02f);
+    p = fmaf(p, u, 1.128362844e-01f);
+    p = fmaf(p, u, -3.761262975e-01f);
+    p = fmaf(p, u, 1.128379166e+00f);
     p = p * a;
     float t = (a - 2.5f) * (1.0f / 1.5f);
     float q = -1.141808743e-03f;
-    q = q * t + 1.847527793e-03f;
-    q = q * t + 3.460297836e-03f;
-    q = q * t - 1.078693317e-02f;
-    q = q * t + 7.446610257e-03f;
-    q = q * t + 9.800491756e-03f;
-    q = q * t - 3.214597135e-02f;
-    q = q * t + 4.632636295e-02f;
-    q = q * t - 4.360627809e-02f;
-    q = q * t + 2.819512164e-02f;
-    q = q * t - 1.225557945e-02f;
-    q = q * t + 3.267002675e-03f;
-    q = q * t + 9.995930751e-01f;
+    q = fmaf(q, t, 1.847527793e-03f);
+    q = fmaf(q, t, 3.460297836e-03f);
+    q = fmaf(q, t, -1.078693317e-02f);
+    q = fmaf(q, t, 7.446610257e-03f);
+    q = fmaf(q, t, 9.800491756e-03f);
+    q = fmaf(q, t, -3.214597135e-02f);
+    q = fmaf(q, t, 4.632636295e-02f);
+    q = fmaf(q, t, -4.360627809e-02f);
+    q = fmaf(q, t, 2.819512164e-02f);
+    q = fmaf(q, t, -1.225557945e-02f);
+    q = fmaf(q, t, 3.267002675e-03f);
+    q = fmaf(q, t, 9.995930751e-01f);
     float r = a < 1.0f ? p : q;
     r = a < 3.9f ? r : 1.0f; /* erff(3.9) already rounds to 1 */
     r = r < 1.0f ? r : 1.0f;
@@ -130,16 +132,16 @@ static inline float exp_poly(float x) {
     const float shifter = 12582912.0f; /* 1.5 * 2^23: adding it rounds to integer */
     float t = x * 1.44269504089f + shifter;
     float n = t - shifter;
-    float r = x - n * 0.693145751953125f; /* ln2 split: hi exact in float ... */
-    r = r - n * 1.42860682e-06f;          /* ... lo */
+    float r = fmaf(n, -0.693145751953125f, x); /* ln2 split: hi exact in float ... */
+    r = fmaf(n, -1.42860682e-06f, r);          /* ... lo */
     float p = 1.0f / 5040.0f;
-    p = p * r + 1.0f / 720.0f;
-    p = p * r + 1.0f / 120.0f;
-    p = p * r + 1.0f / 24.0f;
-    p = p * r + 1.0f / 6.0f;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
+    p = fmaf(p, r, 1.0f / 720.0f);
+    p = fmaf(p, r, 1.0f / 120.0f);
+    p = fmaf(p, r, 1.0f / 24.0f);
+    p = fmaf(p, r, 1.0f / 6.0f);
+    p = fmaf(p, r, 0.5f);
+    p = fmaf(p, r, 1.0f);
+    p = fmaf(p, r, 1.0f);
     union {
         float f;
         int32_t i;
@@ -198,109 +200,228 @@ void eng_k_bias_tanh(float *y, const float *bias, size_t rows, size_t n, bool ta
     }
 }
 
+/* Softmax of each row in 16 lanes (max, exp + sum, scale), written so the clones vectorize
+ * every pass (the 8-lane form left the max scalar: a third of the attention's time). Lane k
+ * sums the elements j = k (mod 16) in order; the lanes combine as a fixed tree. */
 ENG_HOT void eng_k_softmax_rows(float *x, size_t rows, size_t n, size_t ld) {
-    for (size_t r = 0; r < rows; r++) {
+    for (size_t r = 0; r < rows && n; r++) {
         float *restrict row = x + r * ld;
-        float mx[8];
-        for (size_t k = 0; k < 8; k++)
-            mx[k] = row[0];
+        float mx[16], s[16];
+        for (size_t k = 0; k < 16; k++)
+            mx[k] = row[0], s[k] = 0.0f;
         size_t j = 0;
-        for (; j + 8 <= n; j += 8)
-            for (size_t k = 0; k < 8; k++)
+        for (; j + 16 <= n; j += 16)
+            for (size_t k = 0; k < 16; k++)
                 mx[k] = row[j + k] > mx[k] ? row[j + k] : mx[k];
+        for (size_t k = 0; j + k < n; k++)
+            mx[k] = row[j + k] > mx[k] ? row[j + k] : mx[k];
         float m = mx[0];
-        for (size_t k = 1; k < 8; k++)
+        for (size_t k = 1; k < 16; k++)
             m = mx[k] > m ? mx[k] : m;
-        for (; j < n; j++)
-            m = row[j] > m ? row[j] : m;
-        for (j = 0; j < n; j++)
-            row[j] = exp_poly(row[j] - m);
-        float inv = 1.0f / sum8(row, n);
+        for (j = 0; j + 16 <= n; j += 16)
+            for (size_t k = 0; k < 16; k++) {
+                float e = exp_poly(row[j + k] - m);
+                row[j + k] = e;
+                s[k] += e;
+            }
+        for (size_t k = 0; j + k < n; k++) {
+            float e = exp_poly(row[j + k] - m);
+            row[j + k] = e;
+            s[k] += e;
+        }
+        for (size_t w = 8; w >= 1; w /= 2)
+            for (size_t k = 0; k < w; k++)
+                s[k] += s[k + w];
+        float inv = 1.0f / s[0];
         for (j = 0; j < n; j++)
             row[j] *= inv;
     }
 }
 
+/* ---- attention of one head --------------------------------------------------------------
+ * Both paths compute every element with the same IEEE operations in the same order, so the
+ * result does not depend on the machine: score[i][j] = (FMA chain over d = 0 .. dh-1 of
+ * q[i][d]·k[j][d], from 0) × scale; softmax (eng_k_softmax_rows); out[i][c] = FMA chain over
+ * j = 0 .. L-1 of p[i][j]·v[j][c], from 0. K is transposed into scratch (dh, lp) so that keys
+ * are the vector dimension. */
+
+/* Key columns rounded up to the AVX-512 kernel's block of 32. */
+static size_t attn_lp(size_t L) { return (L + 31) / 32 * 32; }
+
 size_t eng_k_attention_scratch(size_t L, size_t dh) {
-    size_t lp = (L + 15) / 16 * 16, dp = (dh + 15) / 16 * 16;
-    return dh * lp + L * dp + 4 * lp + 4 * dh;
+    size_t lp = attn_lp(L);
+    return dh * lp + 8 * lp + 16;
 }
 
-/* 16 floats: one AVX-512 register (two AVX2, four SSE ones in the other
- * clones). GCC vector extension: plain C loops over acc[4][16] were not
- * vectorized (measured 6.6 GFLOP/s). */
-__extension__ typedef float v16 __attribute__((vector_size(64)));
-
-/* unaligned load of 16 floats (a macro: a function returning v16 would have
- * a different ABI in each clone) */
-#define LD16(dst, p) memcpy(&(dst), (p), sizeof(dst))
-
-/* One head of one sequence without BLAS: blocks of 4 query rows x 16 columns
- * are accumulated in registers, K is transposed and V copied into zero-padded
- * scratch so every inner step has a fixed width of 16 and never reads outside
- * its buffers. The softmax works on 4 rows of scores kept in L1. Any thread can
- * run it: a context's helpers process (sequence, head) pairs in parallel, which
- * OpenBLAS's own threading of these small products (2 MFLOP each) does badly. */
-ENG_HOT void eng_k_attention(const float *q, const float *k, const float *v, size_t ld, size_t L,
-                             size_t dh, float scale, float *out, size_t ldo, float *scratch) {
-    size_t lp = (L + 15) / 16 * 16, dp = (dh + 15) / 16 * 16;
-    float *restrict kt = scratch;      /* (dh, lp) K transposed, zero columns >= L */
-    float *restrict vp = kt + dh * lp; /* (L, dp) V, zero columns >= dh */
-    float *restrict sc = vp + L * dp;  /* (4, lp) scores of 4 query rows */
-    float *restrict qb = sc + 4 * lp;  /* (4, dh) those 4 query rows */
-    for (size_t d = 0; d < dh; d++) {
-        for (size_t j = 0; j < L; j++)
-            kt[d * lp + j] = k[j * ld + d];
+/* kt (dh, lp) = kᵀ, zero in columns [L, lp). */
+static void attn_k_transpose(const float *k, size_t ld, size_t L, size_t dh, size_t lp,
+                             float *restrict kt) {
+    for (size_t j = 0; j < L; j++) {
+        const float *kr = k + j * ld;
+        for (size_t d = 0; d < dh; d++)
+            kt[d * lp + j] = kr[d];
+    }
+    for (size_t d = 0; d < dh; d++)
         for (size_t j = L; j < lp; j++)
             kt[d * lp + j] = 0.0f;
+}
+
+/* Any machine: one query row at a time, loops over contiguous floats with fmaf (vectorized in
+ * the AVX2 / AVX-512 clones, libm's exact fmaf in the baseline one). */
+ENG_HOT static void attn_portable(const float *q, const float *k, const float *v, size_t ld,
+                                  size_t L, size_t dh, float scale, float *out, size_t ldo,
+                                  float *scratch) {
+    size_t lp = attn_lp(L);
+    float *restrict kt = scratch, *restrict s = scratch + dh * lp;
+    attn_k_transpose(k, ld, L, dh, lp, kt);
+    for (size_t i = 0; i < L; i++) {
+        const float *qi = q + i * ld;
+        for (size_t j = 0; j < L; j++)
+            s[j] = 0.0f;
+        for (size_t d = 0; d < dh; d++) {
+            const float qd = qi[d], *restrict kr = kt + d * lp;
+            for (size_t j = 0; j < L; j++)
+                s[j] = fmaf(qd, kr[j], s[j]);
+        }
+        for (size_t j = 0; j < L; j++)
+            s[j] *= scale;
+        eng_k_softmax_rows(s, 1, L, lp);
+        float *restrict o = out + i * ldo;
+        for (size_t c = 0; c < dh; c++)
+            o[c] = 0.0f;
+        for (size_t j = 0; j < L; j++) {
+            const float pj = s[j], *restrict vr = v + j * ld;
+            for (size_t c = 0; c < dh; c++)
+                o[c] = fmaf(pj, vr[c], o[c]);
+        }
     }
-    for (size_t j = 0; j < L; j++) {
-        for (size_t d = 0; d < dh; d++)
-            vp[j * dp + d] = v[j * ld + d];
-        for (size_t d = dh; d < dp; d++)
-            vp[j * dp + d] = 0.0f;
-    }
-    v16 vscale = {0};
-    vscale += scale;
-    for (size_t i0 = 0; i0 < L; i0 += 4) {
-        size_t rows = L - i0 < 4 ? L - i0 : 4;
-        for (size_t r = 0; r < 4; r++) /* rows past the end repeat the last one */
-            memcpy(qb + r * dh, q + (i0 + (r < rows ? r : rows - 1)) * ld, dh * sizeof(float));
-        for (size_t jb = 0; jb < lp; jb += 16) {
-            v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+/* AVX-512: blocks of 8 query rows × 32 columns in 16 zmm accumulators, for the scores (32
+ * keys) and for the output (32 of d_head, masked at its end). The old 4 × 16 blocking without
+ * FMA (-ffp-contract=off) ran at ~50 GFLOP/s, a third of the machine; the softmax of the 8
+ * rows of scores runs while they sit in L1. Rows past L repeat the last one (computed, not
+ * stored). */
+#define ATT_ACC(r) __m512 a##r##0 = _mm512_setzero_ps(), a##r##1 = _mm512_setzero_ps()
+#define ATT_ZERO_ALL                                                                               \
+    ATT_ACC(0);                                                                                    \
+    ATT_ACC(1);                                                                                    \
+    ATT_ACC(2);                                                                                    \
+    ATT_ACC(3);                                                                                    \
+    ATT_ACC(4);                                                                                    \
+    ATT_ACC(5);                                                                                    \
+    ATT_ACC(6);                                                                                    \
+    ATT_ACC(7)
+#define ATT_FMA(r, x)                                                                              \
+    do {                                                                                           \
+        const __m512 xr = _mm512_set1_ps(x);                                                       \
+        a##r##0 = _mm512_fmadd_ps(xr, b0, a##r##0);                                                \
+        a##r##1 = _mm512_fmadd_ps(xr, b1, a##r##1);                                                \
+    } while (0)
+
+__attribute__((target("avx512f"))) static void attn_avx512(const float *q, const float *k,
+                                                           const float *v, size_t ld, size_t L,
+                                                           size_t dh, float scale, float *out,
+                                                           size_t ldo, float *scratch) {
+    const size_t lp = attn_lp(L);
+    float *kt = scratch, *sc = scratch + dh * lp;
+    attn_k_transpose(k, ld, L, dh, lp, kt);
+    const __m512 vscale = _mm512_set1_ps(scale);
+    for (size_t i0 = 0; i0 < L; i0 += 8) {
+        const size_t rows = L - i0 < 8 ? L - i0 : 8;
+        const float *qr[8];
+        for (size_t r = 0; r < 8; r++)
+            qr[r] = q + (i0 + (r < rows ? r : rows - 1)) * ld;
+        for (size_t jb = 0; jb < lp; jb += 32) {
+            ATT_ZERO_ALL;
             for (size_t d = 0; d < dh; d++) {
-                v16 kr;
-                LD16(kr, kt + d * lp + jb);
-                a0 += qb[d] * kr;
-                a1 += qb[dh + d] * kr;
-                a2 += qb[2 * dh + d] * kr;
-                a3 += qb[3 * dh + d] * kr;
+                const __m512 b0 = _mm512_loadu_ps(kt + d * lp + jb);
+                const __m512 b1 = _mm512_loadu_ps(kt + d * lp + jb + 16);
+                ATT_FMA(0, qr[0][d]);
+                ATT_FMA(1, qr[1][d]);
+                ATT_FMA(2, qr[2][d]);
+                ATT_FMA(3, qr[3][d]);
+                ATT_FMA(4, qr[4][d]);
+                ATT_FMA(5, qr[5][d]);
+                ATT_FMA(6, qr[6][d]);
+                ATT_FMA(7, qr[7][d]);
             }
-            a0 *= vscale;
-            a1 *= vscale;
-            a2 *= vscale;
-            a3 *= vscale;
-            memcpy(sc + jb, &a0, sizeof a0);
-            memcpy(sc + lp + jb, &a1, sizeof a1);
-            memcpy(sc + 2 * lp + jb, &a2, sizeof a2);
-            memcpy(sc + 3 * lp + jb, &a3, sizeof a3);
+#define ATT_SC(r)                                                                                  \
+    do {                                                                                           \
+        _mm512_storeu_ps(sc + (r) * lp + jb, _mm512_mul_ps(a##r##0, vscale));                      \
+        _mm512_storeu_ps(sc + (r) * lp + jb + 16, _mm512_mul_ps(a##r##1, vscale));                 \
+    } while (0)
+            ATT_SC(0);
+            ATT_SC(1);
+            ATT_SC(2);
+            ATT_SC(3);
+            ATT_SC(4);
+            ATT_SC(5);
+            ATT_SC(6);
+            ATT_SC(7);
+#undef ATT_SC
         }
         eng_k_softmax_rows(sc, rows, L, lp);
-        for (size_t db = 0; db < dp; db += 16) {
-            v16 a[4] = {{0}, {0}, {0}, {0}};
+        const float *pr[8];
+        for (size_t r = 0; r < 8; r++)
+            pr[r] = sc + (r < rows ? r : rows - 1) * lp;
+        for (size_t db = 0; db < dh; db += 32) {
+            size_t w = dh - db;
+            __mmask16 m0 = w >= 16 ? 0xffff : (__mmask16)((1u << w) - 1);
+            __mmask16 m1 = w >= 32 ? 0xffff : w > 16 ? (__mmask16)((1u << (w - 16)) - 1) : 0;
+            ATT_ZERO_ALL;
             for (size_t j = 0; j < L; j++) {
-                v16 vr;
-                LD16(vr, vp + j * dp + db);
-                a[0] += sc[j] * vr;
-                a[1] += sc[lp + j] * vr;
-                a[2] += sc[2 * lp + j] * vr;
-                a[3] += sc[3 * lp + j] * vr;
+                const float *vr = v + j * ld + db;
+                const __m512 b0 = _mm512_maskz_loadu_ps(m0, vr);
+                const __m512 b1 = _mm512_maskz_loadu_ps(m1, vr + 16);
+                ATT_FMA(0, pr[0][j]);
+                ATT_FMA(1, pr[1][j]);
+                ATT_FMA(2, pr[2][j]);
+                ATT_FMA(3, pr[3][j]);
+                ATT_FMA(4, pr[4][j]);
+                ATT_FMA(5, pr[5][j]);
+                ATT_FMA(6, pr[6][j]);
+                ATT_FMA(7, pr[7][j]);
             }
-            size_t w = dh - db < 16 ? dh - db : 16;
-            for (size_t r = 0; r < rows; r++)
-                memcpy(out + (i0 + r) * ldo + db, &a[r], w * sizeof(float));
+#define ATT_OUT(r)                                                                                 \
+    do {                                                                                           \
+        if ((r) < rows) {                                                                          \
+            float *o = out + (i0 + (r)) * ldo + db;                                                \
+            _mm512_mask_storeu_ps(o, m0, a##r##0);                                                 \
+            _mm512_mask_storeu_ps(o + 16, m1, a##r##1);                                            \
+        }                                                                                          \
+    } while (0)
+            ATT_OUT(0);
+            ATT_OUT(1);
+            ATT_OUT(2);
+            ATT_OUT(3);
+            ATT_OUT(4);
+            ATT_OUT(5);
+            ATT_OUT(6);
+            ATT_OUT(7);
+#undef ATT_OUT
         }
     }
+}
+#undef ATT_ACC
+#undef ATT_ZERO_ALL
+#undef ATT_FMA
+#endif
+
+void eng_k_attention(const float *q, const float *k, const float *v, size_t ld, size_t L, size_t dh,
+                     float scale, float *out, size_t ldo, float *scratch) {
+    if (L == 0)
+        return;
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (eng_sgemm_isa() == ENG_ISA_AVX512) {
+        attn_avx512(q, k, v, ld, L, dh, scale, out, ldo, scratch);
+        return;
+    }
+#endif
+    attn_portable(q, k, v, ld, L, dh, scale, out, ldo, scratch);
 }
 
 float eng_bf16_to_f32(uint16_t h) {

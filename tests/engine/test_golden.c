@@ -194,15 +194,15 @@ int main(int argc, char **argv) {
     for (size_t s = 0, t = 0; s < ids.n_seqs; t += ids.len[s], s++)
         start[s] = t;
 
-    /* mode 0: each sequence alone; 1: all packed in order (0-1: one thread,
-     * attention through OpenBLAS); 2-4: shuffled, random-sized sub-batches;
-     * 5: all packed, the layers run in chunks of whole sequences of at most
-     * max_seq_len tokens (the fixtures are smaller than the default chunk)
-     * (2-5: two threads, attention by eng_k_attention on the helpers); 6: mode
-     * 5 again with 3 threads on every element-wise loop, whose outputs must be
-     * bit-identical to mode 5's; 7: the 3-thread context with only 1 thread active
-     * (eng_ctx_set_active_threads, what socled does under load): bit-identical too. */
-    float *hidden5 = NULL;
+    /* mode 0: each sequence alone; 1: all packed in order (0-1: one thread);
+     * 2-4: shuffled, random-sized sub-batches; 5: all packed, the layers run in
+     * chunks of whole sequences of at most max_seq_len tokens (the fixtures are
+     * smaller than the default chunk) (2-5: two threads), bit-identical to mode
+     * 1's (one thread, one chunk); 6: mode 5 again with 3 threads on every
+     * element-wise loop, bit-identical to mode 5's; 7: the 3-thread context with
+     * only 1 thread active (eng_ctx_set_active_threads, what socled does under
+     * load): bit-identical too. */
+    float *hidden5 = NULL, *hidden1 = NULL;
     size_t d = (size_t)in->d_model;
     for (int mode = 0; mode < 8; mode++) {
         eng_ctx_set_threads(ctx, mode < 2 ? 1 : 2);
@@ -252,9 +252,17 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "output sizes wrong\n");
                 return 1;
             }
+            if (mode == 1) {
+                hidden1 = malloc(nt * d * sizeof *hidden1);
+                memcpy(hidden1, o.last_hidden, nt * d * sizeof *hidden1);
+            }
             if (mode == 5) {
                 hidden5 = malloc(nt * d * sizeof *hidden5);
                 memcpy(hidden5, o.last_hidden, nt * d * sizeof *hidden5);
+                if (memcmp(hidden1, o.last_hidden, nt * d * sizeof *hidden1) != 0) {
+                    fprintf(stderr, "2 threads and chunked layers changed the results\n");
+                    n_bad++;
+                }
             }
             if (mode >= 6 && memcmp(hidden5, o.last_hidden, nt * d * sizeof *hidden5) != 0) {
                 fprintf(stderr, "%s changed the results\n",
@@ -270,7 +278,7 @@ int main(int argc, char **argv) {
         printf("%s mode %d (%s): %zu mismatches\n", argv[1], mode,
                mode == 0   ? "alone"
                : mode == 1 ? "one packed batch"
-               : mode == 5 ? "one batch, layers in chunks of max_seq_len tokens"
+               : mode == 5 ? "one batch, 2 threads, layers in chunks, bit-identical to 1"
                : mode == 6 ? "same with 3 threads, bit-identical"
                : mode == 7 ? "same with 1 of 3 threads active, bit-identical"
                            : "random sub-batches",
@@ -279,6 +287,7 @@ int main(int argc, char **argv) {
     printf("%s: %zu values checked, %zu outside tolerance, worst error = %.3f x tolerance\n",
            argv[1], n_checked, n_bad, worst);
     free(hidden5);
+    free(hidden1);
     free(start);
     free(order);
     free(blen);
