@@ -41,6 +41,7 @@ struct st_tensor {
  * tensor lies inside the file, sizes agree with dtype x shape, none overlap. */
 struct st_file {
     char *path;
+    int fd; /* kept open for pread (eng_model.word_fd) */
     void *map;
     size_t map_size;
     struct st_tensor *tensors; /* (n_tensors) sorted by name */
@@ -103,6 +104,12 @@ struct eng_model {
     size_t n_owned, cap_owned;
 
     struct eng_weight word_emb, pos_emb, type_emb; /* type_emb.data NULL for DistilBERT */
+    /* When word_emb.data is the mapping (float32 as stored): its shard's descriptor and file
+     * offset, and the forward preads each token's row instead of touching the mapping (the
+     * kernel maps 16 cached pages around every fault: a batch of 4096 random ids made the
+     * whole 94 MB table of BERT-base resident). Else -1. */
+    int word_fd;
+    long long word_off;
     struct eng_weight emb_ln_g, emb_ln_b;
     struct eng_layer *layers;         /* (n_layers) */
     struct eng_weight pool_w, pool_b; /* BERT pooler, or NULL data */

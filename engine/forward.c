@@ -13,10 +13,12 @@
  */
 #include "engine/eng_impl.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Scratch. A layer runs over the batch in chunks of whole sequences of at most
  * `chunk` tokens (ENG_CHUNK_TOKENS, or the longest sequence if that is more):
@@ -305,7 +307,30 @@ static int check_batch(struct eng_ctx *c, const struct eng_batch *b, size_t *n_t
     return ENG_OK;
 }
 
-static void embed(struct eng_ctx *c, const struct eng_batch *b, size_t n_tokens) {
+/* Token i's word-embedding row into row (d floats): pread from the checkpoint when the
+ * model reads them that way (eng_model.word_fd), else from memory. */
+static int word_row(const struct eng_model *m, int32_t id, size_t d, float *row) {
+    if (m->word_fd < 0) {
+        memcpy(row, m->word_emb.data + (size_t)id * d, d * sizeof(float));
+        return ENG_OK;
+    }
+    size_t bytes = d * sizeof(float), got = 0;
+    off_t off = (off_t)m->word_off + (off_t)id * (off_t)bytes;
+    while (got < bytes) {
+        ssize_t r = pread(m->word_fd, (char *)row + got, bytes - got, off + (off_t)got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            if (r == 0) /* the file shrank under the model */
+                errno = EIO;
+            return ENG_EIO;
+        }
+        got += (size_t)r;
+    }
+    return ENG_OK;
+}
+
+static int embed(struct eng_ctx *c, const struct eng_batch *b, size_t n_tokens) {
     const struct eng_model *m = c->m;
     const struct eng_model_info *in = &m->info;
     size_t d = (size_t)in->d_model;
@@ -328,18 +353,21 @@ static void embed(struct eng_ctx *c, const struct eng_batch *b, size_t n_tokens)
     const float *type = m->type_emb.data;
     for (size_t i = 0; i < n_tokens; i++) {
         float *row = c->x + i * d;
-        const float *w = m->word_emb.data + (size_t)b->ids[i] * d;
+        if (word_row(m, b->ids[i], d, row) != ENG_OK)
+            return ctx_err(c, ENG_EIO, "reading the word embedding of token %zu (id %d): %s", i,
+                           (int)b->ids[i], strerror(errno));
         const float *p = m->pos_emb.data + (size_t)c->pos[i] * d;
         if (type) {
             const float *ty = type + (size_t)(b->type_ids ? b->type_ids[i] : 0) * d;
             for (size_t j = 0; j < d; j++)
-                row[j] = (w[j] + ty[j]) + p[j];
+                row[j] = (row[j] + ty[j]) + p[j];
         } else {
             for (size_t j = 0; j < d; j++)
-                row[j] = w[j] + p[j];
+                row[j] = row[j] + p[j];
         }
     }
     par_ln(c, c->x, NULL, NULL, m->emb_ln_g.data, m->emb_ln_b.data, n_tokens, d, m->ln_eps);
+    return ENG_OK;
 }
 
 /* Attention with helper threads: (sequence, head) pairs claimed one at a time
@@ -482,7 +510,8 @@ int eng_ctx_forward(struct eng_ctx *c, const struct eng_batch *b, unsigned want,
     bool all = want & ENG_WANT_ALL_LAYERS;
 
     ctx_threads(c);
-    embed(c, b, n);
+    if ((rc = embed(c, b, n)) != ENG_OK)
+        return rc;
     if (all)
         memcpy(c->all, c->x, n * d * sizeof(float));
     for (int l = 0; l < in->n_layers; l++) {

@@ -689,6 +689,19 @@ static void release_src(struct eng_model *m, struct eng_weight *w) {
         madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }
 
+/* The word embeddings are read by pread when they are the mapping itself (see eng_model). */
+static void locate_word_rows(struct eng_model *m) {
+    const char *p = (const char *)m->word_emb.data;
+    for (size_t i = 0; i < m->n_files; i++) {
+        const char *lo = m->files[i]->map;
+        if (m->files[i]->fd >= 0 && p >= lo && p < lo + m->files[i]->map_size) {
+            m->word_fd = m->files[i]->fd;
+            m->word_off = (long long)(p - lo);
+            return;
+        }
+    }
+}
+
 /* Pack ws[0 .. n_ws) (each (rows_i, k)) side by side into one packed weight, then release
  * them. */
 static int pack(struct eng_model *m, struct eng_pw *pw, struct eng_weight *ws, int n_ws) {
@@ -744,6 +757,7 @@ int eng_model_load(const char *dir, const struct eng_model_params *params, struc
     struct eng_model *m = calloc(1, sizeof *m);
     if (!m)
         return eng_errf(err, errlen, ENG_ENOMEM, "out of memory");
+    m->word_fd = -1;
     if (!(p = path_join(dir, "config.json"))) {
         rc = eng_errf(err, errlen, ENG_ENOMEM, "out of memory");
         goto fail;
@@ -783,6 +797,7 @@ int eng_model_load(const char *dir, const struct eng_model_params *params, struc
         goto fail;
     if (params->pack_weights && (rc = pack_layers(m, err, errlen)) != ENG_OK)
         goto fail;
+    locate_word_rows(m);
 
     /* Summary: dtype of the word embeddings stands for the checkpoint's, and
      * the bytes of every tensor mapped. */

@@ -43,6 +43,8 @@ void st_file_free(struct st_file *f) {
     free(f->tensors);
     if (f->map && f->map != MAP_FAILED)
         munmap(f->map, f->map_size);
+    if (f->fd >= 0)
+        close(f->fd);
     free(f->path);
     free(f);
 }
@@ -141,6 +143,8 @@ int st_file_open(const char *path, struct st_file **out, char *err, size_t errle
     struct json_object *root = NULL;
     struct span *spans = NULL;
     struct st_file *f = calloc(1, sizeof *f);
+    if (f)
+        f->fd = -1;
     if (!f || !(f->path = strdup(path))) {
         rc = eng_errf(err, errlen, ENG_ENOMEM, "out of memory");
         goto fail;
@@ -254,7 +258,7 @@ int st_file_open(const char *path, struct st_file **out, char *err, size_t errle
     qsort(f->tensors, f->n_tensors, sizeof *f->tensors, cmp_tensor_name);
     json_object_put(root);
     free(spans);
-    close(fd);
+    f->fd = fd;
     *out = f;
     return ENG_OK;
 fail:

@@ -312,6 +312,63 @@ static void forward_cases(void) {
     eng_model_free(m);
 }
 
+/* The checkpoint truncated after loading (replaced in place by a broken copy): the word
+ * embeddings are read from the file at each forward, which must fail with an error, not
+ * a SIGBUS on the mapping. */
+static int copy_file(const char *from, const char *to) {
+    FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+    char buf[65536];
+    size_t n;
+    int rc = in && out ? 0 : -1;
+    while (rc == 0 && (n = fread(buf, 1, sizeof buf, in)) > 0)
+        rc = fwrite(buf, 1, n, out) == n ? 0 : -1;
+    if (in)
+        fclose(in);
+    if (out && fclose(out) != 0)
+        rc = -1;
+    return rc;
+}
+
+static void truncated_after_load_case(void) {
+    /* The fixture's own file (HF's layout keeps float32 tensors aligned, so the word
+     * embeddings are read from the file, not from a copy). */
+    char dir[4200], p[4300], q[4300], err[512];
+    snprintf(dir, sizeof dir, "%s/truncated-later", tmp);
+    mkdir(dir, 0700);
+    const char *names[] = {"config.json", "model.safetensors"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(p, sizeof p, "%s/%s", fx, names[i]);
+        snprintf(q, sizeof q, "%s/%s", dir, names[i]);
+        if (copy_file(p, q) != 0)
+            abort();
+    }
+    struct eng_model *m;
+    struct eng_ctx *ctx;
+    if (eng_model_load(dir, NULL, &m, err, sizeof err) != ENG_OK ||
+        eng_ctx_new(m, 16, &ctx) != ENG_OK) {
+        fprintf(stderr, "FAIL load %s: %s\n", dir, err);
+        failures++;
+        return;
+    }
+    snprintf(p, sizeof p, "%s/model.safetensors", dir);
+    if (truncate(p, 64) != 0)
+        abort();
+    int32_t ids[4] = {101, 2000, 3000, 102};
+    size_t len = 4;
+    struct eng_batch b = {.n_seqs = 1, .seq_len = &len, .ids = ids};
+    struct eng_output o;
+    int rc = eng_ctx_forward(ctx, &b, ENG_WANT_HEAD, &o);
+    const char *e = eng_ctx_last_error(ctx);
+    if (rc != ENG_EIO || !strstr(e, "word embedding")) {
+        fprintf(stderr, "FAIL checkpoint truncated after load: got %d \"%s\"\n", rc, e);
+        failures++;
+    } else {
+        printf("ok   %-38s -> %s: %s\n", "checkpoint truncated after load", eng_strerror(rc), e);
+    }
+    eng_ctx_free(ctx);
+    eng_model_free(m);
+}
+
 /* Misaligned data area (header padded by 2 spaces): float32 tensors no longer
  * sit on 4-byte boundaries; the loader copies them and results are unchanged. */
 static void misaligned_case(void) {
@@ -462,6 +519,7 @@ int main(void) {
     config_cases();
     forward_cases();
     misaligned_case();
+    truncated_after_load_case();
     fuzz_cases();
     etu_rmdir(tmp);
     free(tmp);
