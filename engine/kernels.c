@@ -322,19 +322,86 @@ ENG_HOT static void attn_portable(const float *q, const float *k, const float *v
         a##r##1 = _mm512_fmadd_ps(xr, b1, a##r##1);                                                \
     } while (0)
 
+/* kt (dh, lp) = kᵀ (zero past L) with gathers: 16 keys of one dimension per instruction. */
+__attribute__((target("avx512f"))) static void attn_k_transpose_avx512(const float *k, size_t ld,
+                                                                       size_t L, size_t dh,
+                                                                       size_t lp, float *kt) {
+    const __m512i step = _mm512_mullo_epi32(_mm512_set1_epi32((int)ld),
+                                            _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
+                                                              11, 12, 13, 14, 15));
+    for (size_t j = 0; j < lp; j += 16) {
+        __mmask16 m = j + 16 <= L ? 0xffff : j < L ? (__mmask16)((1u << (L - j)) - 1) : 0;
+        for (size_t d = 0; d < dh; d++) {
+            __m512 v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, step,
+                                                k + (j < L ? j : 0) * ld + d, 4);
+            _mm512_storeu_ps(kt + d * lp + j, v);
+        }
+    }
+}
+
+/* exp_poly on 16 lanes: the same IEEE operations in the same order (max / min keep the
+ * scalar ternaries' result for NaN too), so the same bits. */
+__attribute__((target("avx512f"))) static inline __m512 exp_poly16(__m512 x) {
+    x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
+    x = _mm512_min_ps(x, _mm512_set1_ps(88.0f));
+    const __m512 shifter = _mm512_set1_ps(12582912.0f);
+    __m512 t = _mm512_add_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504089f)), shifter);
+    __m512 n = _mm512_sub_ps(t, shifter);
+    __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(-0.693145751953125f), x);
+    r = _mm512_fmadd_ps(n, _mm512_set1_ps(-1.42860682e-06f), r);
+    __m512 p = _mm512_set1_ps(1.0f / 5040.0f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    __m512i e = _mm512_sub_epi32(_mm512_castps_si512(t), _mm512_set1_epi32(0x4B400000 - 127));
+    return _mm512_mul_ps(p, _mm512_castsi512_ps(_mm512_slli_epi32(e, 23)));
+}
+
+/* eng_k_softmax_rows of one row of n scores whose maximum is mx (bit for bit: the 16 lanes
+ * are its 16 partial sums, the tail masked in with zeros, the same tree). */
+__attribute__((target("avx512f"))) static void softmax_row_avx512(float *row, size_t n,
+                                                                  float mx) {
+    const __m512 vm = _mm512_set1_ps(mx);
+    __m512 acc = _mm512_setzero_ps();
+    for (size_t j = 0; j < n; j += 16) {
+        __mmask16 m = n - j >= 16 ? 0xffff : (__mmask16)((1u << (n - j)) - 1);
+        __m512 e = exp_poly16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, row + j), vm));
+        _mm512_mask_storeu_ps(row + j, m, e);
+        acc = _mm512_add_ps(acc, _mm512_maskz_mov_ps(m, e));
+    }
+    float s[16];
+    _mm512_storeu_ps(s, acc);
+    for (size_t w = 8; w >= 1; w /= 2)
+        for (size_t k = 0; k < w; k++)
+            s[k] += s[k + w];
+    const __m512 inv = _mm512_set1_ps(1.0f / s[0]);
+    for (size_t j = 0; j < n; j += 16) {
+        __mmask16 m = n - j >= 16 ? 0xffff : (__mmask16)((1u << (n - j)) - 1);
+        _mm512_mask_storeu_ps(row + j, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, row + j), inv));
+    }
+}
+
 __attribute__((target("avx512f"))) static void attn_avx512(const float *q, const float *k,
                                                            const float *v, size_t ld, size_t L,
                                                            size_t dh, float scale, float *out,
                                                            size_t ldo, float *scratch) {
     const size_t lp = attn_lp(L);
     float *kt = scratch, *sc = scratch + dh * lp;
-    attn_k_transpose(k, ld, L, dh, lp, kt);
+    attn_k_transpose_avx512(k, ld, L, dh, lp, kt);
     const __m512 vscale = _mm512_set1_ps(scale);
     for (size_t i0 = 0; i0 < L; i0 += 8) {
         const size_t rows = L - i0 < 8 ? L - i0 : 8;
         const float *qr[8];
         for (size_t r = 0; r < 8; r++)
             qr[r] = q + (i0 + (r < rows ? r : rows - 1)) * ld;
+        /* Each row's running maximum over its scores (columns < L only). */
+        __m512 mx[8];
+        for (int r = 0; r < 8; r++)
+            mx[r] = _mm512_set1_ps(-INFINITY);
         for (size_t jb = 0; jb < lp; jb += 32) {
             ATT_ZERO_ALL;
             for (size_t d = 0; d < dh; d++) {
@@ -349,10 +416,17 @@ __attribute__((target("avx512f"))) static void attn_avx512(const float *q, const
                 ATT_FMA(6, qr[6][d]);
                 ATT_FMA(7, qr[7][d]);
             }
+            const __mmask16 v0 = L - jb >= 16 ? 0xffff : (__mmask16)((1u << (L - jb)) - 1);
+            const __mmask16 v1 = L - jb >= 32   ? 0xffff
+                                 : L - jb > 16 ? (__mmask16)((1u << (L - jb - 16)) - 1)
+                                               : 0;
 #define ATT_SC(r)                                                                                  \
     do {                                                                                           \
-        _mm512_storeu_ps(sc + (r) * lp + jb, _mm512_mul_ps(a##r##0, vscale));                      \
-        _mm512_storeu_ps(sc + (r) * lp + jb + 16, _mm512_mul_ps(a##r##1, vscale));                 \
+        const __m512 s0 = _mm512_mul_ps(a##r##0, vscale), s1 = _mm512_mul_ps(a##r##1, vscale);    \
+        _mm512_storeu_ps(sc + (r) * lp + jb, s0);                                                  \
+        _mm512_storeu_ps(sc + (r) * lp + jb + 16, s1);                                             \
+        mx[r] = _mm512_mask_max_ps(mx[r], v0, s0, mx[r]);                                          \
+        mx[r] = _mm512_mask_max_ps(mx[r], v1, s1, mx[r]);                                          \
     } while (0)
             ATT_SC(0);
             ATT_SC(1);
@@ -364,7 +438,8 @@ __attribute__((target("avx512f"))) static void attn_avx512(const float *q, const
             ATT_SC(7);
 #undef ATT_SC
         }
-        eng_k_softmax_rows(sc, rows, L, lp);
+        for (size_t r = 0; r < rows; r++)
+            softmax_row_avx512(sc + r * lp, L, _mm512_reduce_max_ps(mx[r]));
         const float *pr[8];
         for (size_t r = 0; r < 8; r++)
             pr[r] = sc + (r < rows ? r : rows - 1) * lp;
