@@ -524,6 +524,22 @@ static void gemm_share(void *arg, size_t p0, size_t p1, int tid) {
     }
 }
 
+/* Rows per thread from which the threads split the rows of a product rather than its
+ * columns: each then packs only its own rows of x (split by columns, every thread packs all
+ * of x), while the weights are streamed as often either way once the rows span several
+ * blocks of x. */
+#define ROWS_SPLIT_MIN 256
+
+/* Row tiles [b, e) (MR rows each) of the product, all its columns. */
+static void gemm_rows(void *arg, size_t b, size_t e, int tid) {
+    struct gemm_job j = *(const struct gemm_job *)arg;
+    size_t r0 = b * MR, r1 = e * MR < j.m ? e * MR : j.m;
+    j.x += r0 * j.ldx;
+    j.y += r0 * j.ldy;
+    j.m = r1 - r0;
+    gemm_share(&j, 0, (j.w->n + NR - 1) / NR, tid);
+}
+
 void eng_sgemm_packed(struct eng_pool *pool, const struct eng_pw *w, const float *x, size_t ldx,
                       size_t m, float *y, size_t ldy, const float *bias, enum eng_epilogue epi,
                       float *scratch) {
@@ -538,5 +554,10 @@ void eng_sgemm_packed(struct eng_pool *pool, const struct eng_pw *w, const float
     pick_kernels(j.kern);
     size_t panels = (w->n + NR - 1) / NR;
     size_t t = (size_t)eng_pool_active(pool);
+    size_t tiles = (m + MR - 1) / MR;
+    if (t > 1 && m >= t * ROWS_SPLIT_MIN) {
+        eng_pool_run(pool, tiles, (tiles + t - 1) / t, gemm_rows, &j);
+        return;
+    }
     eng_pool_run(pool, panels, (panels + t - 1) / t, gemm_share, &j);
 }

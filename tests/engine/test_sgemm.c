@@ -1,7 +1,8 @@
 /* test_sgemm.c — the packed-weight sgemm (engine/sgemm.c) against a naive double-precision
  * product on odd shapes: m = 1, 3, 17, 129, 400 (one row block and more), n not a multiple
  * of the 32-column panel, k odd and over two slices, k over two blocks of x (1100); last
- * micro-panels of 8 and 4 rows (m = 20, 28, 400: the narrow kernels) and of other counts; padded leading dimensions whose padding
+ * micro-panels of 8 and 4 rows (m = 20, 28, 400: the narrow kernels) and of other counts;
+ * m = 800 on 3 threads: the rows split between threads instead of the columns; padded leading dimensions whose padding
  * must stay untouched; every epilogue; 1 and 3 threads; every instruction set the CPU has.
  * Also: the results are bit-identical across thread counts and instruction sets (the
  * engine's golden tests rely on it). */
@@ -106,7 +107,7 @@ int main(void) {
     static const char *const isa_name[] = {"scalar", "avx2", "avx512"};
     const struct shape shapes[] = {{1, 77, 301}, {3, 45, 7},    {17, 100, 513}, {129, 77, 301},
                                    {129, 33, 1}, {400, 65, 257}, {12, 32, 256}, {5, 1, 9},
-                                   {20, 64, 1100}, {28, 40, 300}};
+                                   {20, 64, 1100}, {28, 40, 300}, {800, 40, 300}};
     const size_t n_shapes = sizeof shapes / sizeof shapes[0];
     const enum eng_epilogue epis[] = {ENG_EPI_NONE, ENG_EPI_BIAS, ENG_EPI_BIAS_GELU,
                                       ENG_EPI_BIAS_GELU_TANH, ENG_EPI_BIAS_RELU};
