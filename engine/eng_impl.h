@@ -74,12 +74,14 @@ struct eng_pw {
 };
 
 /* Weights of one encoder layer. With packing (the default, eng_model_params.pack_weights)
- * the four products run on pqkv (Q | K | V side by side, (3 d_model, d_model)), po, p1, p2
- * and bqkv = [bq | bk | bv]; wq, wk, wv, wo, w1, w2 then have data NULL (their mapped pages
- * or converted copies were given back after packing). Without, pqkv.data etc. are NULL. */
+ * the four products run on pqkv ((3 d_model, d_model): per head h, its Q, K and V rows side
+ * by side, [Q_0 K_0 V_0 Q_1 K_1 V_1 ...], so a thread that computes a range of the product's
+ * columns computes whole heads), po, p1, p2 and bqkv (the biases in the same order); wq, wk,
+ * wv, wo, w1, w2 then have data NULL (their mapped pages or converted copies were given back
+ * after packing). Without, pqkv.data etc. are NULL (Q | K | V side by side). */
 struct eng_layer {
     struct eng_pw pqkv, po, p1, p2;
-    float *bqkv; /* (3 d_model) */
+    float *bqkv; /* (3 d_model), head by head as pqkv */
     struct eng_weight wq, bq, wk, bk, wv, bv; /* (d_model, d_model), (d_model) */
     struct eng_weight wo, bo;                 /* attention output projection */
     struct eng_weight ln1_g, ln1_b;           /* LayerNorm after attention */

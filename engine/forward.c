@@ -378,6 +378,7 @@ struct attn_job {
     const size_t *seq_len;
     size_t n_heads, d_head;
     float scale;
+    bool by_head; /* Q|K|V columns head by head (packed weights), else Q | K | V */
 };
 
 static void attn_fn(void *arg, size_t b, size_t e, int tid) {
@@ -388,18 +389,24 @@ static void attn_fn(void *arg, size_t b, size_t e, int tid) {
     float *scratch = c->attn_scratch + (size_t)tid * per;
     for (size_t i = b; i < e; i++) {
         size_t s = i / j->n_heads, h = i % j->n_heads, t0 = c->seq_off[s], L = j->seq_len[s];
-        const float *q = c->a + t0 * 3 * d + h * j->d_head; /* (L, d_head) in (L, 3d) */
-        eng_k_attention(q, q + d, q + 2 * d, 3 * d, L, j->d_head, j->scale,
+        /* Q, K, V of head h: (L, d_head) each in the (L, 3d) rows */
+        const float *q = c->a + t0 * 3 * d + h * (j->by_head ? 3 * j->d_head : j->d_head);
+        size_t kv = j->by_head ? j->d_head : d;
+        eng_k_attention(q, q + kv, q + 2 * kv, 3 * d, L, j->d_head, j->scale,
                         c->u + t0 * d + h * j->d_head, d, scratch);
     }
 }
 
-/* Attention of sequences seq_len[0 .. n_seqs): Q|K|V rows in c->a, output rows
- * in c->u, every (sequence, head) pair by eng_k_attention, on the context's
- * threads when it has helpers. No BLAS: the result is the same whatever the
- * thread count (the OpenBLAS path used with one thread until 2026-11-27 was
- * slower than the kernel and gave other bits). */
-static void attention(struct eng_ctx *c, const size_t *seq_len, size_t n_seqs) {
+/* Attention of sequences seq_len[0 .. n_seqs): Q|K|V rows in c->a (head by head
+ * when by_head), output rows in c->u, every (sequence, head) pair by
+ * eng_k_attention, on the context's threads when it has helpers. No BLAS: the
+ * result is the same whatever the thread count (the OpenBLAS path used with one
+ * thread until 2026-11-27 was slower than the kernel and gave other bits).
+ * Sequences of one length: the pairs go in one contiguous share per thread, in
+ * order, as the Q|K|V product split its columns (whole heads, by_head) or rows
+ * (whole sequences) — so a thread mostly reads what it wrote itself, not what
+ * sits in another core's cache; lengths that differ: one pair at a time. */
+static void attention(struct eng_ctx *c, const size_t *seq_len, size_t n_seqs, bool by_head) {
     const struct eng_model_info *in = &c->m->info;
     size_t d = (size_t)in->d_model, H = (size_t)in->n_heads, dh = d / H;
     size_t t = 0;
@@ -407,12 +414,22 @@ static void attention(struct eng_ctx *c, const size_t *seq_len, size_t n_seqs) {
         c->seq_off[s] = t;
         t += seq_len[s];
     }
-    struct attn_job j = {
-        .c = c, .seq_len = seq_len, .n_heads = H, .d_head = dh, .scale = 1.0f / sqrtf((float)dh)};
+    struct attn_job j = {.c = c,
+                         .seq_len = seq_len,
+                         .n_heads = H,
+                         .d_head = dh,
+                         .scale = 1.0f / sqrtf((float)dh),
+                         .by_head = by_head};
+    size_t pairs = n_seqs * H, chunk = 1, n_threads = (size_t)eng_pool_active(c->helpers);
+    bool same = true;
+    for (size_t s = 1; s < n_seqs && same; s++)
+        same = seq_len[s] == seq_len[0];
+    if (same)
+        chunk = (pairs + n_threads - 1) / n_threads;
     if (c->helpers)
-        eng_pool_run(c->helpers, n_seqs * H, 1, attn_fn, &j);
+        eng_pool_run(c->helpers, pairs, chunk, attn_fn, &j);
     else
-        attn_fn(&j, 0, n_seqs * H, 0);
+        attn_fn(&j, 0, pairs, 0);
 }
 
 static enum eng_epilogue act_epilogue(enum eng_act act) {
@@ -436,7 +453,7 @@ static void layer_chunk_packed(struct eng_ctx *c, const struct eng_layer *W, flo
     size_t d = (size_t)mo->info.d_model, ff = (size_t)mo->info.d_ff;
     struct eng_pool *p = c->helpers;
     eng_sgemm_packed(p, &W->pqkv, x, d, m, c->a, 3 * d, W->bqkv, ENG_EPI_BIAS, c->gemm_scratch);
-    attention(c, seq_len, n_seqs); /* qkv -> u */
+    attention(c, seq_len, n_seqs, true); /* qkv -> u */
     eng_sgemm_packed(p, &W->po, c->u, d, m, c->t, d, NULL, ENG_EPI_NONE, c->gemm_scratch);
     par_ln(c, c->t, W->bo.data, x, W->ln1_g.data, W->ln1_b.data, m, d, mo->ln_eps);
     eng_sgemm_packed(p, &W->p1, c->t, d, m, c->a, ff, W->b1.data, act_epilogue(mo->act),
@@ -461,7 +478,7 @@ static void layer_chunk(struct eng_ctx *c, const struct eng_layer *W, float *x,
     eng_gemm_nt(m, d, d, 1.0f, x, d, W->wk.data, d, 0.0f, qkv + d, 3 * d);
     eng_gemm_nt(m, d, d, 1.0f, x, d, W->wv.data, d, 0.0f, qkv + 2 * d, 3 * d);
     par_qkv(c, qkv, W->bq.data, W->bk.data, W->bv.data, m, d);
-    attention(c, seq_len, n_seqs); /* qkv -> u */
+    attention(c, seq_len, n_seqs, false); /* qkv -> u */
     eng_gemm_nt(m, d, d, 1.0f, c->u, d, W->wo.data, d, 0.0f, c->t, d);
     par_ln(c, c->t, W->bo.data, x, W->ln1_g.data, W->ln1_b.data, m, d, mo->ln_eps);
     eng_gemm_nt(m, ff, d, 1.0f, c->t, d, W->w1.data, d, 0.0f, c->a, ff);

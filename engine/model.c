@@ -718,20 +718,35 @@ static int pack(struct eng_model *m, struct eng_pw *pw, struct eng_weight *ws, i
     return ENG_OK;
 }
 
+/* Q, K, V of one layer into one packed weight, head by head ([Q_h K_h V_h] for each head h,
+ * see struct eng_layer), with their biases in the same order; the sources released. */
+static int pack_qkv(struct eng_model *m, struct eng_layer *L) {
+    size_t d = (size_t)m->info.d_model, H = (size_t)m->info.n_heads, dh = d / H;
+    struct eng_weight qkv[3] = {L->wq, L->wk, L->wv};
+    const float *bias[3] = {L->bq.data, L->bk.data, L->bv.data};
+    if (!(L->bqkv = malloc(3 * d * sizeof(float))))
+        return ENG_ENOMEM;
+    int rc = eng_pw_alloc(&L->pqkv, 3 * d, d);
+    if (rc != ENG_OK)
+        return rc;
+    for (size_t h = 0; h < H; h++)
+        for (size_t t = 0; t < 3; t++) {
+            size_t col = (3 * h + t) * dh;
+            eng_pw_put(&L->pqkv, col, qkv[t].data + h * dh * d, dh);
+            memcpy(L->bqkv + col, bias[t] + h * dh, dh * sizeof(float));
+        }
+    for (int t = 0; t < 3; t++)
+        release_src(m, &qkv[t]);
+    L->wq.data = L->wk.data = L->wv.data = NULL; /* released through the copies */
+    return ENG_OK;
+}
+
 /* Every layer's Q|K|V, output, FFN up and down into the sgemm's panels (eng_sgemm_packed):
  * OpenBLAS re-packs a weight on every call, a quarter of the cycles at 128 rows. */
 static int pack_layers(struct eng_model *m, char *err, size_t errlen) {
-    size_t d = (size_t)m->info.d_model;
     for (int l = 0; l < m->info.n_layers; l++) {
         struct eng_layer *L = &m->layers[l];
-        struct eng_weight qkv[3] = {L->wq, L->wk, L->wv};
-        if (!(L->bqkv = malloc(3 * d * sizeof(float))))
-            return eng_errf(err, errlen, ENG_ENOMEM, "out of memory");
-        memcpy(L->bqkv, L->bq.data, d * sizeof(float));
-        memcpy(L->bqkv + d, L->bk.data, d * sizeof(float));
-        memcpy(L->bqkv + 2 * d, L->bv.data, d * sizeof(float));
-        int rc = pack(m, &L->pqkv, qkv, 3);
-        L->wq.data = L->wk.data = L->wv.data = NULL; /* released through the copies */
+        int rc = pack_qkv(m, L);
         if (rc == ENG_OK)
             rc = pack(m, &L->po, &L->wo, 1);
         if (rc == ENG_OK)
