@@ -702,19 +702,13 @@ static void locate_word_rows(struct eng_model *m) {
     }
 }
 
-/* Pack ws[0 .. n_ws) (each (rows_i, k)) side by side into one packed weight, then release
- * them. */
-static int pack(struct eng_model *m, struct eng_pw *pw, struct eng_weight *ws, int n_ws) {
-    size_t n = 0, k = (size_t)ws[0].shape[1];
-    for (int i = 0; i < n_ws; i++)
-        n += (size_t)ws[i].shape[0];
-    int rc = eng_pw_alloc(pw, n, k);
+/* Pack w (n, k) into a packed weight, then release it. */
+static int pack(struct eng_model *m, struct eng_pw *pw, struct eng_weight *w) {
+    int rc = eng_pw_alloc(pw, (size_t)w->shape[0], (size_t)w->shape[1]);
     if (rc != ENG_OK)
         return rc;
-    for (int i = 0, col = 0; i < n_ws; col += (int)ws[i].shape[0], i++) {
-        eng_pw_put(pw, (size_t)col, ws[i].data, (size_t)ws[i].shape[0]);
-        release_src(m, &ws[i]);
-    }
+    eng_pw_put(pw, 0, w->data, (size_t)w->shape[0]);
+    release_src(m, w);
     return ENG_OK;
 }
 
@@ -748,11 +742,11 @@ static int pack_layers(struct eng_model *m, char *err, size_t errlen) {
         struct eng_layer *L = &m->layers[l];
         int rc = pack_qkv(m, L);
         if (rc == ENG_OK)
-            rc = pack(m, &L->po, &L->wo, 1);
+            rc = pack(m, &L->po, &L->wo);
         if (rc == ENG_OK)
-            rc = pack(m, &L->p1, &L->w1, 1);
+            rc = pack(m, &L->p1, &L->w1);
         if (rc == ENG_OK)
-            rc = pack(m, &L->p2, &L->w2, 1);
+            rc = pack(m, &L->p2, &L->w2);
         if (rc != ENG_OK)
             return eng_errf(err, errlen, rc, "layer %d: no memory to pack the weights", l);
     }

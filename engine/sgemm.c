@@ -420,9 +420,8 @@ struct step {
     size_t b0, kbe, i0, q0, k0;
 };
 
-/* The weights the share reads after step s — the same panels' next slice, else the next
- * group's first slice, else (next row block or k-block) the share's first group again — as
- * one range per panel of that group: panel q0 + t's range is at next->q0, length *len. False
+/* The step the share takes after s — the same panels' next slice, else the next group's first
+ * slice, else (next row block or k-block) the share's first group again — into *next. False
  * at the end of the share. Mirrors gemm_share's loop order. */
 static bool next_step(const struct gemm_job *j, size_t p0, size_t p1, size_t mcb, size_t kb,
                       struct step s, struct step *next) {
@@ -451,24 +450,45 @@ static bool next_step(const struct gemm_job *j, size_t p0, size_t p1, size_t mcb
     return false;
 }
 
-/* Micro-tile gi of a step (of n_tiles, per panel of the group) prefetches its share of the
- * next step's slice of the panel at the same place in the next group (panel q). */
-static struct pf_range pf_for(const struct gemm_job *j, const struct step *next, size_t q,
-                              size_t q_end, size_t gi, size_t n_tiles, size_t kc) {
-    struct pf_range r = {NULL, NULL, 0};
-    if (q >= q_end)
-        return r;
+/* How the micro-tiles of a step share out the prefetch of the next step's slices: each of
+ * the n_tiles micro-tiles of a panel takes `chunk` bytes of the slice (len bytes, at float
+ * offset koff in every panel of the next group [q0, q1)), one line every (mask + 1)
+ * iterations. Worked out once per step. */
+struct pf_plan {
+    size_t q0, q1, koff, len, chunk, mask;
+};
+
+static struct pf_plan pf_plan(const struct step *next, bool has_next, size_t p1, size_t n_tiles,
+                              size_t kc) {
+    struct pf_plan pl = {0};
+    if (!has_next)
+        return pl; /* q0 == q1: nothing to fetch */
     size_t nkc = next->kbe - next->k0 < KC ? next->kbe - next->k0 : KC;
-    size_t len = nkc * NR * sizeof(float);
-    size_t chunk = (len / n_tiles + 63) / 64 * 64;
-    size_t o0 = gi * chunk < len ? gi * chunk : len, o1 = o0 + chunk < len ? o0 + chunk : len;
-    const char *base = (const char *)(j->w->data + q * NR * j->w->k + (next->b0 + next->k0) * NR);
-    /* Spread the lines over the call: one every 4 iterations, denser when the chunk needs it
-     * (few row tiles); at most one per iteration. */
-    size_t lines = (o1 - o0) / 64, mask = 3;
-    while (mask && lines * (mask + 1) > kc)
-        mask >>= 1;
-    r.p = base + o0, r.end = base + o1, r.mask = mask;
+    pl.q0 = next->q0;
+    pl.q1 = next->q0 + NB < p1 ? next->q0 + NB : p1;
+    pl.koff = (next->b0 + next->k0) * NR;
+    pl.len = nkc * NR * sizeof(float);
+    pl.chunk = (pl.len / n_tiles + 63) / 64 * 64;
+    /* One line every 4 iterations, denser when a chunk needs it (few row tiles); at most one
+     * per iteration. */
+    pl.mask = 3;
+    while (pl.mask && pl.chunk / 64 * (pl.mask + 1) > kc)
+        pl.mask >>= 1;
+    return pl;
+}
+
+/* Micro-tile gi's part of the next step's slice of panel q0 + t (t: the panel's place in
+ * its group). */
+static struct pf_range pf_tile(const struct gemm_job *j, const struct pf_plan *pl, size_t t,
+                               size_t gi) {
+    struct pf_range r = {NULL, NULL, 0};
+    size_t q = pl->q0 + t;
+    if (q >= pl->q1)
+        return r;
+    size_t o0 = gi * pl->chunk < pl->len ? gi * pl->chunk : pl->len;
+    size_t o1 = o0 + pl->chunk < pl->len ? o0 + pl->chunk : pl->len;
+    const char *base = (const char *)(j->w->data + q * NR * j->w->k + pl->koff);
+    r.p = base + o0, r.end = base + o1, r.mask = pl->mask;
     return r;
 }
 
@@ -476,7 +496,7 @@ static struct pf_range pf_for(const struct gemm_job *j, const struct step *next,
  * k in blocks of kb (normally one), rows in blocks of mc: x's block packed once (slice by
  * slice, L2); then per column block of NB panels (its rows of y stay in L2), per KC slice, per
  * panel (its slice in L1), per 12-row micro-panel of x: the micro-kernel. While a step runs,
- * its micro-kernels bring the next step's weight slices into L2 (next_step, pf_for): the
+ * its micro-kernels bring the next step's weight slices into L2 (next_step, pf_plan): the
  * hardware prefetchers stop at every 4 KiB page, and at 128 rows a slice that came straight
  * from memory cost its first micro-tile about as much as the ten others (measured +15 % for
  * the BERT-base layer products at 128 rows, +5 % at 1024). */
@@ -504,14 +524,13 @@ static void gemm_share(void *arg, size_t p0, size_t p1, int tid) {
                     const float *xs = xp + s.k0 * mc_pad;
                     struct step nx;
                     bool has_next = next_step(j, p0, p1, mcb, kb, s, &nx);
-                    size_t nq1 = has_next ? (nx.q0 + NB < p1 ? nx.q0 + NB : p1) : 0;
+                    struct pf_plan plan = pf_plan(&nx, has_next, p1, n_tiles, kc);
                     for (size_t gi = 0; gi < n_tiles; gi++) {
                         size_t g = gi * MR, rows = mc - g < MR ? mc - g : MR;
                         for (size_t p = s.q0; p < q1; p++) {
                             const float *wp = j->w->data + p * NR * k + (s.b0 + s.k0) * NR;
                             size_t cols = n - p * NR < NR ? n - p * NR : NR;
-                            struct pf_range pf =
-                                pf_for(j, &nx, nx.q0 + (p - s.q0), nq1, gi, n_tiles, kc);
+                            struct pf_range pf = pf_tile(j, &plan, p - s.q0, gi);
                             tile(j, kc, xs + g * kc, wp, j->y + (s.i0 + g) * j->ldy + p * NR,
                                  rows, cols, s.b0 + s.k0 > 0, tmp, &pf);
                         }

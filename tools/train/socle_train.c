@@ -1597,24 +1597,33 @@ static int ml_read_table(const struct opts *o, const char *path, enum ev_cls_for
     return 0;
 }
 
+/* --format for classify data as the reader's enum (AUTO when not given). */
+static enum ev_cls_format cls_format(const struct opts *o) {
+    return !o->format                     ? EV_CLS_AUTO
+           : !strcmp(o->format, "csv")   ? EV_CLS_CSV
+           : !strcmp(o->format, "tsv")   ? EV_CLS_TSV
+           : !strcmp(o->format, "jsonl") ? EV_CLS_JSONL
+                                         : EV_CLS_AUTO;
+}
+
 static int load_set(const struct opts *o, const char *path, struct dataset *d) {
     char err[512];
     memset(d, 0, sizeof(*d));
     if (o->summarize)
         return summ_read(o, path, &d->cls);
     if (o->task == T_CLASSIFY && o->multi_label) {
-        bool csv = o->format ? !strcmp(o->format, "csv") : ev_ends_with(path, ".csv");
-        bool tsv = o->format ? !strcmp(o->format, "tsv") : ev_ends_with(path, ".tsv");
-        if (csv || tsv)
-            return ml_read_table(o, path, csv ? EV_CLS_CSV : EV_CLS_TSV, &d->cls);
+        /* JSONL unless --format (or, without it, the extension) says CSV / TSV */
+        enum ev_cls_format f = o->format               ? cls_format(o)
+                               : ev_ends_with(path, ".csv") ? EV_CLS_CSV
+                               : ev_ends_with(path, ".tsv") ? EV_CLS_TSV
+                                                            : EV_CLS_JSONL;
+        if (f == EV_CLS_CSV || f == EV_CLS_TSV)
+            return ml_read_table(o, path, f, &d->cls);
         return ml_read(o, path, &d->cls);
     }
     if (o->task == T_CLASSIFY) {
         struct ev_cls_read_opts ro = {0};
-        ro.format = o->format && !strcmp(o->format, "csv")     ? EV_CLS_CSV
-                    : o->format && !strcmp(o->format, "tsv")   ? EV_CLS_TSV
-                    : o->format && !strcmp(o->format, "jsonl") ? EV_CLS_JSONL
-                                                               : EV_CLS_AUTO;
+        ro.format = cls_format(o);
         ro.text_field = o->text_field;
         ro.label_field = o->label_field;
         ro.no_header = o->no_header;
