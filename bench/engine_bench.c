@@ -43,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <pthread.h>
 #include <sys/resource.h>
 
@@ -146,7 +147,7 @@ struct opts {
     int threads[MAX_LIST], n_threads;
     int batch[MAX_LIST], n_batch;
     int seq, repeat, warmup, floor_repeat, workers;
-    bool floor, ops, no_pack;
+    bool floor, ops, no_pack, peak_each;
     double tol;
 };
 
@@ -167,7 +168,7 @@ static void usage(void) {
     fprintf(stderr,
             "usage: engine_bench forward --model DIR [--threads 1,2] [--batch 1,8,32] [--seq 128]\n"
             "                            [--repeat 5] [--warmup 1] [--floor-repeat 3] [--no-floor] [--ops]\n"
-            "                            [--no-pack]\n"
+            "                            [--no-pack] [--peak-each]\n"
             "       engine_bench check --model DIR --ids IDS.txt --ref REF.f32 [--tol 1e-3]\n"
             "                          [--threads 1]\n"
             "       engine_bench rss --model DIR [--batch 1] [--seq 128] [--threads 1]\n"
@@ -206,6 +207,10 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
         }
         if (strcmp(k, "--no-pack") == 0) {
             o->no_pack = true;
+            continue;
+        }
+        if (strcmp(k, "--peak-each") == 0) {
+            o->peak_each = true;
             continue;
         }
         if (!v)
@@ -332,12 +337,33 @@ static int print_ops(struct eng_ctx *ctx, const struct eng_batch *batch, unsigne
     return 0;
 }
 
+/* --peak-each: OpenBLAS's peak timed next to every timed forward, so that the fraction of
+ * peak compares two measurements a second apart rather than minutes apart (this VM's speed
+ * drifts 10-20 % over tens of minutes). The peak is as sgemm_peak defines it: the best FFN-up
+ * sgemm over the invocation's batch sizes, each timed for at least 30 ms after a warm-up
+ * call. OpenBLAS's idle threads then spin for up to ~0.1 s (THREAD_TIMEOUT, 2^28 cycles)
+ * and would take cores from the forward: the caller sleeps 0.3 s before timing it. Returns
+ * GFLOP/s, or -1. */
+static double peak_now(const struct eng_model_info *mi, const struct opts *o) {
+    double best = 0;
+    for (int b = 0; b < o->n_batch; b++) {
+        struct bench_gemm g = {"ffn_up", o->batch[b] * o->seq, mi->d_ff, mi->d_model, true,
+                               mi->d_model, mi->d_model, 1, false};
+        struct bench_stats st;
+        if (bench_gemm_time(&g, 1, 1, 0.03, &st) != 0)
+            return -1;
+        best = st.median > best ? st.median : best;
+    }
+    nanosleep(&(struct timespec){0, 300000000L}, NULL);
+    return best;
+}
+
 static int cmd_forward(const struct opts *o) {
     struct eng_model *model = NULL;
     struct eng_ctx *ctx = NULL;
     int32_t *ids = NULL;
     size_t *lens = NULL;
-    double *ms = NULL, *sorted = NULL, *cpu = NULL;
+    double *ms = NULL, *sorted = NULL, *cpu = NULL, *peak_r = NULL, *frac_r = NULL;
     int rc = 1, max_batch = 0;
     if (load(o->model, &model) != ENG_OK)
         goto done;
@@ -357,7 +383,9 @@ static int cmd_forward(const struct opts *o) {
     ms = malloc(sizeof *ms * (size_t)o->repeat);
     sorted = malloc(sizeof *sorted * (size_t)o->repeat);
     cpu = malloc(sizeof *cpu * (size_t)o->repeat);
-    if (st != ENG_OK || !ids || !lens || !ms || !sorted || !cpu) {
+    peak_r = malloc(sizeof *peak_r * (size_t)o->repeat);
+    frac_r = malloc(sizeof *frac_r * (size_t)o->repeat);
+    if (st != ENG_OK || !ids || !lens || !ms || !sorted || !cpu || !peak_r || !frac_r) {
         fprintf(stderr, "engine_bench: context for %d tokens: %s\n", max_batch * o->seq,
                 st != ENG_OK ? eng_strerror(st) : "out of memory");
         goto done;
@@ -397,6 +425,10 @@ static int cmd_forward(const struct opts *o) {
                 }
             }
             for (int r = 0; r < o->repeat; r++) {
+                if (o->peak_each && (peak_r[r] = peak_now(mi, o)) < 0) {
+                    fprintf(stderr, "engine_bench: out of memory\n");
+                    goto done;
+                }
                 double c0 = cpu_s(), t0 = bench_now();
                 st = eng_ctx_forward(ctx, &batch, want, &out);
                 ms[r] = 1e3 * (bench_now() - t0);
@@ -441,6 +473,20 @@ static int cmd_forward(const struct opts *o) {
                        1e3 * floors[bi].floor_s / s.median, floors[bi].ffn_up_gflops);
             if (o->floor && o->ops)
                 printf(", \"sgemm_floor_cold_ms\": %.3f", 1e3 * floors[bi].floor_cold_s);
+            if (o->peak_each) {
+                /* Each forward against the peak timed just before it; medians of both. */
+                for (int r = 0; r < n; r++)
+                    frac_r[r] = gf / (ms[r] / 1e3) / peak_r[r];
+                struct bench_stats ps, fs;
+                memcpy(sorted, peak_r, sizeof *peak_r * (size_t)n);
+                bench_stats_of(sorted, n, &ps);
+                memcpy(sorted, frac_r, sizeof *frac_r * (size_t)n);
+                bench_stats_of(sorted, n, &fs);
+                printf(", \"peak_each_gflops_median\": %.2f, \"peak_each_gflops_min\": %.2f, "
+                       "\"peak_each_gflops_max\": %.2f, \"frac_of_peak_each_median\": %.3f, "
+                       "\"frac_of_peak_each_min\": %.3f, \"frac_of_peak_each_max\": %.3f",
+                       ps.median, ps.min, ps.max, fs.median, fs.min, fs.max);
+            }
             /* CPU time of the process per forward: with 1 thread, cpu / wall well below 1
              * means the machine was busy and the forward waited for a core. */
             printf(", \"cpu_ms_median\": %.3f, \"cpu_over_wall\": %.3f, \"times_ms\": [",
@@ -460,6 +506,8 @@ done:
     free(ms);
     free(sorted);
     free(cpu);
+    free(peak_r);
+    free(frac_r);
     eng_ctx_free(ctx);
     eng_model_free(model);
     return rc;

@@ -23,7 +23,8 @@
 #     tokens, alone and packed, against PyTorch (bench/engine_peers/torch_ref.py), |diff| <= 1e-3;
 #     ONNX Runtime against PyTorch (ort_bench.js --check);
 #  4. OpenBLAS sgemm on every shape of the forward (build/bench/sgemm_peak);
-#  5. per thread count: socle (engine_bench forward, which measures its own sgemm floor first;
+#  5. per thread count: socle (engine_bench forward, which measures its own sgemm floor first,
+#     and OpenBLAS's peak again just before each timed forward, --peak-each;
 #     then the same with the weights not packed, --no-pack: every product through OpenBLAS;
 #     for n > 1 threads also n workers x 1 OpenBLAS thread, the daemon's layout),
 #     ONNX Runtime (defaults: spinning on), PyTorch best settings (OMP_WAIT_POLICY=passive; at
@@ -155,7 +156,7 @@ for t in $THREADS; do
     if [ "$ENGINE" = 1 ]; then
         log "socle, $t thread(s)"
         "$BUILD/bench/engine_bench" forward --model "$MODEL" --threads "$t" --batch "$BATCH" \
-            --seq "$SEQ" --repeat "$REPEAT" --warmup 1 $OPS | tee -a "$RES" >&2
+            --seq "$SEQ" --repeat "$REPEAT" --warmup 1 --peak-each $OPS | tee -a "$RES" >&2
         log "socle, $t thread(s), weights not packed (OpenBLAS on the mapping: the A/B)"
         "$BUILD/bench/engine_bench" forward --model "$MODEL" --threads "$t" --batch "$BATCH" \
             --seq "$SEQ" --repeat "$REPEAT" --warmup 1 --no-floor --no-pack | tee -a "$RES" >&2

@@ -8,7 +8,7 @@
  * through an atomic counter, so a helper that the scheduler has not run yet
  * (a loaded machine) never holds the caller up: a helper only joins a job that
  * is still open, and the caller, once every chunk is claimed, closes the job and
- * waits only for helpers that joined it. Each element is computed by the same
+ * waits only for helpers that joined it (spinning first, wait_helpers). Each element is computed by the same
  * code whichever thread claims it, so results do not depend on the thread
  * count. Between jobs a helper that just worked watches for the next one for up to
  * 100 µs (pause loop), then sleeps on a condition variable: a forward hands out ~100
@@ -31,8 +31,8 @@ struct eng_pool {
     int n_helpers; /* started; the caller is thread 0 */
     int active;    /* threads that join a run (caller included), 1 .. n_helpers + 1 */
     _Atomic unsigned long gen; /* written under mu; read without it while spinning */
-    bool open;  /* the current job still accepts helpers */
-    int joined; /* helpers working on the current job */
+    bool open;          /* the current job still accepts helpers */
+    _Atomic int joined; /* helpers working on the current job (changed under mu) */
     bool quit;
     eng_pool_fn fn;
     void *arg;
@@ -44,6 +44,12 @@ struct helper {
     struct eng_pool *p;
     int idx; /* 1 .. n_helpers */
 };
+
+static void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
 
 /* Claim and run chunks until none is left. */
 static void work(struct eng_pool *p, eng_pool_fn fn, void *arg, size_t n, size_t chunk, int tid) {
@@ -68,9 +74,7 @@ static void spin_for_job(struct eng_pool *p, unsigned long seen) {
     for (unsigned i = 1;; i++) {
         if (atomic_load_explicit(&p->gen, memory_order_relaxed) != seen)
             return;
-#if defined(__x86_64__) || defined(__i386__)
-        __builtin_ia32_pause();
-#endif
+        cpu_relax();
         if (i % 64 == 0) {
             clock_gettime(CLOCK_MONOTONIC, &t);
             if ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) > SPIN_NS)
@@ -131,6 +135,7 @@ int eng_pool_new(int n_threads, struct eng_pool **out) {
     pthread_cond_init(&p->done, NULL);
     atomic_init(&p->next, 0);
     atomic_init(&p->gen, 0);
+    atomic_init(&p->joined, 0);
     /* Signals are the application's business: helpers start with all of them
      * blocked (the mask is inherited at creation, so there is no window). Fewer
      * helpers than asked if the system refuses threads: still correct. */
@@ -183,6 +188,27 @@ void eng_pool_free(struct eng_pool *p) {
     free(p);
 }
 
+/* The caller's wait for the helpers still on their last chunk: they finish within
+ * microseconds of it as a rule, and sleeping on the condition variable cost a wake-up of tens
+ * of them each time (~85 runs a forward): spin first, as the helpers do between jobs
+ * (run_forward_ab, 2 threads: batch 1 +2.9 %, batch 8 +0.6 %, medians of 8 and 6 rounds). */
+static void wait_helpers(struct eng_pool *p) {
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (unsigned i = 1; atomic_load(&p->joined) > 0; i++) {
+        cpu_relax();
+        if (i % 64 == 0) {
+            clock_gettime(CLOCK_MONOTONIC, &t);
+            if ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) > SPIN_NS)
+                break;
+        }
+    }
+    pthread_mutex_lock(&p->mu);
+    while (p->joined > 0)
+        pthread_cond_wait(&p->done, &p->mu);
+    pthread_mutex_unlock(&p->mu);
+}
+
 void eng_pool_run(struct eng_pool *p, size_t n, size_t chunk, eng_pool_fn fn, void *arg) {
     if (chunk == 0)
         chunk = 1;
@@ -205,7 +231,6 @@ void eng_pool_run(struct eng_pool *p, size_t n, size_t chunk, eng_pool_fn fn, vo
     work(p, fn, arg, n, chunk, 0);
     pthread_mutex_lock(&p->mu);
     p->open = false;
-    while (p->joined > 0)
-        pthread_cond_wait(&p->done, &p->mu);
     pthread_mutex_unlock(&p->mu);
+    wait_helpers(p);
 }

@@ -91,6 +91,15 @@ def main():
             f"{fmt(b and b['seq_per_s'])} ({b['setting'] if b else '—'}) | {fmt(d and d['seq_per_s'])} | "
             f"{fmt(ratio(o))} | {fmt(ratio(b))} | {fmt(ratio(d))} |")
     out.append("")
+    each = [k for k in keys if k in socle and "frac_of_peak_each_median" in socle[k]]
+    if each:
+        out.append("socle against OpenBLAS's peak timed just before each of its forwards (engine_bench "
+                   "--peak-each: the drift of the machine between the sgemm table above and socle's runs "
+                   "cancels), median of the per-forward fractions (min–max), peak median GFLOP/s: " + ", ".join(
+                       f"t{k[0]} b{k[1]} {100 * socle[k]['frac_of_peak_each_median']:.1f} % "
+                       f"({100 * socle[k]['frac_of_peak_each_min']:.1f}–{100 * socle[k]['frac_of_peak_each_max']:.1f}, "
+                       f"peak {socle[k]['peak_each_gflops_median']:.0f})" for k in each))
+        out.append("")
     unp = {(r["threads"], r["batch"]): r for r in recs
            if r.get("impl") == "socle_unpacked" and "ms_median" in r}
     if unp:
