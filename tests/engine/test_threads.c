@@ -1,6 +1,9 @@
 /* test_threads.c — one immutable model, two threads each with its own context
  * running forwards at the same time: every output bit-identical to the same
- * batch run alone on the main thread first. */
+ * batch run alone on the main thread first. With a second argument, each context also
+ * has that many threads of its own (helper pool) on every loop, however small: under
+ * ThreadSanitizer this checks the forward's hand-offs to the helpers. */
+#include "engine/eng_impl.h"
 #include "tests/engine/eng_testutil.h"
 
 #include <pthread.h>
@@ -17,6 +20,7 @@ struct job {
     float *expect;       /* (n_tokens of the slice, n_labels) logits */
     size_t n_tok, tok0;
     int mismatches, errors;
+    int ctx_threads; /* 0: the default */
 };
 
 static void *worker(void *arg) {
@@ -25,6 +29,10 @@ static void *worker(void *arg) {
     if (eng_ctx_new(j->m, j->n_tok, &c) != ENG_OK) {
         j->errors++;
         return NULL;
+    }
+    if (j->ctx_threads > 0) {
+        j->errors += eng_ctx_set_threads(c, j->ctx_threads) != ENG_OK;
+        eng_ctx_set_par_min(c, 1);
     }
     size_t nl = (size_t)eng_model_get_info(j->m)->n_labels;
     struct eng_batch b = {
@@ -54,6 +62,7 @@ int main(int argc, char **argv) {
     /* argv[1]: BLAS threads per sgemm (1 = the recommended workers x 1; 2 checks
      * that concurrent callers of a threaded OpenBLAS still get exact results). */
     eng_set_blas_threads(argc > 1 ? atoi(argv[1]) : 1);
+    int ctx_threads = argc > 2 ? atoi(argv[2]) : 0; /* after the expected outputs: 1 thread */
     struct etu_seqs ids;
     snprintf(p, sizeof p, "%s/ids.txt", fx);
     etu_read_seqs(p, &ids);
@@ -67,6 +76,7 @@ int main(int argc, char **argv) {
         j->ids = &ids;
         j->first = (size_t)t * per;
         j->count = t == N_THREADS - 1 ? ids.n_seqs - j->first : per;
+        j->ctx_threads = ctx_threads;
         j->tok0 = tok;
         for (size_t s = 0; s < j->count; s++)
             j->n_tok += ids.len[j->first + s];
