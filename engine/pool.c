@@ -8,13 +8,13 @@
  * through an atomic counter, so a helper that the scheduler has not run yet
  * (a loaded machine) never holds the caller up: a helper only joins a job that
  * is still open, and the caller, once every chunk is claimed, closes the job and
- * waits only for helpers that joined it (spinning first, wait_helpers). Each element is computed by the same
- * code whichever thread claims it, so results do not depend on the thread
- * count. Between jobs a helper that just worked watches for the next one for up to
- * 100 µs (pause loop), then sleeps on a condition variable: a forward hands out ~100
- * jobs, and a wake-up per job cost ~4 % of a BERT-base forward at batch 1 on 2 threads
- * (eng_perf_forward A/B, 2026-11-27: 87.1 vs 91.2 ms, mean of 4 interleaved runs;
- * batch 8 and 1 thread unchanged). OpenBLAS runs single-threaded beside these pools.
+ * waits only for helpers that joined it (spinning first, wait_helpers). Each element
+ * is computed by the same code whichever thread claims it, so results do not depend
+ * on the thread count. Between jobs a helper that just worked watches for the next
+ * one for up to 100 µs (pause loop), then sleeps on a condition variable: a forward
+ * hands out ~100 jobs, and a wake-up per job cost ~4 % of a BERT-base forward at
+ * batch 1 on 2 threads (eng_perf_forward A/B, 2026-11-27: 87.1 vs 91.2 ms, mean of 4
+ * interleaved runs; batch 8 and 1 thread unchanged). OpenBLAS runs single-threaded beside these pools.
  */
 #include "engine/eng_impl.h"
 
@@ -68,19 +68,23 @@ static void work(struct eng_pool *p, eng_pool_fn fn, void *arg, size_t n, size_t
  * so a context limited to one thread leaves the other cores to other workers. */
 #define SPIN_NS 100000L
 
+/* One turn of a spin that started at t0 (iteration i, from 1): a pause, and every 64 turns
+ * a look at the clock. True once SPIN_NS have passed. */
+static bool spin_turn(const struct timespec *t0, unsigned i) {
+    cpu_relax();
+    if (i % 64 != 0)
+        return false;
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (t.tv_sec - t0->tv_sec) * 1000000000L + (t.tv_nsec - t0->tv_nsec) > SPIN_NS;
+}
+
 static void spin_for_job(struct eng_pool *p, unsigned long seen) {
-    struct timespec t0, t;
+    struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (unsigned i = 1;; i++) {
-        if (atomic_load_explicit(&p->gen, memory_order_relaxed) != seen)
+    for (unsigned i = 1; atomic_load_explicit(&p->gen, memory_order_relaxed) == seen; i++)
+        if (spin_turn(&t0, i))
             return;
-        cpu_relax();
-        if (i % 64 == 0) {
-            clock_gettime(CLOCK_MONOTONIC, &t);
-            if ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) > SPIN_NS)
-                return;
-        }
-    }
 }
 
 static void *helper_main(void *arg) {
@@ -193,16 +197,11 @@ void eng_pool_free(struct eng_pool *p) {
  * of them each time (~85 runs a forward): spin first, as the helpers do between jobs
  * (run_forward_ab, 2 threads: batch 1 +2.9 %, batch 8 +0.6 %, medians of 8 and 6 rounds). */
 static void wait_helpers(struct eng_pool *p) {
-    struct timespec t0, t;
+    struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (unsigned i = 1; atomic_load(&p->joined) > 0; i++) {
-        cpu_relax();
-        if (i % 64 == 0) {
-            clock_gettime(CLOCK_MONOTONIC, &t);
-            if ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) > SPIN_NS)
-                break;
-        }
-    }
+    for (unsigned i = 1; atomic_load(&p->joined) > 0; i++)
+        if (spin_turn(&t0, i))
+            break;
     pthread_mutex_lock(&p->mu);
     while (p->joined > 0)
         pthread_cond_wait(&p->done, &p->mu);
