@@ -102,6 +102,13 @@ static void pack_x_scalar(float *restrict dst, const float *x, size_t ldx, size_
             dst[i * MR + r] = r < rows ? x[r * ldx + i] : 0.0f;
 }
 
+/* A full micro-panel (MR rows) of kc columns; picked once per product (pick_kernels). */
+typedef void (*pack_fn)(float *restrict dst, const float *x, size_t ldx, size_t kc);
+
+static void pack_group_scalar(float *restrict dst, const float *x, size_t ldx, size_t kc) {
+    pack_x_scalar(dst, x, ldx, MR, 0, kc);
+}
+
 #ifdef ENG_X86
 /* Columns [i, kc) of a full micro-panel, 4 at a time, then one by one. */
 static void pack_x_group_sse(float *restrict dst, const float *x, size_t ldx, size_t i,
@@ -164,22 +171,16 @@ __attribute__((target("avx512f"))) static void pack_x_group_avx512(float *restri
     pack_x_group_sse(dst, x, ldx, i, kc);
 }
 
-static void pack_x_group(float *restrict dst, const float *x, size_t ldx, size_t kc) {
-    if (eng_sgemm_isa() == ENG_ISA_AVX512)
-        pack_x_group_avx512(dst, x, ldx, kc);
-    else
-        pack_x_group_sse(dst, x, ldx, 0, kc);
-}
-#else
-static void pack_x_group(float *restrict dst, const float *x, size_t ldx, size_t kc) {
-    pack_x_scalar(dst, x, ldx, MR, 0, kc);
+static void pack_group_sse(float *restrict dst, const float *x, size_t ldx, size_t kc) {
+    pack_x_group_sse(dst, x, ldx, 0, kc);
 }
 #endif
 
-static void pack_x(float *restrict xp, const float *x, size_t ldx, size_t mc, size_t kc) {
+static void pack_x(pack_fn pack_group, float *restrict xp, const float *x, size_t ldx, size_t mc,
+                   size_t kc) {
     for (size_t g = 0; g < mc; g += MR) {
         if (mc - g >= MR)
-            pack_x_group(xp + g * kc, x + g * ldx, ldx, kc);
+            pack_group(xp + g * kc, x + g * ldx, ldx, kc);
         else
             pack_x_scalar(xp + g * kc, x + g * ldx, ldx, mc - g, 0, kc);
     }
@@ -384,13 +385,16 @@ int eng_sgemm_force_isa(int isa) {
 }
 
 /* kern[0]: the MR-row kernel; kern[1], kern[2]: 8 and 4 rows, or NULL (then the MR-row one,
- * through the bounded copy). */
-static void pick_kernels(kern_fn kern[3]) {
+ * through the bounded copy); *pack: the packing of a full micro-panel of x. */
+static void pick_kernels(kern_fn kern[3], pack_fn *pack) {
     kern[0] = kern_scalar, kern[1] = kern[2] = NULL;
+    *pack = pack_group_scalar;
 #ifdef ENG_X86
+    *pack = pack_group_sse; /* SSE is x86-64's baseline */
     switch (eng_sgemm_isa()) {
     case ENG_ISA_AVX512:
         kern[0] = kern_avx512, kern[1] = kern_avx512_8, kern[2] = kern_avx512_4;
+        *pack = pack_x_group_avx512;
         break;
     case ENG_ISA_AVX2:
         kern[0] = kern_avx2;
@@ -413,6 +417,7 @@ struct gemm_job {
     enum eng_epilogue epi;
     float *scratch;
     kern_fn kern[3]; /* pick_kernels */
+    pack_fn pack;    /* pick_kernels */
 };
 
 size_t eng_sgemm_scratch_floats(void) { return (size_t)XP_FLOATS + (size_t)MR * NR; }
@@ -568,7 +573,7 @@ static void gemm_share(void *arg, size_t p0, size_t p1, int tid) {
             size_t mc = j->m - s.i0 < mcb ? j->m - s.i0 : mcb;
             size_t mc_pad = (mc + MR - 1) / MR * MR, n_tiles = mc_pad / MR;
             for (size_t k0 = 0; k0 < s.kbe; k0 += KC) /* slice k0: at xp + k0 · mc_pad */
-                pack_x(xp + k0 * mc_pad, j->x + s.i0 * j->ldx + s.b0 + k0, j->ldx, mc,
+                pack_x(j->pack, xp + k0 * mc_pad, j->x + s.i0 * j->ldx + s.b0 + k0, j->ldx, mc,
                        s.kbe - k0 < KC ? s.kbe - k0 : KC);
             for (s.q0 = p0; s.q0 < p1; s.q0 += NB) {
                 size_t q1 = s.q0 + NB < p1 ? s.q0 + NB : p1;
@@ -623,7 +628,7 @@ void eng_sgemm_packed(struct eng_pool *pool, const struct eng_pw *w, const float
     }
     struct gemm_job j = {.w = w, .x = x, .ldx = ldx, .m = m, .y = y, .ldy = ldy, .bias = bias,
                          .epi = bias ? epi : ENG_EPI_NONE, .scratch = scratch};
-    pick_kernels(j.kern);
+    pick_kernels(j.kern, &j.pack);
     size_t panels = (w->n + NR - 1) / NR;
     size_t t = (size_t)eng_pool_active(pool);
     size_t tiles = (m + MR - 1) / MR;
