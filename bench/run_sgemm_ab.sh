@@ -16,11 +16,12 @@ for v in a b; do
     if [ -f "$src" ]; then cp "$src" "$OUT/$v.c"; else git -C "$ROOT" show "$src:engine/sgemm.c" > "$OUT/$v.c"; fi
 done
 [ -d "$BUILD" ] || cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release > /dev/null
-cmake --build "$BUILD" -j2 --target socle_engine > /dev/null
+cmake --build "$BUILD" -j2 --target socle_engine socle_bench_sgemm > /dev/null
 CFLAGS="-O3 -std=c11 -D_GNU_SOURCE -I$ROOT"
 for v in a b; do
     cc $CFLAGS "-DV(x)=${v}_##x" -include "$ROOT/bench/sgemm_ab/rename.h" -c "$OUT/$v.c" -o "$OUT/$v.o"
 done
 cc $CFLAGS "$ROOT/bench/sgemm_ab/sgemm_ab.c" "$OUT/a.o" "$OUT/b.o" "$BUILD/engine/libsocle_engine.a" \
+    "$BUILD/bench/libsocle_bench_sgemm.a" \
     $(pkg-config --libs openblas json-c 2>/dev/null || echo -lopenblas -ljson-c) -lm -lpthread -o "$OUT/sgemm_ab"
 "$OUT/sgemm_ab" "$M" "$T" "$R"

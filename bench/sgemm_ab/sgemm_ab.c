@@ -7,13 +7,13 @@
  * between the two outputs (0 when B keeps A's bits). A/B in the same process and the same
  * minutes is the only comparison the shared development VM allows: its speed drifts by 10-15 %
  * over tens of minutes. Not a ctest test. */
+#include "bench/sgemm_shapes.h"
 #include "engine/eng_impl.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define DECL(P)                                                                                    \
     int P##_pw_alloc(struct eng_pw *, size_t, size_t);                                             \
@@ -31,17 +31,6 @@ typedef void (*gemm_fn)(struct eng_pool *, const struct eng_pw *, const float *,
                         float *, size_t, const float *, enum eng_epilogue, float *);
 
 enum { LAYERS = 12, MAX_ROUNDS = 64 };
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int cmp_d(const void *x, const void *y) {
-    double u = *(const double *)x, v = *(const double *)y;
-    return (u > v) - (u < v);
-}
 
 static float *falloc(size_t n) {
     float *p = aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64);
@@ -103,17 +92,18 @@ int main(int argc, char **argv) {
         for (int r = 0; r < rounds; r++)
             for (int i = 0; i < 2; i++) {
                 int v = r % 2 ? 1 - i : i;
-                double t0 = now();
+                double t0 = bench_now();
                 for (int l = 0; l < LAYERS; l++)
                     gemm[v](pool, &pw[v][l], x, k, M, y[v], n, bias, sh[s].epi, scratch);
-                t[v][r] = (now() - t0) / LAYERS;
+                t[v][r] = (bench_now() - t0) / LAYERS;
             }
         double diff = 0;
         for (size_t i = 0; i < M * n; i++)
             diff = fmax(diff, fabs((double)y[0][i] - (double)y[1][i]));
-        qsort(t[0], (size_t)rounds, sizeof(double), cmp_d);
-        qsort(t[1], (size_t)rounds, sizeof(double), cmp_d);
-        double ta = t[0][rounds / 2], tb = t[1][rounds / 2], fl = 2.0 * (double)(M * n * k);
+        struct bench_stats sa, sb;
+        bench_stats_of(t[0], rounds, &sa);
+        bench_stats_of(t[1], rounds, &sb);
+        double ta = sa.median, tb = sb.median, fl = 2.0 * (double)(M * n * k);
         printf("%-9s A %6.1f  B %6.1f GFLOP/s  B/A %.3f  max |A - B| %.3g\n", sh[s].name,
                fl / ta * 1e-9, fl / tb * 1e-9, ta / tb, diff);
         flops_all += fl;
