@@ -321,6 +321,18 @@ ENG_HOT static void attn_portable(const float *q, const float *k, const float *v
         a##r##0 = _mm512_fmadd_ps(xr, b0, a##r##0);                                                \
         a##r##1 = _mm512_fmadd_ps(xr, b1, a##r##1);                                                \
     } while (0)
+/* Rows 0..7 of the tile: row r's broadcast factor is rows[r][i]. */
+#define ATT_FMA_ROWS(rows, i)                                                                      \
+    do {                                                                                           \
+        ATT_FMA(0, rows[0][i]);                                                                    \
+        ATT_FMA(1, rows[1][i]);                                                                    \
+        ATT_FMA(2, rows[2][i]);                                                                    \
+        ATT_FMA(3, rows[3][i]);                                                                    \
+        ATT_FMA(4, rows[4][i]);                                                                    \
+        ATT_FMA(5, rows[5][i]);                                                                    \
+        ATT_FMA(6, rows[6][i]);                                                                    \
+        ATT_FMA(7, rows[7][i]);                                                                    \
+    } while (0)
 
 /* kt (dh, lp) = kᵀ (zero past L) with gathers: 16 keys of one dimension per instruction. */
 __attribute__((target("avx512f"))) static void attn_k_transpose_avx512(const float *k, size_t ld,
@@ -407,14 +419,7 @@ __attribute__((target("avx512f"))) static void attn_avx512(const float *q, const
             for (size_t d = 0; d < dh; d++) {
                 const __m512 b0 = _mm512_loadu_ps(kt + d * lp + jb);
                 const __m512 b1 = _mm512_loadu_ps(kt + d * lp + jb + 16);
-                ATT_FMA(0, qr[0][d]);
-                ATT_FMA(1, qr[1][d]);
-                ATT_FMA(2, qr[2][d]);
-                ATT_FMA(3, qr[3][d]);
-                ATT_FMA(4, qr[4][d]);
-                ATT_FMA(5, qr[5][d]);
-                ATT_FMA(6, qr[6][d]);
-                ATT_FMA(7, qr[7][d]);
+                ATT_FMA_ROWS(qr, d);
             }
             const __mmask16 v0 = L - jb >= 16 ? 0xffff : (__mmask16)((1u << (L - jb)) - 1);
             const __mmask16 v1 = L - jb >= 32   ? 0xffff
@@ -452,14 +457,7 @@ __attribute__((target("avx512f"))) static void attn_avx512(const float *q, const
                 const float *vr = v + j * ld + db;
                 const __m512 b0 = _mm512_maskz_loadu_ps(m0, vr);
                 const __m512 b1 = _mm512_maskz_loadu_ps(m1, vr + 16);
-                ATT_FMA(0, pr[0][j]);
-                ATT_FMA(1, pr[1][j]);
-                ATT_FMA(2, pr[2][j]);
-                ATT_FMA(3, pr[3][j]);
-                ATT_FMA(4, pr[4][j]);
-                ATT_FMA(5, pr[5][j]);
-                ATT_FMA(6, pr[6][j]);
-                ATT_FMA(7, pr[7][j]);
+                ATT_FMA_ROWS(pr, j);
             }
 #define ATT_OUT(r)                                                                                 \
     do {                                                                                           \
@@ -484,6 +482,7 @@ __attribute__((target("avx512f"))) static void attn_avx512(const float *q, const
 #undef ATT_ACC
 #undef ATT_ZERO_ALL
 #undef ATT_FMA
+#undef ATT_FMA_ROWS
 #endif
 
 void eng_k_attention(const float *q, const float *k, const float *v, size_t ld, size_t L, size_t dh,
